@@ -1,0 +1,201 @@
+"""One application factory for every service: same health, metrics, errors, auth, shutdown.
+
+``create_service_app`` wires what all services share; a service passes its routes, its own
+settings and an optional ``extend`` hook (an async context manager run inside the lifespan, for
+consumers, relays and caches of its own). Graceful shutdown: uvicorn stops accepting on SIGTERM
+and waits for in-flight requests; then the lifespan exit marks the instance not-ready, stops the
+outbox relay after a final drain, drains NATS (in-flight messages are delivered and acked) and
+closes the pools.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator, Callable, Sequence
+from contextlib import AbstractAsyncContextManager
+from typing import Any
+
+import msgspec
+import structlog
+from litestar import Litestar, Request, Response, get
+from litestar.config.app import AppConfig
+from litestar.datastructures import State
+from litestar.di import Provide
+from litestar.middleware import DefineMiddleware
+from litestar.openapi import OpenAPIConfig
+from litestar.openapi.plugins import SwaggerRenderPlugin
+from litestar.types import ControllerRouterHandler
+from redis.asyncio import Redis
+
+from . import bus
+from .auth import AuthMiddleware, RevocationMarks, TokenVerifier, exclude_patterns
+from .auth import load_public_keys_file as _load_keys
+from .codec import dec_hook
+from .db import create_pool
+from .errors import exception_handlers
+from .ids import Snowflake, WorkerLease
+from .logging import CorrelationIdMiddleware, configure_logging
+from .outbox import OutboxRelay
+from .platform import Platform
+from .ratelimit import RateLimiter, add_rate_limit_headers
+from .settings import CommonSettings
+from .telemetry import MetricsController, opentelemetry_config, prometheus_config, setup_tracing
+
+__all__ = ["Extension", "create_service_app"]
+
+log = structlog.get_logger(__name__)
+
+Extension = Callable[[Litestar, Platform], AbstractAsyncContextManager[None]]
+
+
+class HealthStatus(msgspec.Struct):
+    status: str
+    checks: dict[str, str] = {}
+
+
+@get("/health/live", include_in_schema=False, exclude_from_auth=True, sync_to_thread=False)
+def live() -> HealthStatus:
+    """The process is up and its event loop answers."""
+    return HealthStatus("ok")
+
+
+@get("/health/ready", include_in_schema=False, exclude_from_auth=True)
+async def ready(request: Request[Any, Any, Any]) -> Response[HealthStatus]:
+    """Postgres, Redis and NATS all answer, and the instance is not shutting down."""
+    platform: Platform | None = getattr(request.app.state, "platform", None)
+    checks: dict[str, str] = {}
+    if platform is None or platform.draining:
+        return Response(HealthStatus("draining"), status_code=503)
+    try:
+        await platform.pool.fetchval("SELECT 1", timeout=2)
+        checks["postgres"] = "ok"
+    except Exception as exc:
+        checks["postgres"] = f"error: {type(exc).__name__}"
+    try:
+        await platform.redis.ping()
+        checks["redis"] = "ok"
+    except Exception as exc:
+        checks["redis"] = f"error: {type(exc).__name__}"
+    checks["nats"] = "ok" if platform.nats.is_connected else "error: disconnected"
+    healthy = all(v == "ok" for v in checks.values())
+    return Response(
+        HealthStatus("ok" if healthy else "degraded", checks), status_code=200 if healthy else 503
+    )
+
+
+def _platform_lifespan(
+    settings: CommonSettings, extend: Extension | None
+) -> Callable[[Litestar], AbstractAsyncContextManager[None]]:
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Litestar) -> AsyncIterator[None]:
+        subjects = bus.Subjects(settings.namespace)
+        async with contextlib.AsyncExitStack() as stack:
+            redis = Redis.from_url(settings.redis_url)
+            stack.push_async_callback(redis.aclose)
+            pool = await create_pool(
+                settings.database_url,
+                schema=settings.database_schema,
+                application_name=f"harmoniq-{settings.service}-{settings.instance_id}",
+                min_size=settings.database_pool_min,
+                max_size=settings.database_pool_max,
+            )
+            stack.push_async_callback(pool.close)
+            nc = await bus.connect_nats(
+                settings.nats_url, name=f"{settings.service}-{settings.instance_id}"
+            )
+            stack.push_async_callback(_close_nats, nc)
+            js = nc.jetstream()
+            await bus.ensure_streams(js, subjects)
+            lease = WorkerLease(redis, settings.namespace, owner=settings.instance_id)
+            generator = await lease.acquire()
+            stack.push_async_callback(lease.release)
+            marks = RevocationMarks(redis, settings.namespace)
+            verifier = TokenVerifier(
+                _load_keys(settings.jwt_public_key_file),
+                marks,
+                issuer=settings.jwt_issuer,
+                audience=settings.jwt_audience,
+            )
+            relay = OutboxRelay(pool, js, schema=settings.database_schema)
+            platform = Platform(
+                settings=settings,
+                pool=pool,
+                redis=redis,
+                nats=nc,
+                js=js,
+                subjects=subjects,
+                ids=generator,
+                verifier=verifier,
+                marks=marks,
+                limiter=RateLimiter(redis, settings.namespace),
+                outbox=relay,
+            )
+            app.state.platform = platform
+            await relay.start()
+            stack.push_async_callback(relay.stop)
+            if extend is not None:
+                await stack.enter_async_context(extend(app, platform))
+            log.info("service.started", port=settings.port)
+            try:
+                yield
+            finally:
+                platform.draining = True
+                log.info("service.stopping")
+
+    return lifespan
+
+
+async def _close_nats(nc: Any) -> None:
+    with contextlib.suppress(Exception):
+        await nc.drain()
+
+
+def _provide_platform(state: State) -> Platform:
+    platform: Platform = state.platform
+    return platform
+
+
+def _decode_snowflake(kind: Any, value: Any) -> Any:
+    return dec_hook(kind, value)
+
+
+def create_service_app(
+    settings: CommonSettings,
+    *,
+    route_handlers: Sequence[ControllerRouterHandler],
+    title: str,
+    extend: Extension | None = None,
+    dependencies: dict[str, Provide] | None = None,
+    auth_exclude: Sequence[str] = (),
+    version: str = "0.1.0",
+) -> Litestar:
+    configure_logging(settings.service, settings.log_level, json=settings.log_json)
+    setup_tracing(settings.service, settings.trace_exporter)
+    prometheus = prometheus_config(settings.service)
+    config = AppConfig(
+        route_handlers=[live, ready, MetricsController, *route_handlers],
+        lifespan=[_platform_lifespan(settings, extend)],
+        dependencies={
+            "platform": Provide(_provide_platform, sync_to_thread=False),
+            **(dependencies or {}),
+        },
+        exception_handlers=exception_handlers(),
+        middleware=[
+            CorrelationIdMiddleware,
+            prometheus.middleware,
+            opentelemetry_config().middleware,
+            DefineMiddleware(AuthMiddleware, exclude=exclude_patterns(auth_exclude)),
+        ],
+        openapi_config=OpenAPIConfig(
+            title=title,
+            version=version,
+            path="/schema",
+            render_plugins=[SwaggerRenderPlugin()],
+        ),
+        type_encoders={Snowflake: str},
+        type_decoders=[(lambda t: t is Snowflake, _decode_snowflake)],
+        before_send=[add_rate_limit_headers],
+        request_max_body_size=settings.request_max_body_size,
+        debug=False,
+    )
+    return Litestar.from_config(config)

@@ -1,0 +1,221 @@
+"""Access-token verification with the public key only, revocation, and the request principal.
+
+Access tokens are EdDSA (Ed25519) JWTs minted by the auth service. Every service verifies them
+here: the algorithm is pinned (``alg=none`` and HS/RS confusion are refused before any key is
+used), ``kid`` selects one of the configured public keys (rotation: publish the new key first,
+then sign with it), and ``iss``/``aud``/``exp``/``iat`` are required.
+
+Instant revocation is two Redis marks written by the auth service and read on every request:
+``{ns}:auth:revoked_before:{user_id}`` (milliseconds; kills every token issued earlier: logout-all,
+password change, deletion) and ``{ns}:auth:session_revoked:{session_id}`` (logout of one
+session). Both are read with one MGET. If Redis cannot answer, the request is refused (503):
+revocation that silently stops working is worse than an outage.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+import jwt
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+from litestar.connection import ASGIConnection
+from litestar.middleware import AbstractAuthenticationMiddleware, AuthenticationResult
+from redis.asyncio import Redis
+from redis.exceptions import RedisError
+
+from .errors import ServiceUnavailable, Unauthorized
+from .ids import Snowflake
+
+__all__ = [
+    "ALGORITHM",
+    "AuthMiddleware",
+    "Principal",
+    "RevocationMarks",
+    "TokenVerifier",
+    "key_id",
+    "load_public_keys",
+]
+
+ALGORITHM = "EdDSA"
+
+
+@dataclass(frozen=True, slots=True)
+class Principal:
+    """Who is calling: a user (with the session the token belongs to) or, later, a bot."""
+
+    user_id: Snowflake
+    kind: Literal["user", "bot"] = "user"
+    session_id: Snowflake | None = None
+    issued_at_ms: int = 0
+
+
+def key_id(public_key: Ed25519PublicKey) -> str:
+    raw = public_key.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+    return base64.urlsafe_b64encode(hashlib.sha256(raw).digest()[:12]).decode().rstrip("=")
+
+
+def load_public_keys(pem_text: str) -> dict[str, Ed25519PublicKey]:
+    """Every Ed25519 public key in a PEM bundle, by key id (several during a rotation)."""
+    keys: dict[str, Ed25519PublicKey] = {}
+    marker = "-----END PUBLIC KEY-----"
+    for block in pem_text.split(marker):
+        if "-----BEGIN PUBLIC KEY-----" not in block:
+            continue
+        key = serialization.load_pem_public_key((block.strip() + "\n" + marker + "\n").encode())
+        if not isinstance(key, Ed25519PublicKey):
+            raise ValueError("access-token keys must be Ed25519")
+        keys[key_id(key)] = key
+    if not keys:
+        raise ValueError("no public key found")
+    return keys
+
+
+def load_public_keys_file(path: str | Path) -> dict[str, Ed25519PublicKey]:
+    return load_public_keys(Path(path).read_text())
+
+
+class RevocationMarks:
+    """The Redis marks that make revocation instant; written by auth, read by everyone."""
+
+    def __init__(self, redis: Redis, namespace: str) -> None:
+        self._redis = redis
+        self._ns = namespace
+
+    def _user_key(self, user_id: int) -> str:
+        return f"{self._ns}:auth:revoked_before:{user_id}"
+
+    def _session_key(self, session_id: int) -> str:
+        return f"{self._ns}:auth:session_revoked:{session_id}"
+
+    async def revoke_user(self, user_id: int, before_ms: int, ttl_seconds: int) -> None:
+        # Marks only move forward: a slow writer must not resurrect newer revocations.
+        await self._redis.eval(
+            "local cur = tonumber(redis.call('GET', KEYS[1]) or '0') "
+            "if tonumber(ARGV[1]) > cur then redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[2]) "
+            "elseif redis.call('TTL', KEYS[1]) < tonumber(ARGV[2]) then "
+            "redis.call('EXPIRE', KEYS[1], ARGV[2]) end return 1",
+            1,
+            self._user_key(user_id),
+            before_ms,
+            ttl_seconds,
+        )
+
+    async def revoke_session(self, session_id: int, ttl_seconds: int) -> None:
+        await self._redis.set(self._session_key(session_id), 1, ex=ttl_seconds)
+
+    async def is_revoked(self, user_id: int, session_id: int | None, issued_at_ms: int) -> bool:
+        keys = [self._user_key(user_id)]
+        if session_id is not None:
+            keys.append(self._session_key(session_id))
+        before, *session = await self._redis.mget(keys)
+        if before is not None and issued_at_ms < int(before):
+            return True
+        return bool(session and session[0] is not None)
+
+
+class TokenVerifier:
+    def __init__(
+        self,
+        public_keys: dict[str, Ed25519PublicKey],
+        marks: RevocationMarks,
+        *,
+        issuer: str,
+        audience: str,
+        leeway_seconds: float = 5.0,
+    ) -> None:
+        self._keys = public_keys
+        self._marks = marks
+        self._issuer = issuer
+        self._audience = audience
+        self._leeway = leeway_seconds
+
+    def decode(self, token: str) -> dict[str, Any]:
+        """Signature and claims only (no revocation check); raises :class:`Unauthorized`."""
+        try:
+            header = jwt.get_unverified_header(token)
+        except jwt.PyJWTError as exc:
+            raise Unauthorized("malformed access token", code="invalid_token") from exc
+        if header.get("alg") != ALGORITHM:
+            raise Unauthorized("unsupported token algorithm", code="invalid_token")
+        key = self._keys.get(str(header.get("kid")))
+        if key is None:
+            raise Unauthorized("unknown token key", code="invalid_token")
+        try:
+            claims: dict[str, Any] = jwt.decode(
+                token,
+                key=key,
+                algorithms=[ALGORITHM],
+                audience=self._audience,
+                issuer=self._issuer,
+                leeway=self._leeway,
+                options={"require": ["exp", "iat", "sub", "sid", "iss", "aud"]},
+            )
+        except jwt.ExpiredSignatureError as exc:
+            raise Unauthorized("access token expired", code="token_expired") from exc
+        except jwt.PyJWTError as exc:
+            raise Unauthorized("invalid access token", code="invalid_token") from exc
+        if claims.get("typ") != "access":
+            raise Unauthorized("not an access token", code="invalid_token")
+        return claims
+
+    async def verify(self, token: str) -> Principal:
+        claims = self.decode(token)
+        try:
+            principal = Principal(
+                user_id=Snowflake.parse(claims["sub"]),
+                session_id=Snowflake.parse(claims["sid"]),
+                issued_at_ms=int(float(claims["iat"]) * 1000),
+            )
+        except (ValueError, TypeError) as exc:
+            raise Unauthorized("invalid access token", code="invalid_token") from exc
+        try:
+            revoked = await self._marks.is_revoked(
+                principal.user_id, principal.session_id, principal.issued_at_ms
+            )
+        except RedisError as exc:
+            raise ServiceUnavailable("cannot check token revocation right now") from exc
+        if revoked:
+            raise Unauthorized("access token revoked", code="token_revoked")
+        return principal
+
+
+def bearer_token(header: str | None) -> str | None:
+    if not header:
+        return None
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        return None
+    return token.strip()
+
+
+class AuthMiddleware(AbstractAuthenticationMiddleware):
+    """``Authorization: Bearer <jwt>`` on every route not marked ``exclude_from_auth``.
+
+    Litestar's JWTAuth would accept any scheme word before the token; here only ``Bearer`` is a
+    user token (``Bot <token>`` gets its own branch when bots land).
+    """
+
+    async def authenticate_request(
+        self, connection: ASGIConnection[Any, Any, Any, Any]
+    ) -> AuthenticationResult:
+        token = bearer_token(connection.headers.get("authorization"))
+        if token is None:
+            raise Unauthorized("missing bearer token")
+        verifier: TokenVerifier = connection.app.state.platform.verifier
+        principal = await verifier.verify(token)
+        return AuthenticationResult(user=principal, auth=token)
+
+
+def now_ms() -> int:
+    return time.time_ns() // 1_000_000
+
+
+def exclude_patterns(extra: Iterable[str] = ()) -> list[str]:
+    return ["^/health", "^/metrics", "^/schema", *extra]

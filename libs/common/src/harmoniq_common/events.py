@@ -1,0 +1,281 @@
+"""Durable event payloads: the one source of truth for what travels on the bus.
+
+Every event is an :class:`Envelope` whose ``data`` is the payload Struct registered for its
+``type`` in :data:`EVENT_TYPES`. Payloads are frozen and keyword-only; adding an optional field
+is compatible, renaming or removing one is not (add a new type instead).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import ClassVar
+
+import msgspec
+
+from .codec import dec_hook, enc_hook
+from .ids import Snowflake
+
+__all__ = [
+    "EVENT_TYPES",
+    "Envelope",
+    "EventPayload",
+    "UserCreated",
+    "UserDeleted",
+    "UserSessionsRevoked",
+    "UserSummary",
+    "UserUpdated",
+    "decode_envelope",
+    "decode_payload",
+    "encode_envelope",
+]
+
+
+class EventPayload(msgspec.Struct, frozen=True, kw_only=True):
+    """Base of every payload; ``event_type`` is the dispatch name (``user.created``…)."""
+
+    event_type: ClassVar[str]
+
+
+class Envelope(msgspec.Struct, frozen=True, kw_only=True):
+    id: Snowflake  # the outbox row's id: unique, time-ordered, the dedup key
+    type: str
+    occurred_at: datetime
+    data: msgspec.Raw
+
+
+class UserSummary(msgspec.Struct, frozen=True, kw_only=True):
+    """What other services may keep about a user (display only)."""
+
+    id: Snowflake
+    username: str
+    avatar_url: str | None = None
+
+
+class UserCreated(EventPayload, frozen=True, kw_only=True):
+    event_type: ClassVar[str] = "user.created"
+    user: UserSummary
+    created_at: datetime
+
+
+class UserUpdated(EventPayload, frozen=True, kw_only=True):
+    event_type: ClassVar[str] = "user.updated"
+    user: UserSummary
+    status: str
+
+
+class UserDeleted(EventPayload, frozen=True, kw_only=True):
+    """The account is gone: consumers anonymise what they hold about ``user_id``."""
+
+    event_type: ClassVar[str] = "user.deleted"
+    user_id: Snowflake
+    deleted_at: datetime
+
+
+class UserSessionsRevoked(EventPayload, frozen=True, kw_only=True):
+    """Tokens issued before ``revoked_before`` are dead; the gateway closes those sockets.
+
+    ``session_id`` set means one session only (logout); unset means all of them.
+    """
+
+    event_type: ClassVar[str] = "user.sessions_revoked"
+    user_id: Snowflake
+    session_id: Snowflake | None = None
+    revoked_before: datetime
+    reason: str
+
+
+# --- servers, channels, roles, members, invites, bans (services/guilds) ------------------
+
+
+class ServerView(msgspec.Struct, frozen=True, kw_only=True):
+    id: Snowflake
+    name: str
+    description: str | None = None
+    icon_id: str | None = None
+    owner_id: Snowflake
+    created_at: datetime
+
+
+class OverwriteView(msgspec.Struct, frozen=True, kw_only=True):
+    target_kind: str  # "role" | "member"
+    target_id: Snowflake
+    allow: int
+    deny: int
+
+
+class ChannelView(msgspec.Struct, frozen=True, kw_only=True):
+    id: Snowflake
+    server_id: Snowflake
+    kind: str  # "text" | "voice" | "category"
+    name: str
+    topic: str | None = None
+    position: int
+    parent_id: Snowflake | None = None
+    overwrites: list[OverwriteView] = []
+
+
+class RoleView(msgspec.Struct, frozen=True, kw_only=True):
+    id: Snowflake
+    server_id: Snowflake
+    name: str
+    permissions: int
+    position: int
+    color: int = 0
+    default: bool = False  # the role every member has (id = server id)
+
+
+class MemberView(msgspec.Struct, frozen=True, kw_only=True):
+    server_id: Snowflake
+    user: UserSummary
+    nickname: str | None = None
+    roles: list[Snowflake] = []
+    joined_at: datetime
+
+
+class ServerCreated(EventPayload, frozen=True, kw_only=True):
+    event_type: ClassVar[str] = "server.created"
+    server: ServerView
+    roles: list[RoleView]
+    channels: list[ChannelView]
+
+
+class ServerUpdated(EventPayload, frozen=True, kw_only=True):
+    event_type: ClassVar[str] = "server.updated"
+    server: ServerView
+
+
+class ServerDeleted(EventPayload, frozen=True, kw_only=True):
+    """Consumers remove everything they hold for this server."""
+
+    event_type: ClassVar[str] = "server.deleted"
+    server_id: Snowflake
+
+
+class ChannelCreated(EventPayload, frozen=True, kw_only=True):
+    event_type: ClassVar[str] = "channel.created"
+    channel: ChannelView
+
+
+class ChannelUpdated(EventPayload, frozen=True, kw_only=True):
+    event_type: ClassVar[str] = "channel.updated"
+    channel: ChannelView
+
+
+class ChannelDeleted(EventPayload, frozen=True, kw_only=True):
+    event_type: ClassVar[str] = "channel.deleted"
+    server_id: Snowflake
+    channel_id: Snowflake
+
+
+class RoleCreated(EventPayload, frozen=True, kw_only=True):
+    event_type: ClassVar[str] = "role.created"
+    role: RoleView
+
+
+class RoleUpdated(EventPayload, frozen=True, kw_only=True):
+    event_type: ClassVar[str] = "role.updated"
+    role: RoleView
+
+
+class RoleDeleted(EventPayload, frozen=True, kw_only=True):
+    event_type: ClassVar[str] = "role.deleted"
+    server_id: Snowflake
+    role_id: Snowflake
+
+
+class MemberJoined(EventPayload, frozen=True, kw_only=True):
+    event_type: ClassVar[str] = "member.joined"
+    member: MemberView
+
+
+class MemberUpdated(EventPayload, frozen=True, kw_only=True):
+    event_type: ClassVar[str] = "member.updated"
+    member: MemberView
+
+
+class MemberLeft(EventPayload, frozen=True, kw_only=True):
+    """Left, kicked or banned: from now on this user sees nothing of the server."""
+
+    event_type: ClassVar[str] = "member.left"
+    server_id: Snowflake
+    user_id: Snowflake
+    reason: str  # "left" | "kicked" | "banned" | "account_deleted"
+
+
+class InviteCreated(EventPayload, frozen=True, kw_only=True):
+    event_type: ClassVar[str] = "invite.created"
+    server_id: Snowflake
+    code: str
+    channel_id: Snowflake | None
+    creator_id: Snowflake
+    max_uses: int | None
+    expires_at: datetime | None
+    temporary: bool
+
+
+class InviteDeleted(EventPayload, frozen=True, kw_only=True):
+    event_type: ClassVar[str] = "invite.deleted"
+    server_id: Snowflake
+    code: str
+
+
+class BanAdded(EventPayload, frozen=True, kw_only=True):
+    """``delete_messages_seconds`` > 0 asks messages to remove the user's recent messages."""
+
+    event_type: ClassVar[str] = "ban.added"
+    server_id: Snowflake
+    user_id: Snowflake
+    reason: str | None
+    delete_messages_seconds: int = 0
+
+
+class BanRemoved(EventPayload, frozen=True, kw_only=True):
+    event_type: ClassVar[str] = "ban.removed"
+    server_id: Snowflake
+    user_id: Snowflake
+
+
+EVENT_TYPES: dict[str, type[EventPayload]] = {
+    cls.event_type: cls
+    for cls in (
+        UserCreated,
+        UserUpdated,
+        UserDeleted,
+        UserSessionsRevoked,
+        ServerCreated,
+        ServerUpdated,
+        ServerDeleted,
+        ChannelCreated,
+        ChannelUpdated,
+        ChannelDeleted,
+        RoleCreated,
+        RoleUpdated,
+        RoleDeleted,
+        MemberJoined,
+        MemberUpdated,
+        MemberLeft,
+        InviteCreated,
+        InviteDeleted,
+        BanAdded,
+        BanRemoved,
+    )
+}
+
+_encoder = msgspec.json.Encoder(enc_hook=enc_hook)
+_envelope_decoder = msgspec.json.Decoder(Envelope, dec_hook=dec_hook)
+
+
+def encode_envelope(event_id: Snowflake, payload: EventPayload, occurred_at: datetime) -> bytes:
+    data = msgspec.Raw(_encoder.encode(payload))
+    return _encoder.encode(
+        Envelope(id=event_id, type=payload.event_type, occurred_at=occurred_at, data=data)
+    )
+
+
+def decode_envelope(raw: bytes) -> Envelope:
+    return _envelope_decoder.decode(raw)
+
+
+def decode_payload(envelope: Envelope) -> EventPayload:
+    """The typed payload; raises ``KeyError`` for a type this build does not know."""
+    return msgspec.json.decode(envelope.data, type=EVENT_TYPES[envelope.type], dec_hook=dec_hook)

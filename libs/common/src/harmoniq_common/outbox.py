@@ -1,0 +1,134 @@
+"""Transactional outbox: a committed change's events reach JetStream at least once.
+
+The writer calls :func:`enqueue` inside the transaction that makes the change, so the event
+row commits or rolls back with it. :class:`OutboxRelay` moves rows to JetStream: it wakes on
+``NOTIFY`` (sent at commit), and also polls, so rows left by a process that died right after
+committing are published by whichever instance runs next. One relay per schema holds a
+transaction-scoped advisory lock while it publishes a batch, which keeps the stream in commit
+order; a row is deleted only in the transaction that saw JetStream acknowledge it, and its id is
+the ``Nats-Msg-Id``, so a crash between ack and delete causes a duplicate that JetStream drops.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from datetime import UTC, datetime
+
+import asyncpg
+import structlog
+from nats.js import JetStreamContext
+
+from .bus import outgoing_headers
+from .events import EventPayload, encode_envelope
+from .ids import Snowflake
+
+__all__ = ["OutboxRelay", "enqueue"]
+
+log = structlog.get_logger(__name__)
+
+_CHANNEL = "harmoniq_outbox"
+
+
+async def enqueue(
+    conn: asyncpg.Connection, event_id: Snowflake, subject: str, payload: EventPayload
+) -> None:
+    """Write one event in the caller's transaction (the caller owns the transaction)."""
+    body = encode_envelope(event_id, payload, datetime.now(UTC))
+    await conn.execute(
+        "INSERT INTO outbox (id, subject, payload, headers) VALUES ($1, $2, $3, $4)",
+        event_id,
+        subject,
+        body,
+        outgoing_headers(),
+    )
+    await conn.execute("SELECT pg_notify($1, current_schema())", _CHANNEL)
+
+
+class OutboxRelay:
+    def __init__(
+        self,
+        pool: asyncpg.Pool,
+        js: JetStreamContext,
+        *,
+        schema: str,
+        batch_size: int = 200,
+        poll_interval: float = 1.0,
+    ) -> None:
+        self._pool = pool
+        self._js = js
+        self._schema = schema
+        self._batch_size = batch_size
+        self._poll_interval = poll_interval
+        self._wake = asyncio.Event()
+        self._stopping = False
+        self._task: asyncio.Task[None] | None = None
+        self._listener: asyncpg.Connection | None = None
+        self.published = 0
+
+    async def start(self) -> None:
+        self._listener = await self._pool.acquire()
+        await self._listener.add_listener(_CHANNEL, self._on_notify)
+        self._task = asyncio.create_task(self._run(), name=f"outbox-relay-{self._schema}")
+
+    def _on_notify(self, _conn: object, _pid: int, _channel: str, schema: str) -> None:
+        if schema == self._schema:
+            self._wake.set()
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    async def stop(self) -> None:
+        """Finish the batch in flight, then one last drain so nothing committed waits.
+
+        A flag and a wake-up, not ``Task.cancel()``: a cancel that lands while the wait is
+        completing can be swallowed (Python 3.11 ``wait_for``), leaving the loop running.
+        """
+        if self._task is not None:
+            self._stopping = True
+            self._wake.set()
+            await self._task
+            self._task = None
+        with contextlib.suppress(Exception):
+            await self.relay_once()
+        if self._listener is not None:
+            with contextlib.suppress(Exception):
+                await self._listener.remove_listener(_CHANNEL, self._on_notify)
+                await self._pool.release(self._listener)
+            self._listener = None
+
+    async def _run(self) -> None:
+        while not self._stopping:
+            self._wake.clear()
+            try:
+                while await self.relay_once() == self._batch_size:
+                    pass
+            except Exception:
+                log.warning("outbox.relay_failed", schema=self._schema, exc_info=True)
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(self._poll_interval):
+                    await self._wake.wait()
+
+    async def relay_once(self) -> int:
+        """Publish one batch; returns how many rows it moved (0 if another relay holds it)."""
+        async with self._pool.acquire() as conn, conn.transaction():
+            locked = await conn.fetchval(
+                "SELECT pg_try_advisory_xact_lock(hashtext('harmoniq.outbox.' || $1::text))",
+                self._schema,
+            )
+            if not locked:
+                return 0
+            rows = await conn.fetch(
+                "SELECT id, subject, payload, headers FROM outbox ORDER BY id LIMIT $1",
+                self._batch_size,
+            )
+            for row in rows:
+                headers = dict(row["headers"])
+                headers["Nats-Msg-Id"] = str(row["id"])
+                await self._js.publish(row["subject"], bytes(row["payload"]), headers=headers)
+            if rows:
+                await conn.execute(
+                    "DELETE FROM outbox WHERE id = ANY($1::bigint[])", [row["id"] for row in rows]
+                )
+                self.published += len(rows)
+            return len(rows)

@@ -1,0 +1,48 @@
+"""A unit of work: one transaction, the events it emits, and what must run after it commits.
+
+The door (HTTP handler or NATS consumer) opens it; domain code writes through ``tx.conn``,
+emits durable events with :meth:`UnitOfWork.emit` (outbox rows in the same transaction) and
+registers side effects that must not happen unless the change is durable (Redis marks, cache
+invalidation) with :meth:`UnitOfWork.after_commit`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+
+import asyncpg
+
+from .events import EventPayload
+from .ids import Snowflake
+from .outbox import enqueue
+from .platform import Platform
+
+__all__ = ["UnitOfWork", "unit_of_work"]
+
+
+@dataclass
+class UnitOfWork:
+    conn: asyncpg.Connection
+    platform: Platform
+    _after_commit: list[Callable[[], Awaitable[object]]] = field(default_factory=list)
+
+    async def emit(self, subject: str, payload: EventPayload) -> Snowflake:
+        event_id = self.platform.new_id()
+        await enqueue(self.conn, event_id, subject, payload)
+        return event_id
+
+    def after_commit(self, action: Callable[[], Awaitable[object]]) -> None:
+        self._after_commit.append(action)
+
+
+@asynccontextmanager
+async def unit_of_work(platform: Platform) -> AsyncIterator[UnitOfWork]:
+    async with platform.pool.acquire() as conn:
+        async with conn.transaction():
+            uow = UnitOfWork(conn, platform)
+            yield uow
+        # Committed: now the side effects, in the order they were registered.
+        for action in uow._after_commit:
+            await action()

@@ -1,0 +1,163 @@
+"""Durable consumers (at least once, idempotent, survive a NATS restart) and request/reply."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import subprocess
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+
+import asyncpg
+import nats
+import pytest
+from nats.aio.client import Client as NatsClient
+from nats.aio.msg import Msg
+
+from harmoniq_common.bus import Subjects, ensure_streams, outgoing_headers
+from harmoniq_common.consumers import DurableConsumer, first_delivery, request, serve
+from harmoniq_common.errors import ApiError, NotFound, ServiceUnavailable
+from harmoniq_common.events import Envelope, UserDeleted, UserSummary, encode_envelope
+from harmoniq_common.ids import Snowflake, SnowflakeGenerator
+from harmoniq_common.logging import bind_correlation_id, correlation_id
+from harmoniq_common.testing.infra import free_port, wait_for_tcp
+
+IDS = SnowflakeGenerator(9)
+
+
+async def _publish(nc: NatsClient, subjects: Subjects, *, msg_id: int | None = None) -> Snowflake:
+    event_id = IDS.next_id() if msg_id is None else Snowflake(msg_id)
+    body = encode_envelope(
+        event_id, UserDeleted(user_id=event_id, deleted_at=datetime.now(UTC)), datetime.now(UTC)
+    )
+    await nc.jetstream().publish(
+        subjects.user_event(event_id, "user.deleted"),
+        body,
+        headers=outgoing_headers(msg_id=str(event_id)),
+    )
+    return event_id
+
+
+async def test_every_event_is_applied_once_despite_failures_and_redelivery(
+    nats_client: NatsClient, namespace: str, pool: asyncpg.Pool
+) -> None:
+    subjects = Subjects(namespace)
+    js = nats_client.jetstream()
+    await ensure_streams(js, subjects)
+    applied: list[int] = []
+    calls: dict[int, int] = {}
+    done = asyncio.Event()
+    expected = 20
+
+    async def handler(envelope: Envelope, message: Msg) -> None:
+        calls[envelope.id] = calls.get(envelope.id, 0) + 1
+        async with pool.acquire() as conn, conn.transaction():
+            if not await first_delivery(conn, "test", envelope.id):
+                return
+            if calls[envelope.id] == 1 and envelope.id % 3 == 0:
+                raise RuntimeError("transient failure: rolled back, NAKed, redelivered")
+            applied.append(envelope.id)
+        if len(applied) == expected:
+            done.set()
+
+    consumer = DurableConsumer(
+        js,
+        stream=subjects.events_stream,
+        durable="test",
+        filter_subjects=[subjects.user_events_of_type("user.deleted")],
+        handler=handler,
+        retry_delay=0.05,
+    )
+    published = [await _publish(nats_client, subjects) for _ in range(expected)]
+    await consumer.start()
+    try:
+        await asyncio.wait_for(done.wait(), 15)
+    finally:
+        await consumer.stop()
+    assert sorted(applied) == sorted(published)
+    assert any(count > 1 for count in calls.values()), "some events were redelivered"
+
+
+async def test_consumer_keeps_consuming_after_nats_restarts(tmp_path: Path) -> None:
+    """The nats.py #504 trap: a pull subscription must survive a killed nats-server."""
+    binary = Path(sys.executable).parent / "nats-server"
+    port = free_port()
+    store = tmp_path / "js"
+    command = [str(binary), "-a", "127.0.0.1", "-p", str(port), "-js", "-sd", str(store)]
+
+    def start() -> subprocess.Popen[bytes]:
+        server = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        wait_for_tcp("127.0.0.1", port, 10)
+        return server
+
+    server = start()
+    subjects = Subjects("restart")
+    received: asyncio.Queue[int] = asyncio.Queue()
+
+    async def handler(envelope: Envelope, message: Msg) -> None:
+        await received.put(envelope.id)
+
+    nc = await nats.connect(
+        f"nats://127.0.0.1:{port}", max_reconnect_attempts=-1, reconnect_time_wait=0.2
+    )
+    try:
+        js = nc.jetstream()
+        await ensure_streams(js, subjects)
+        consumer = DurableConsumer(
+            js,
+            stream=subjects.events_stream,
+            durable="survivor",
+            filter_subjects=[subjects.all_events],
+            handler=handler,
+            retry_delay=0.2,
+        )
+        await consumer.start()
+        first = await _publish(nc, subjects)
+        assert await asyncio.wait_for(received.get(), 10) == first
+
+        server.send_signal(signal.SIGKILL)
+        server.wait()
+        server = start()
+
+        async def publish_when_back() -> Snowflake:
+            while True:
+                try:
+                    return await _publish(nc, subjects)
+                except Exception:
+                    await asyncio.sleep(0.2)  # reconnecting; retry the publish
+
+        second = await asyncio.wait_for(publish_when_back(), 20)
+        assert await asyncio.wait_for(received.get(), 20) == second
+        await consumer.stop()
+    finally:
+        await nc.close()
+        server.terminate()
+        server.wait()
+
+
+async def test_request_reply_round_trip_errors_and_correlation(
+    nats_client: NatsClient, namespace: str
+) -> None:
+    subject = Subjects(namespace).rpc("auth", "get_user")
+    seen_correlation: list[str | None] = []
+
+    async def get_user(user_id: Snowflake) -> UserSummary:
+        seen_correlation.append(correlation_id())
+        if user_id == 404:
+            raise NotFound("no such user", code="unknown_user")
+        return UserSummary(id=user_id, username="alice")
+
+    subscription = await serve(nats_client, subject, Snowflake, get_user, queue="auth")
+    try:
+        bind_correlation_id("rpc-correlation-1")
+        answer = await request(nats_client, subject, Snowflake(42), UserSummary)
+        assert answer == UserSummary(id=Snowflake(42), username="alice")
+        assert seen_correlation == ["rpc-correlation-1"]
+        with pytest.raises(ApiError) as caught:
+            await request(nats_client, subject, Snowflake(404), UserSummary)
+        assert caught.value.code == "unknown_user"
+        with pytest.raises(ServiceUnavailable):
+            await request(nats_client, subject + ".nobody", Snowflake(1), UserSummary, timeout=0.3)
+    finally:
+        await subscription.unsubscribe()
