@@ -1,0 +1,105 @@
+"""Request and response bodies of the auth API, with every limit users may hit."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Literal
+
+import msgspec
+from msgspec import Meta
+
+from harmoniq_common.ids import Snowflake
+
+__all__ = [
+    "DeleteAccount",
+    "Login",
+    "PasswordField",
+    "ProfileUpdate",
+    "PublicUser",
+    "Refresh",
+    "Register",
+    "SelfUser",
+    "SessionTokens",
+    "UpdatedSelf",
+]
+
+# Letters, digits, '_', '.', '-'; must start and end with a letter, digit or '_'.
+Username = Annotated[
+    str,
+    Meta(
+        min_length=2,
+        max_length=32,
+        pattern=r"^[A-Za-z0-9_](?:[A-Za-z0-9_.-]{0,30}[A-Za-z0-9_])?$",
+        description="2-32 characters: letters, digits, '_', '.', '-'",
+    ),
+]
+Email = Annotated[
+    str,
+    Meta(
+        max_length=254, pattern=r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]+$", description="an e-mail address"
+    ),
+]
+# Bounded above so nobody can make the server hash megabytes.
+PasswordField = Annotated[str, Meta(min_length=8, max_length=128)]
+AvatarUrl = Annotated[str, Meta(max_length=2048, pattern=r"^https?://[^\s]+$")]
+Status = Literal["online", "idle", "dnd", "invisible"]
+
+
+class Register(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    username: Username
+    email: Email
+    password: PasswordField
+
+
+class Login(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    login: Annotated[str, Meta(min_length=1, max_length=254, description="e-mail or username")]
+    password: Annotated[str, Meta(min_length=1, max_length=128)]
+
+
+class Refresh(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    refresh_token: Annotated[str, Meta(min_length=1, max_length=256)]
+
+
+class ProfileUpdate(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    """Every field optional; ``avatar_url: null`` removes the avatar."""
+
+    username: Username | msgspec.UnsetType = msgspec.UNSET
+    avatar_url: AvatarUrl | msgspec.UnsetType | None = msgspec.UNSET
+    status: Status | msgspec.UnsetType = msgspec.UNSET
+    password: PasswordField | msgspec.UnsetType = msgspec.UNSET
+    current_password: Annotated[str, Meta(min_length=1, max_length=128)] | msgspec.UnsetType = (
+        msgspec.UNSET
+    )
+
+
+class DeleteAccount(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    password: Annotated[str, Meta(min_length=1, max_length=128)]
+
+
+class PublicUser(msgspec.Struct, kw_only=True):
+    id: Snowflake
+    username: str
+    avatar_url: str | None
+    created_at: datetime
+
+
+class SelfUser(PublicUser, kw_only=True):
+    email: str | None
+    status: Status
+
+
+class SessionTokens(msgspec.Struct, kw_only=True):
+    access_token: str
+    refresh_token: str
+    token_type: str = "Bearer"
+    expires_in: int
+
+
+class AuthResult(SessionTokens, kw_only=True):
+    user: SelfUser
+
+
+class UpdatedSelf(SelfUser, kw_only=True):
+    """The profile, plus new tokens when the password changed (the old ones are dead)."""
+
+    tokens: SessionTokens | None = None

@@ -1,0 +1,26 @@
+"""Settings of the auth service (``HARMONIQ_*``; see ``.env.example``)."""
+
+from __future__ import annotations
+
+from harmoniq_common.settings import CommonSettings
+
+__all__ = ["AuthSettings"]
+
+
+class AuthSettings(CommonSettings, frozen=True, kw_only=True):
+    service: str = "auth"
+    jwt_private_key_file: str = ""
+    access_token_ttl_seconds: int = 900
+    refresh_token_ttl_seconds: int = 30 * 24 * 3600
+    # argon2id cost; the defaults are argon2-cffi's (RFC 9106 "low memory" profile).
+    argon2_time_cost: int = 3
+    argon2_memory_kib: int = 65536
+    argon2_parallelism: int = 4
+    # Credential endpoints (register, login, password change): per client and per account.
+    auth_rate_limit: int = 5
+    auth_rate_period_seconds: float = 60.0
+    # Token endpoints (refresh, logout): per client; clients refresh often and legitimately.
+    token_rate_limit: int = 30
+    token_rate_period_seconds: float = 60.0
+    deleted_account_retention_days: int = 30
+    purge_interval_seconds: float = 3600.0
