@@ -1,0 +1,41 @@
+"""The fleet as real processes behind the real nginx config, on a database of its own."""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from harmoniq_common.testing.infra import Infra, free_port
+
+from fleet import Fleet
+
+
+@pytest.fixture(scope="module")
+def fleet(harmoniq_infra: Infra, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Fleet]:
+    work: Path = tmp_path_factory.mktemp("fleet")
+    running = Fleet(
+        harmoniq_infra,
+        work,
+        public_port=free_port(),
+        database=f"hq_fleet_{secrets.token_hex(4)}",
+        namespace=f"f{secrets.token_hex(5)}",
+        fixed_ports=False,
+        # Every request arrives from 127.0.0.1 through nginx; the 5/min limit itself is tested
+        # in the service tests and in test_rate_limit_through_nginx.
+        extra_env={"HARMONIQ_AUTH_RATE_LIMIT": "50", "HARMONIQ_LOG_LEVEL": "INFO"},
+    )
+    running.start()
+    try:
+        yield running
+    finally:
+        running.stop()
+
+
+@pytest.fixture
+def http(fleet: Fleet) -> Iterator[httpx.Client]:
+    with httpx.Client(base_url=fleet.url, timeout=10) as client:
+        yield client
