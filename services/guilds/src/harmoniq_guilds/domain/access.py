@@ -1,0 +1,107 @@
+"""Who may do what in a server: the caller's roles loaded once, decided by libs/common."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import asyncpg
+
+from harmoniq_common.errors import Forbidden, NotFound
+from harmoniq_common.ids import Snowflake
+from harmoniq_common.permissions import (
+    Explanation,
+    Overwrite,
+    Permission,
+    RoleGrant,
+    explain,
+)
+
+from ..store import channels, roles, servers
+from ..store import members as members_store
+from ..store.rows import ChannelRow, OverwriteRow, RoleRow, ServerRow
+
+__all__ = ["ServerAccess", "load_access", "overwrite_grants"]
+
+
+def overwrite_grants(rows: list[OverwriteRow]) -> list[Overwrite]:
+    return [Overwrite(o.target_kind, o.target_id, o.allow_bits, o.deny_bits) for o in rows]
+
+
+@dataclass
+class ServerAccess:
+    server: ServerRow
+    user_id: Snowflake
+    roles: dict[Snowflake, RoleRow]
+    member_role_ids: list[Snowflake]
+
+    @property
+    def is_owner(self) -> bool:
+        return self.server.owner_id == self.user_id
+
+    @property
+    def default_role(self) -> RoleRow:
+        return self.roles[self.server.id]
+
+    def _grants(self, role_ids: list[Snowflake]) -> list[RoleGrant]:
+        return [RoleGrant(r, self.roles[r].permissions) for r in role_ids if r in self.roles]
+
+    def explain(
+        self, channel: ChannelRow | None = None, overwrites: list[OverwriteRow] | None = None
+    ) -> Explanation:
+        return explain(
+            user_id=self.user_id,
+            is_owner=self.is_owner,
+            default_role=RoleGrant(self.server.id, self.default_role.permissions),
+            member_roles=self._grants(self.member_role_ids),
+            overwrites=None if channel is None else overwrite_grants(overwrites or []),
+            channel_kind=None if channel is None else channel.kind,
+        )
+
+    @property
+    def permissions(self) -> int:
+        return self.explain().permissions
+
+    def require(
+        self,
+        permission: Permission,
+        *,
+        channel: ChannelRow | None = None,
+        overwrites: list[OverwriteRow] | None = None,
+    ) -> None:
+        if not self.explain(channel, overwrites).permissions & permission:
+            raise Forbidden(f"missing permission {permission.name}", code="missing_permission")
+
+    @property
+    def top_position(self) -> int:
+        """The position of the caller's highest role (the owner outranks everyone)."""
+        if self.is_owner:
+            return 1 << 30
+        positions = [self.roles[r].position for r in self.member_role_ids if r in self.roles]
+        return max(positions, default=0)
+
+    def require_above(self, position: int, what: str) -> None:
+        """Role hierarchy: nobody manages a role, or a member, at or above their own top."""
+        if not self.is_owner and position >= self.top_position:
+            raise Forbidden(f"{what} is at or above your highest role", code="role_hierarchy")
+
+
+async def load_access(conn: asyncpg.Connection, server_id: int, user_id: Snowflake) -> ServerAccess:
+    """The caller's standing in the server; 404 when either does not exist for them.
+
+    Non-members get 404 rather than 403 so that server ids cannot be probed.
+    """
+    server = await servers.get(conn, server_id)
+    member = await members_store.get(conn, server_id, user_id) if server else None
+    if server is None or member is None:
+        raise NotFound("unknown server", code="unknown_server")
+    server_roles = {r.id: r for r in await roles.list_for_server(conn, server_id)}
+    return ServerAccess(server, user_id, server_roles, member.roles)
+
+
+async def channel_with_overwrites(
+    conn: asyncpg.Connection, channel_id: int
+) -> tuple[ChannelRow, list[OverwriteRow]]:
+    channel = await channels.get(conn, channel_id)
+    if channel is None:
+        raise NotFound("unknown channel", code="unknown_channel")
+    return channel, await channels.overwrites_for(conn, [channel_id])

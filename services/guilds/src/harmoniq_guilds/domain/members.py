@@ -1,0 +1,173 @@
+"""Members: list, read, nickname; and moderation: kick, ban, unban, list bans."""
+
+from __future__ import annotations
+
+from harmoniq_common.errors import BadRequest, Forbidden, NotFound
+from harmoniq_common.events import BanAdded, BanRemoved, MemberLeft, MemberUpdated
+from harmoniq_common.ids import Snowflake
+from harmoniq_common.permissions import Permission
+from harmoniq_common.platform import Platform
+from harmoniq_common.uow import UnitOfWork, unit_of_work
+
+from ..store import members
+from ..store.rows import MemberRow
+from . import audit
+from .access import ServerAccess, load_access
+from .views import member_view
+
+__all__ = ["Members"]
+
+
+class Members:
+    def __init__(self, platform: Platform) -> None:
+        self._platform = platform
+
+    def _subject(self, server_id: int, event_type: str) -> str:
+        return self._platform.subjects.server_event(server_id, event_type)
+
+    async def list_all(
+        self, server_id: int, user_id: Snowflake, after: int, limit: int
+    ) -> list[MemberRow]:
+        async with self._platform.pool.acquire() as conn:
+            await load_access(conn, server_id, user_id)
+            return await members.list_page(conn, server_id, after, limit)
+
+    async def get(self, server_id: int, user_id: Snowflake, member_id: int) -> MemberRow:
+        async with self._platform.pool.acquire() as conn:
+            await load_access(conn, server_id, user_id)
+            member = await members.get(conn, server_id, member_id)
+        if member is None:
+            raise NotFound("unknown member", code="unknown_member")
+        return member
+
+    @staticmethod
+    def _outranks(access: ServerAccess, target: MemberRow, what: str) -> None:
+        if target.user_id == access.server.owner_id:
+            raise Forbidden(f"the owner cannot be {what}", code="role_hierarchy")
+        top = max((access.roles[r].position for r in target.roles if r in access.roles), default=0)
+        access.require_above(top, "that member")
+
+    async def set_nickname(
+        self,
+        server_id: int,
+        user_id: Snowflake,
+        member_id: Snowflake,
+        nickname: str | None,
+        reason: str | None,
+    ) -> MemberRow:
+        async with unit_of_work(self._platform) as tx:
+            access = await load_access(tx.conn, server_id, user_id)
+            target = await members.get(tx.conn, server_id, member_id)
+            if target is None:
+                raise NotFound("unknown member", code="unknown_member")
+            if member_id == user_id:
+                access.require(Permission.CHANGE_NICKNAME)
+            else:
+                access.require(Permission.MANAGE_NICKNAMES)
+                self._outranks(access, target, "renamed")
+            await members.set_nickname(tx.conn, server_id, member_id, nickname)
+            updated = await members.get(tx.conn, server_id, member_id)
+            assert updated is not None
+            await tx.emit(
+                self._subject(server_id, MemberUpdated.event_type),
+                MemberUpdated(member=member_view(updated)),
+            )
+            await audit.record(
+                tx,
+                server_id,
+                user_id,
+                "member.nickname",
+                target_id=member_id,
+                reason=reason,
+                changes={"nickname": nickname},
+            )
+        return updated
+
+    async def kick(
+        self, server_id: int, user_id: Snowflake, member_id: Snowflake, reason: str | None
+    ) -> None:
+        async with unit_of_work(self._platform) as tx:
+            access = await load_access(tx.conn, server_id, user_id)
+            access.require(Permission.KICK_MEMBERS)
+            if member_id == user_id:
+                raise BadRequest(
+                    "leave the server instead of kicking yourself", code="cannot_kick_self"
+                )
+            target = await members.get(tx.conn, server_id, member_id)
+            if target is None:
+                raise NotFound("unknown member", code="unknown_member")
+            self._outranks(access, target, "kicked")
+            await self._remove(tx, server_id, member_id, "kicked")
+            await audit.record(
+                tx, server_id, user_id, "member.kick", target_id=member_id, reason=reason
+            )
+
+    async def _remove(self, tx: UnitOfWork, server_id: int, member_id: Snowflake, why: str) -> None:
+        if await members.remove(tx.conn, server_id, member_id):
+            await tx.emit(
+                self._subject(server_id, MemberLeft.event_type),
+                MemberLeft(server_id=Snowflake(server_id), user_id=member_id, reason=why),
+            )
+
+    async def ban(
+        self,
+        server_id: int,
+        user_id: Snowflake,
+        target_id: Snowflake,
+        reason: str | None,
+        delete_messages_seconds: int,
+    ) -> None:
+        async with unit_of_work(self._platform) as tx:
+            access = await load_access(tx.conn, server_id, user_id)
+            access.require(Permission.BAN_MEMBERS)
+            if target_id == user_id:
+                raise BadRequest("you cannot ban yourself", code="cannot_ban_self")
+            target = await members.get(tx.conn, server_id, target_id)
+            if target is not None:
+                self._outranks(access, target, "banned")
+            elif target_id == access.server.owner_id:
+                raise Forbidden("the owner cannot be banned", code="role_hierarchy")
+            await members.ban(tx.conn, server_id, target_id, reason, user_id)
+            await self._remove(tx, server_id, target_id, "banned")
+            await tx.emit(
+                self._subject(server_id, BanAdded.event_type),
+                BanAdded(
+                    server_id=Snowflake(server_id),
+                    user_id=target_id,
+                    reason=reason,
+                    delete_messages_seconds=delete_messages_seconds,
+                ),
+            )
+            await audit.record(
+                tx,
+                server_id,
+                user_id,
+                "member.ban",
+                target_id=target_id,
+                reason=reason,
+                changes={"delete_messages_seconds": delete_messages_seconds},
+            )
+
+    async def unban(
+        self, server_id: int, user_id: Snowflake, target_id: Snowflake, reason: str | None
+    ) -> None:
+        async with unit_of_work(self._platform) as tx:
+            access = await load_access(tx.conn, server_id, user_id)
+            access.require(Permission.BAN_MEMBERS)
+            if not await members.unban(tx.conn, server_id, target_id):
+                raise NotFound("that user is not banned", code="unknown_ban")
+            await tx.emit(
+                self._subject(server_id, BanRemoved.event_type),
+                BanRemoved(server_id=Snowflake(server_id), user_id=target_id),
+            )
+            await audit.record(
+                tx, server_id, user_id, "member.unban", target_id=target_id, reason=reason
+            )
+
+    async def bans(
+        self, server_id: int, user_id: Snowflake, after: int, limit: int
+    ) -> list[dict[str, object]]:
+        async with self._platform.pool.acquire() as conn:
+            access = await load_access(conn, server_id, user_id)
+            access.require(Permission.BAN_MEMBERS)
+            return [dict(r) for r in await members.list_bans(conn, server_id, after, limit)]

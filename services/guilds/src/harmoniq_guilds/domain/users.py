@@ -1,0 +1,60 @@
+"""What guilds does when auth says a user changed or is gone."""
+
+from __future__ import annotations
+
+import structlog
+
+from harmoniq_common.events import (
+    MemberLeft,
+    ServerUpdated,
+    UserCreated,
+    UserDeleted,
+    UserUpdated,
+)
+from harmoniq_common.ids import Snowflake
+from harmoniq_common.platform import Platform
+from harmoniq_common.uow import UnitOfWork
+
+from ..store import members, servers
+from .servers import Servers
+from .views import server_view
+
+__all__ = ["apply_user_event"]
+
+log = structlog.get_logger(__name__)
+
+
+async def apply_user_event(
+    tx: UnitOfWork,
+    platform: Platform,
+    server_ops: Servers,
+    event: UserCreated | UserUpdated | UserDeleted,
+) -> None:
+    if isinstance(event, UserCreated | UserUpdated):
+        await servers.upsert_user(
+            tx.conn, event.user.id, event.user.username, event.user.avatar_url
+        )
+        return
+    user_id = event.user_id
+    await servers.upsert_user(tx.conn, user_id, f"deleted-{user_id}", None, deleted=True)
+    # Servers they own pass to the longest-standing member, or go if nobody is left.
+    for server_id in await servers.owned_by(tx.conn, user_id):
+        heirs = [
+            m for m in await members.list_page(tx.conn, server_id, 0, 1000) if m.user_id != user_id
+        ]
+        if heirs:
+            heir = min(heirs, key=lambda m: m.joined_at)
+            server = await servers.set_owner(tx.conn, server_id, heir.user_id)
+            await tx.emit(
+                platform.subjects.server_event(server_id, ServerUpdated.event_type),
+                ServerUpdated(server=server_view(server)),
+            )
+        else:
+            await server_ops.remove(tx, server_id)
+    for server_id in await members.server_ids(tx.conn, user_id):
+        await members.remove(tx.conn, server_id, user_id)
+        await tx.emit(
+            platform.subjects.server_event(server_id, MemberLeft.event_type),
+            MemberLeft(server_id=server_id, user_id=Snowflake(user_id), reason="account_deleted"),
+        )
+    log.info("guilds.user_removed", user_id=user_id)

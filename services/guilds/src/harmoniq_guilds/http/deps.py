@@ -1,0 +1,56 @@
+"""Providers for the guilds controllers, and the audit-log reason header."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import unquote
+
+from litestar import Request
+from litestar.datastructures import State
+from litestar.di import Provide
+
+from harmoniq_common.auth import Principal
+from harmoniq_common.errors import BadRequest
+
+from ..domain.channels import Channels
+from ..domain.invites import Invites
+from ..domain.members import Members
+from ..domain.roles import Roles
+from ..domain.servers import Servers
+
+__all__ = ["Guilds", "UserRequest", "dependencies", "reason"]
+
+UserRequest = Request[Principal, str, Any]
+AUDIT_REASON_HEADER = "x-audit-log-reason"
+
+
+@dataclass(frozen=True)
+class Guilds:
+    """The domain entry points, built once per app."""
+
+    servers: Servers
+    channels: Channels
+    roles: Roles
+    members: Members
+    invites: Invites
+
+
+def provide_guilds(state: State) -> Guilds:
+    guilds: Guilds = state.guilds
+    return guilds
+
+
+def reason(request: Request[Any, Any, Any]) -> str | None:
+    """``X-Audit-Log-Reason`` (URL-encoded, at most 512 characters) for the audit log."""
+    raw = request.headers.get(AUDIT_REASON_HEADER)
+    if raw is None:
+        return None
+    text = unquote(raw).strip()
+    if len(text) > 512:
+        raise BadRequest.for_field("X-Audit-Log-Reason", "at most 512 characters")
+    return text or None
+
+
+def dependencies() -> dict[str, Provide]:
+    return {"guilds": Provide(provide_guilds, sync_to_thread=False)}

@@ -1,0 +1,136 @@
+"""Request and response bodies of the guilds API, with their limits."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Literal
+
+import msgspec
+from msgspec import UNSET, Meta, UnsetType
+
+from harmoniq_common.events import ChannelView, ServerView
+from harmoniq_common.ids import Snowflake
+from harmoniq_common.permissions import ALL
+
+__all__ = [
+    "BanCreate",
+    "ChannelCreate",
+    "ChannelDetail",
+    "ChannelPosition",
+    "ChannelUpdate",
+    "InviteCreate",
+    "InviteView",
+    "JoinServer",
+    "MemberUpdate",
+    "OverwriteSet",
+    "RoleCreate",
+    "RoleUpdate",
+    "ServerCreate",
+    "ServerDetail",
+    "ServerUpdate",
+    "Transfer",
+]
+
+# Printable, no control characters, trimmed by the client.
+Name = Annotated[str, Meta(min_length=1, max_length=100, pattern=r"^[^\x00-\x1f\x7f]+$")]
+Description = Annotated[str, Meta(max_length=1000)]
+IconId = Annotated[str, Meta(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9_.-]+$")]
+Topic = Annotated[str, Meta(max_length=1024)]
+Permissions = Annotated[int, Meta(ge=0, le=int(ALL))]
+Color = Annotated[int, Meta(ge=0, le=0xFFFFFF)]
+Nickname = Annotated[str, Meta(min_length=1, max_length=32, pattern=r"^[^\x00-\x1f\x7f]+$")]
+
+
+class ServerCreate(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    name: Name
+    description: Description | None = None
+    icon_id: IconId | None = None
+
+
+class ServerUpdate(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    name: Name | UnsetType = UNSET
+    description: Description | UnsetType | None = UNSET
+    icon_id: IconId | UnsetType | None = UNSET
+
+
+class Transfer(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    owner_id: Snowflake
+
+
+class ServerDetail(ServerView, frozen=True, kw_only=True):
+    member_count: int
+    permissions: int  # the caller's server-level permissions
+
+
+class ChannelCreate(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    name: Name
+    kind: Literal["text", "voice", "category"] = "text"
+    topic: Topic | None = None
+    parent_id: Snowflake | None = None
+
+
+class ChannelUpdate(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    name: Name | UnsetType = UNSET
+    topic: Topic | UnsetType | None = UNSET
+    parent_id: Snowflake | UnsetType | None = UNSET
+
+
+class ChannelPosition(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    id: Snowflake
+    position: Annotated[int, Meta(ge=0, le=10_000)]
+
+
+class ChannelDetail(ChannelView, frozen=True, kw_only=True):
+    permissions: int  # the caller's permissions in this channel
+
+
+class OverwriteSet(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    target_kind: Literal["role", "member"]
+    allow: Permissions = 0
+    deny: Permissions = 0
+
+
+class RoleCreate(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    name: Name
+    permissions: Permissions = 0
+    color: Color = 0
+
+
+class RoleUpdate(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    name: Name | UnsetType = UNSET
+    permissions: Permissions | UnsetType = UNSET
+    position: Annotated[int, Meta(ge=0, le=10_000)] | UnsetType = UNSET
+    color: Color | UnsetType = UNSET
+
+
+class MemberUpdate(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    nickname: Nickname | None
+
+
+class BanCreate(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    reason: Annotated[str, Meta(max_length=512)] | None = None
+    # Also remove the user's messages of the last N seconds (at most 7 days).
+    delete_message_seconds: Annotated[int, Meta(ge=0, le=604_800)] = 0
+
+
+class InviteCreate(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    max_uses: Annotated[int, Meta(ge=1, le=1000)] | None = None
+    max_age_seconds: Annotated[int, Meta(ge=60, le=30 * 86_400)] | None = 86_400
+    temporary: bool = False
+
+
+class InviteView(msgspec.Struct, kw_only=True):
+    code: str
+    server: ServerView
+    channel_id: Snowflake | None
+    channel_name: str | None = None
+    member_count: int | None = None
+    creator_id: Snowflake | None = None
+    max_uses: int | None = None
+    uses: int | None = None
+    expires_at: datetime | None = None
+    temporary: bool = False
+
+
+class JoinServer(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    code: Annotated[str, Meta(min_length=1, max_length=32)]

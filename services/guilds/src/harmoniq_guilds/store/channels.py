@@ -1,0 +1,145 @@
+"""SQL for channels and their permission overwrites."""
+
+from __future__ import annotations
+
+import asyncpg
+
+from .rows import ChannelRow, OverwriteRow, to_row, to_rows
+
+__all__ = [
+    "count",
+    "delete",
+    "delete_overwrite",
+    "get",
+    "insert",
+    "list_for_server",
+    "overwrites_for",
+    "set_overwrite",
+    "set_position",
+    "update",
+]
+
+_COLUMNS = "id, server_id, kind, name, topic, position, parent_id"
+
+
+async def insert(
+    conn: asyncpg.Connection,
+    channel_id: int,
+    server_id: int,
+    kind: str,
+    name: str,
+    topic: str | None,
+    position: int,
+    parent_id: int | None,
+) -> ChannelRow:
+    record = await conn.fetchrow(
+        f"INSERT INTO channels (id, server_id, kind, name, topic, position, parent_id)"
+        f" VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING {_COLUMNS}",
+        channel_id,
+        server_id,
+        kind,
+        name,
+        topic,
+        position,
+        parent_id,
+    )
+    row = to_row(record, ChannelRow)
+    assert row is not None
+    return row
+
+
+async def get(conn: asyncpg.Connection, channel_id: int) -> ChannelRow | None:
+    return to_row(
+        await conn.fetchrow(f"SELECT {_COLUMNS} FROM channels WHERE id = $1", channel_id),
+        ChannelRow,
+    )
+
+
+async def list_for_server(conn: asyncpg.Connection, server_id: int) -> list[ChannelRow]:
+    records = await conn.fetch(
+        f"SELECT {_COLUMNS} FROM channels WHERE server_id = $1 ORDER BY position, id", server_id
+    )
+    return to_rows(records, ChannelRow)
+
+
+async def count(conn: asyncpg.Connection, server_id: int) -> int:
+    value: int = await conn.fetchval(
+        "SELECT count(*) FROM channels WHERE server_id = $1", server_id
+    )
+    return value
+
+
+async def update(
+    conn: asyncpg.Connection,
+    channel_id: int,
+    *,
+    name: str | None,
+    topic: str | None,
+    clear_topic: bool,
+    parent_id: int | None,
+    clear_parent: bool,
+) -> ChannelRow:
+    record = await conn.fetchrow(
+        "UPDATE channels SET name = coalesce($2, name),"
+        " topic = CASE WHEN $4 THEN NULL ELSE coalesce($3, topic) END,"
+        " parent_id = CASE WHEN $6 THEN NULL ELSE coalesce($5, parent_id) END"
+        f" WHERE id = $1 RETURNING {_COLUMNS}",
+        channel_id,
+        name,
+        topic,
+        clear_topic,
+        parent_id,
+        clear_parent,
+    )
+    row = to_row(record, ChannelRow)
+    assert row is not None
+    return row
+
+
+async def set_position(conn: asyncpg.Connection, channel_id: int, position: int) -> None:
+    await conn.execute("UPDATE channels SET position = $2 WHERE id = $1", channel_id, position)
+
+
+async def delete(conn: asyncpg.Connection, channel_id: int) -> None:
+    await conn.execute("DELETE FROM channels WHERE id = $1", channel_id)
+
+
+async def overwrites_for(conn: asyncpg.Connection, channel_ids: list[int]) -> list[OverwriteRow]:
+    records = await conn.fetch(
+        "SELECT channel_id, target_kind, target_id, allow_bits, deny_bits FROM overwrites"
+        " WHERE channel_id = ANY($1::bigint[]) ORDER BY channel_id, target_kind, target_id",
+        channel_ids,
+    )
+    return to_rows(records, OverwriteRow)
+
+
+async def set_overwrite(
+    conn: asyncpg.Connection,
+    channel_id: int,
+    target_kind: str,
+    target_id: int,
+    allow: int,
+    deny: int,
+) -> None:
+    await conn.execute(
+        "INSERT INTO overwrites (channel_id, target_kind, target_id, allow_bits, deny_bits)"
+        " VALUES ($1, $2, $3, $4, $5) ON CONFLICT (channel_id, target_kind, target_id)"
+        " DO UPDATE SET allow_bits = excluded.allow_bits, deny_bits = excluded.deny_bits",
+        channel_id,
+        target_kind,
+        target_id,
+        allow,
+        deny,
+    )
+
+
+async def delete_overwrite(
+    conn: asyncpg.Connection, channel_id: int, target_kind: str, target_id: int
+) -> bool:
+    result: str = await conn.execute(
+        "DELETE FROM overwrites WHERE channel_id = $1 AND target_kind = $2 AND target_id = $3",
+        channel_id,
+        target_kind,
+        target_id,
+    )
+    return result != "DELETE 0"

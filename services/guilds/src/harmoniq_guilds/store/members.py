@@ -1,0 +1,155 @@
+"""SQL for members, their roles, and bans."""
+
+from __future__ import annotations
+
+import asyncpg
+
+from harmoniq_common.ids import Snowflake
+
+from .rows import MemberRow, to_row, to_rows
+
+__all__ = [
+    "add",
+    "add_role",
+    "ban",
+    "count",
+    "get",
+    "is_banned",
+    "list_bans",
+    "list_page",
+    "remove",
+    "remove_role",
+    "server_ids",
+    "set_nickname",
+    "unban",
+]
+
+_SELECT = (
+    "SELECT m.server_id, m.user_id, m.nickname, m.joined_at,"
+    " coalesce(u.username, 'unknown-' || m.user_id::text) AS username, u.avatar_url,"
+    " coalesce(array_agg(mr.role_id) FILTER (WHERE mr.role_id IS NOT NULL), '{}') AS roles"
+    " FROM members m LEFT JOIN users u ON u.id = m.user_id"
+    " LEFT JOIN member_roles mr ON mr.server_id = m.server_id AND mr.user_id = m.user_id"
+)
+_GROUP = " GROUP BY m.server_id, m.user_id, u.username, u.avatar_url"
+
+
+async def add(conn: asyncpg.Connection, server_id: int, user_id: int, *, temporary: bool) -> bool:
+    """Add a member; False if they already were one."""
+    inserted = await conn.fetchval(
+        "INSERT INTO members (server_id, user_id, temporary) VALUES ($1, $2, $3)"
+        " ON CONFLICT DO NOTHING RETURNING true",
+        server_id,
+        user_id,
+        temporary,
+    )
+    return bool(inserted)
+
+
+async def get(conn: asyncpg.Connection, server_id: int, user_id: int) -> MemberRow | None:
+    return to_row(
+        await conn.fetchrow(
+            f"{_SELECT} WHERE m.server_id = $1 AND m.user_id = $2{_GROUP}", server_id, user_id
+        ),
+        MemberRow,
+    )
+
+
+async def list_page(
+    conn: asyncpg.Connection, server_id: int, after: int, limit: int
+) -> list[MemberRow]:
+    records = await conn.fetch(
+        f"{_SELECT} WHERE m.server_id = $1 AND m.user_id > $2{_GROUP} ORDER BY m.user_id LIMIT $3",
+        server_id,
+        after,
+        limit,
+    )
+    return to_rows(records, MemberRow)
+
+
+async def count(conn: asyncpg.Connection, server_id: int) -> int:
+    value: int = await conn.fetchval("SELECT count(*) FROM members WHERE server_id = $1", server_id)
+    return value
+
+
+async def remove(conn: asyncpg.Connection, server_id: int, user_id: int) -> bool:
+    result: str = await conn.execute(
+        "DELETE FROM members WHERE server_id = $1 AND user_id = $2", server_id, user_id
+    )
+    return result != "DELETE 0"
+
+
+async def set_nickname(
+    conn: asyncpg.Connection, server_id: int, user_id: int, nickname: str | None
+) -> None:
+    await conn.execute(
+        "UPDATE members SET nickname = $3 WHERE server_id = $1 AND user_id = $2",
+        server_id,
+        user_id,
+        nickname,
+    )
+
+
+async def add_role(conn: asyncpg.Connection, server_id: int, user_id: int, role_id: int) -> None:
+    await conn.execute(
+        "INSERT INTO member_roles (server_id, user_id, role_id) VALUES ($1, $2, $3)"
+        " ON CONFLICT DO NOTHING",
+        server_id,
+        user_id,
+        role_id,
+    )
+
+
+async def remove_role(conn: asyncpg.Connection, server_id: int, user_id: int, role_id: int) -> None:
+    await conn.execute(
+        "DELETE FROM member_roles WHERE server_id = $1 AND user_id = $2 AND role_id = $3",
+        server_id,
+        user_id,
+        role_id,
+    )
+
+
+async def server_ids(conn: asyncpg.Connection, user_id: int) -> list[Snowflake]:
+    rows = await conn.fetch("SELECT server_id FROM members WHERE user_id = $1", user_id)
+    return [Snowflake(r["server_id"]) for r in rows]
+
+
+async def ban(
+    conn: asyncpg.Connection, server_id: int, user_id: int, reason: str | None, banned_by: int
+) -> None:
+    await conn.execute(
+        "INSERT INTO bans (server_id, user_id, reason, banned_by) VALUES ($1, $2, $3, $4)"
+        " ON CONFLICT (server_id, user_id) DO UPDATE SET reason = excluded.reason",
+        server_id,
+        user_id,
+        reason,
+        banned_by,
+    )
+
+
+async def unban(conn: asyncpg.Connection, server_id: int, user_id: int) -> bool:
+    result: str = await conn.execute(
+        "DELETE FROM bans WHERE server_id = $1 AND user_id = $2", server_id, user_id
+    )
+    return result != "DELETE 0"
+
+
+async def is_banned(conn: asyncpg.Connection, server_id: int, user_id: int) -> bool:
+    return bool(
+        await conn.fetchval(
+            "SELECT true FROM bans WHERE server_id = $1 AND user_id = $2", server_id, user_id
+        )
+    )
+
+
+async def list_bans(
+    conn: asyncpg.Connection, server_id: int, after: int, limit: int
+) -> list[asyncpg.Record]:
+    records: list[asyncpg.Record] = await conn.fetch(
+        "SELECT user_id, reason, banned_by, created_at FROM bans"
+        " WHERE server_id = $1 AND user_id > $2 ORDER BY user_id LIMIT $3",
+        server_id,
+        after,
+        limit,
+    )
+    return records

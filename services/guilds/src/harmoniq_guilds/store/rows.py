@@ -1,0 +1,101 @@
+"""Rows as the domain sees them, built from asyncpg records."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, TypeVar
+
+import asyncpg
+import msgspec
+
+from harmoniq_common.ids import Snowflake
+
+__all__ = [
+    "ChannelRow",
+    "InviteRow",
+    "MemberRow",
+    "OverwriteRow",
+    "RoleRow",
+    "ServerRow",
+    "to_row",
+    "to_rows",
+]
+
+R = TypeVar("R", bound=msgspec.Struct)
+
+
+class ServerRow(msgspec.Struct, frozen=True, kw_only=True):
+    id: Snowflake
+    name: str
+    description: str | None
+    icon_id: str | None
+    owner_id: Snowflake
+    created_at: datetime
+
+
+class MemberRow(msgspec.Struct, frozen=True, kw_only=True):
+    server_id: Snowflake
+    user_id: Snowflake
+    nickname: str | None
+    joined_at: datetime
+    username: str
+    avatar_url: str | None
+    roles: list[Snowflake]
+
+
+class RoleRow(msgspec.Struct, frozen=True, kw_only=True):
+    id: Snowflake
+    server_id: Snowflake
+    name: str
+    permissions: int
+    position: int
+    color: int
+
+
+class OverwriteRow(msgspec.Struct, frozen=True, kw_only=True):
+    channel_id: Snowflake
+    target_kind: str
+    target_id: Snowflake
+    allow_bits: int
+    deny_bits: int
+
+
+class ChannelRow(msgspec.Struct, frozen=True, kw_only=True):
+    id: Snowflake
+    server_id: Snowflake
+    kind: str
+    name: str
+    topic: str | None
+    position: int
+    parent_id: Snowflake | None
+
+
+class InviteRow(msgspec.Struct, frozen=True, kw_only=True):
+    code: str
+    server_id: Snowflake
+    channel_id: Snowflake | None
+    creator_id: Snowflake
+    max_uses: int | None
+    uses: int
+    expires_at: datetime | None
+    temporary: bool
+    created_at: datetime
+    revoked_at: datetime | None
+
+
+def _convert(record: asyncpg.Record, kind: type[R]) -> R:
+    return msgspec.convert(dict(record), kind, dec_hook=_snowflakes)
+
+
+def _snowflakes(kind: type, value: Any) -> Any:
+    if kind is Snowflake:
+        return Snowflake(value)
+    raise NotImplementedError
+
+
+def to_row(record: asyncpg.Record | None, kind: type[R]) -> R | None:
+    return None if record is None else _convert(record, kind)
+
+
+def to_rows(records: list[asyncpg.Record], kind: type[R]) -> list[R]:
+    return [_convert(record, kind) for record in records]
