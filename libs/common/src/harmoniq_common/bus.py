@@ -67,6 +67,13 @@ class Subjects:
     def server_event(self, server_id: int, event_type: str) -> str:
         return f"{self.namespace}.ev.server.{server_id}.{event_type}"
 
+    def server_of(self, subject: str) -> int | None:
+        """The server id of a server event subject, ``None`` for any other subject."""
+        prefix = f"{self.namespace}.ev.server."
+        if not subject.startswith(prefix):
+            return None
+        return int(subject[len(prefix) :].split(".", 1)[0])
+
     def ephemeral(self, *tokens: str | int) -> str:
         return ".".join([self.namespace, "eph", *map(str, tokens)])
 

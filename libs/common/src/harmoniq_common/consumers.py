@@ -163,6 +163,7 @@ class DurableConsumer:
 class RpcError(msgspec.Struct, frozen=True):
     code: str
     message: str
+    status: int = 400  # the HTTP status the asking service answers its own caller with
 
 
 class _RpcReply(msgspec.Struct, frozen=True):
@@ -180,7 +181,9 @@ async def request(
         raise ServiceUnavailable(f"no answer from {subject}") from exc
     decoded = decode(reply.data, _RpcReply)
     if decoded.error is not None:
-        raise ApiError(decoded.error.message, code=decoded.error.code, status_code=400)
+        raise ApiError(
+            decoded.error.message, code=decoded.error.code, status_code=decoded.error.status
+        )
     return decode(decoded.result, response_type)
 
 
@@ -202,10 +205,10 @@ async def serve(
         except msgspec.ValidationError as exc:
             reply = _RpcReply(error=RpcError("invalid_request", str(exc)))
         except ApiError as exc:
-            reply = _RpcReply(error=RpcError(exc.code, exc.message))
+            reply = _RpcReply(error=RpcError(exc.code, exc.message, exc.status_code))
         except Exception:
             log.exception("rpc.handler_failed", subject=subject)
-            reply = _RpcReply(error=RpcError("internal_error", "internal error"))
+            reply = _RpcReply(error=RpcError("internal_error", "internal error", 503))
         await message.respond(encode(reply))
 
     return await nc.subscribe(subject, queue=queue, cb=respond)

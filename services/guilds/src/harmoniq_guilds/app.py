@@ -25,6 +25,7 @@ from .http.channels import ChannelsController
 from .http.deps import Guilds
 from .http.invites import InvitesController
 from .http.servers import ServersController
+from .rpc.access import serve_access
 from .settings import GuildsSettings
 
 __all__ = ["create_app"]
@@ -47,10 +48,13 @@ def _domain(
         )
         consumer = user_events_consumer(platform, servers)
         await consumer.start()
+        rpc_subscriptions = await serve_access(platform)
         purger = asyncio.create_task(_purge_audit_log(platform, settings))
         try:
             yield
         finally:
+            for subscription in rpc_subscriptions:
+                await subscription.unsubscribe()
             purger.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await purger

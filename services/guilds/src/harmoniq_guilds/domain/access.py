@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 import asyncpg
 
+from harmoniq_common import access as contract
 from harmoniq_common.errors import Forbidden, NotFound
 from harmoniq_common.ids import Snowflake
 from harmoniq_common.permissions import (
@@ -20,7 +21,13 @@ from ..store import channels, roles, servers
 from ..store import members as members_store
 from ..store.rows import ChannelRow, OverwriteRow, RoleRow, ServerRow
 
-__all__ = ["ServerAccess", "load_access", "overwrite_grants"]
+__all__ = [
+    "ServerAccess",
+    "answer_channel_access",
+    "answer_server_access",
+    "load_access",
+    "overwrite_grants",
+]
 
 
 def overwrite_grants(rows: list[OverwriteRow]) -> list[Overwrite]:
@@ -105,3 +112,46 @@ async def channel_with_overwrites(
     if channel is None:
         raise NotFound("unknown channel", code="unknown_channel")
     return channel, await channels.overwrites_for(conn, [channel_id])
+
+
+def _channel_answer(
+    access: ServerAccess, channel: ChannelRow, overwrites: list[OverwriteRow]
+) -> contract.ChannelAccess:
+    mine = [o for o in overwrites if o.channel_id == channel.id]
+    return contract.ChannelAccess(
+        server_id=channel.server_id,
+        channel_id=channel.id,
+        kind=channel.kind,
+        permissions=access.explain(channel, mine).permissions,
+        role_ids=sorted(access.roles),
+    )
+
+
+async def answer_channel_access(
+    conn: asyncpg.Connection, question: contract.ChannelAccessRequest
+) -> contract.ChannelAccess:
+    """What another service asks before acting for a user in a channel.
+
+    Unknown channels and channels the user cannot view are both 404, as over HTTP.
+    """
+    channel, overwrites = await channel_with_overwrites(conn, question.channel_id)
+    try:
+        access = await load_access(conn, channel.server_id, question.user_id)
+    except NotFound:
+        raise NotFound("unknown channel", code="unknown_channel") from None
+    answer = _channel_answer(access, channel, overwrites)
+    if not answer.allows(Permission.VIEW_CHANNEL):
+        raise NotFound("unknown channel", code="unknown_channel")
+    return answer
+
+
+async def answer_server_access(
+    conn: asyncpg.Connection, question: contract.ServerAccessRequest
+) -> contract.ServerAccess:
+    access = await load_access(conn, question.server_id, question.user_id)
+    server_channels = await channels.list_for_server(conn, question.server_id)
+    overwrites = await channels.overwrites_for(conn, [c.id for c in server_channels])
+    return contract.ServerAccess(
+        server_id=access.server.id,
+        channels=[_channel_answer(access, c, overwrites) for c in server_channels],
+    )

@@ -10,13 +10,14 @@ from harmoniq_common.events import ChannelCreated, ChannelDeleted, ChannelUpdate
 from harmoniq_common.ids import Snowflake
 from harmoniq_common.permissions import Explanation, Permission
 from harmoniq_common.platform import Platform
-from harmoniq_common.uow import UnitOfWork, unit_of_work
+from harmoniq_common.uow import UnitOfWork
 
 from ..settings import GuildsSettings
 from ..store import channels, members
 from ..store.rows import ChannelRow, OverwriteRow
 from . import audit
 from .access import ServerAccess, channel_with_overwrites, load_access
+from .changes import guild_change
 from .views import channel_view
 
 __all__ = ["ChannelChange", "Channels"]
@@ -66,7 +67,7 @@ class Channels:
         parent_id: Snowflake | None,
         reason: str | None,
     ) -> tuple[ChannelRow, list[OverwriteRow]]:
-        async with unit_of_work(self._platform) as tx:
+        async with guild_change(self._platform) as tx:
             access = await load_access(tx.conn, server_id, user_id)
             access.require(Permission.MANAGE_CHANNELS)
             count = await channels.count(tx.conn, server_id)
@@ -137,7 +138,7 @@ class Channels:
     async def update(
         self, channel_id: int, user_id: Snowflake, change: ChannelChange, reason: str | None
     ) -> ChannelRow:
-        async with unit_of_work(self._platform) as tx:
+        async with guild_change(self._platform) as tx:
             _, channel, _ = await self._manage(tx, channel_id, user_id)
             if change.parent_id is not None and channel.kind == "category":
                 raise BadRequest.for_field("parent_id", "a category cannot have a parent")
@@ -164,7 +165,7 @@ class Channels:
         return updated
 
     async def delete(self, channel_id: int, user_id: Snowflake, reason: str | None) -> None:
-        async with unit_of_work(self._platform) as tx:
+        async with guild_change(self._platform) as tx:
             _, channel, _ = await self._manage(tx, channel_id, user_id)
             await channels.delete(tx.conn, channel_id)
             await tx.emit(
@@ -188,7 +189,7 @@ class Channels:
         positions: list[tuple[Snowflake, int]],
         reason: str | None,
     ) -> None:
-        async with unit_of_work(self._platform) as tx:
+        async with guild_change(self._platform) as tx:
             access = await load_access(tx.conn, server_id, user_id)
             access.require(Permission.MANAGE_CHANNELS)
             known = {c.id for c in await channels.list_for_server(tx.conn, server_id)}
@@ -217,7 +218,7 @@ class Channels:
         deny: int,
         reason: str | None,
     ) -> ChannelRow:
-        async with unit_of_work(self._platform) as tx:
+        async with guild_change(self._platform) as tx:
             access, channel, _ = await self._manage(tx, channel_id, user_id)
             access.require(Permission.MANAGE_ROLES, channel=channel)
             if target_kind == "role":
@@ -249,7 +250,7 @@ class Channels:
     async def delete_overwrite(
         self, channel_id: int, user_id: Snowflake, target_id: Snowflake, reason: str | None
     ) -> ChannelRow:
-        async with unit_of_work(self._platform) as tx:
+        async with guild_change(self._platform) as tx:
             access, channel, overwrites = await self._manage(tx, channel_id, user_id)
             access.require(Permission.MANAGE_ROLES, channel=channel)
             matching = [o for o in overwrites if o.target_id == target_id]

@@ -12,12 +12,12 @@ from harmoniq_common.events import InviteCreated, InviteDeleted, MemberJoined
 from harmoniq_common.ids import Snowflake
 from harmoniq_common.permissions import Permission
 from harmoniq_common.platform import Platform
-from harmoniq_common.uow import unit_of_work
 
 from ..store import channels, invites, members, servers
 from ..store.rows import InviteRow, ServerRow
 from . import audit
 from .access import channel_with_overwrites, load_access
+from .changes import guild_change
 from .views import member_view
 
 __all__ = ["InvitePreview", "Invites", "new_code"]
@@ -63,7 +63,7 @@ class Invites:
         temporary: bool,
         reason: str | None,
     ) -> InviteRow:
-        async with unit_of_work(self._platform) as tx:
+        async with guild_change(self._platform) as tx:
             channel, overwrites = await channel_with_overwrites(tx.conn, channel_id)
             try:
                 access = await load_access(tx.conn, channel.server_id, user_id)
@@ -127,7 +127,7 @@ class Invites:
             return await invites.list_for_server(conn, server_id)
 
     async def revoke(self, code: str, user_id: Snowflake, reason: str | None) -> None:
-        async with unit_of_work(self._platform) as tx:
+        async with guild_change(self._platform) as tx:
             invite = await invites.get(tx.conn, code)
             if invite is None or invite.revoked_at is not None:
                 raise NotFound("unknown invite", code="unknown_invite")
@@ -153,7 +153,7 @@ class Invites:
 
     async def join(self, code: str, user_id: Snowflake) -> ServerRow:
         """Join with an invite; joining again is harmless; a banned user never gets in."""
-        async with unit_of_work(self._platform) as tx:
+        async with guild_change(self._platform) as tx:
             invite = _live(await invites.get(tx.conn, code))
             server = await servers.get(tx.conn, invite.server_id)
             assert server is not None

@@ -7,12 +7,13 @@ from harmoniq_common.events import BanAdded, BanRemoved, MemberLeft, MemberUpdat
 from harmoniq_common.ids import Snowflake
 from harmoniq_common.permissions import Permission
 from harmoniq_common.platform import Platform
-from harmoniq_common.uow import UnitOfWork, unit_of_work
+from harmoniq_common.uow import UnitOfWork
 
 from ..store import members
 from ..store.rows import MemberRow
 from . import audit
 from .access import ServerAccess, load_access
+from .changes import guild_change
 from .views import member_view
 
 __all__ = ["Members"]
@@ -55,7 +56,7 @@ class Members:
         nickname: str | None,
         reason: str | None,
     ) -> MemberRow:
-        async with unit_of_work(self._platform) as tx:
+        async with guild_change(self._platform) as tx:
             access = await load_access(tx.conn, server_id, user_id)
             target = await members.get(tx.conn, server_id, member_id)
             if target is None:
@@ -86,7 +87,7 @@ class Members:
     async def kick(
         self, server_id: int, user_id: Snowflake, member_id: Snowflake, reason: str | None
     ) -> None:
-        async with unit_of_work(self._platform) as tx:
+        async with guild_change(self._platform) as tx:
             access = await load_access(tx.conn, server_id, user_id)
             access.require(Permission.KICK_MEMBERS)
             if member_id == user_id:
@@ -117,7 +118,7 @@ class Members:
         reason: str | None,
         delete_messages_seconds: int,
     ) -> None:
-        async with unit_of_work(self._platform) as tx:
+        async with guild_change(self._platform) as tx:
             access = await load_access(tx.conn, server_id, user_id)
             access.require(Permission.BAN_MEMBERS)
             if target_id == user_id:
@@ -151,7 +152,7 @@ class Members:
     async def unban(
         self, server_id: int, user_id: Snowflake, target_id: Snowflake, reason: str | None
     ) -> None:
-        async with unit_of_work(self._platform) as tx:
+        async with guild_change(self._platform) as tx:
             access = await load_access(tx.conn, server_id, user_id)
             access.require(Permission.BAN_MEMBERS)
             if not await members.unban(tx.conn, server_id, target_id):

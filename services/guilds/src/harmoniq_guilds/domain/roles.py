@@ -7,13 +7,14 @@ from harmoniq_common.events import MemberUpdated, RoleCreated, RoleDeleted, Role
 from harmoniq_common.ids import Snowflake
 from harmoniq_common.permissions import Permission
 from harmoniq_common.platform import Platform
-from harmoniq_common.uow import UnitOfWork, unit_of_work
+from harmoniq_common.uow import UnitOfWork
 
 from ..settings import GuildsSettings
 from ..store import members, roles
 from ..store.rows import RoleRow
 from . import audit
 from .access import ServerAccess, load_access
+from .changes import guild_change
 from .views import member_view, role_view
 
 __all__ = ["Roles"]
@@ -48,7 +49,7 @@ class Roles:
         color: int,
         reason: str | None,
     ) -> RoleRow:
-        async with unit_of_work(self._platform) as tx:
+        async with guild_change(self._platform) as tx:
             access = await load_access(tx.conn, server_id, user_id)
             access.require(Permission.MANAGE_ROLES)
             self._no_escalation(access, permissions)
@@ -96,7 +97,7 @@ class Roles:
         color: int | None,
         reason: str | None,
     ) -> RoleRow:
-        async with unit_of_work(self._platform) as tx:
+        async with guild_change(self._platform) as tx:
             access, role = await self._managed_role(tx, server_id, user_id, role_id)
             if permissions is not None:
                 self._no_escalation(access, permissions)
@@ -136,7 +137,7 @@ class Roles:
     async def delete(
         self, server_id: int, user_id: Snowflake, role_id: Snowflake, reason: str | None
     ) -> None:
-        async with unit_of_work(self._platform) as tx:
+        async with guild_change(self._platform) as tx:
             _, role = await self._managed_role(tx, server_id, user_id, role_id)
             if role.id == server_id:
                 raise BadRequest("the default role cannot be deleted", code="default_role")
@@ -165,7 +166,7 @@ class Roles:
         add: bool,
         reason: str | None,
     ) -> None:
-        async with unit_of_work(self._platform) as tx:
+        async with guild_change(self._platform) as tx:
             _, role = await self._managed_role(tx, server_id, user_id, role_id)
             if role.id == server_id:
                 raise BadRequest("every member has the default role", code="default_role")

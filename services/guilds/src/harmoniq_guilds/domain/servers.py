@@ -14,13 +14,14 @@ from harmoniq_common.events import (
 from harmoniq_common.ids import Snowflake
 from harmoniq_common.permissions import ALL, DEFAULT_MEMBER, DEFAULT_MODERATOR, Permission
 from harmoniq_common.platform import Platform
-from harmoniq_common.uow import UnitOfWork, unit_of_work
+from harmoniq_common.uow import UnitOfWork
 
 from ..settings import GuildsSettings
 from ..store import channels, members, roles, servers
 from ..store.rows import ServerRow
 from . import audit
 from .access import ServerAccess, load_access
+from .changes import guild_change
 from .views import channel_view, role_view, server_view
 
 __all__ = ["ServerChange", "Servers"]
@@ -57,7 +58,7 @@ class Servers:
     async def create(
         self, owner_id: Snowflake, name: str, description: str | None, icon_id: str | None
     ) -> ServerRow:
-        async with unit_of_work(self._platform) as tx:
+        async with guild_change(self._platform) as tx:
             if (
                 await servers.count_memberships(tx.conn, owner_id)
                 >= self._settings.max_servers_per_user
@@ -119,7 +120,7 @@ class Servers:
     async def update(
         self, server_id: int, user_id: Snowflake, change: ServerChange, reason: str | None
     ) -> ServerRow:
-        async with unit_of_work(self._platform) as tx:
+        async with guild_change(self._platform) as tx:
             access = await load_access(tx.conn, server_id, user_id)
             access.require(Permission.MANAGE_SERVER)
             server = await servers.update(
@@ -147,7 +148,7 @@ class Servers:
         return server
 
     async def delete(self, server_id: int, user_id: Snowflake) -> None:
-        async with unit_of_work(self._platform) as tx:
+        async with guild_change(self._platform) as tx:
             access = await load_access(tx.conn, server_id, user_id)
             if not access.is_owner:
                 raise Forbidden("only the owner can delete the server", code="not_owner")
@@ -163,7 +164,7 @@ class Servers:
     async def transfer(
         self, server_id: int, user_id: Snowflake, new_owner: Snowflake, reason: str | None
     ) -> ServerRow:
-        async with unit_of_work(self._platform) as tx:
+        async with guild_change(self._platform) as tx:
             access = await load_access(tx.conn, server_id, user_id)
             if not access.is_owner:
                 raise Forbidden("only the owner can transfer the server", code="not_owner")
@@ -180,7 +181,7 @@ class Servers:
         return server
 
     async def leave(self, server_id: int, user_id: Snowflake) -> None:
-        async with unit_of_work(self._platform) as tx:
+        async with guild_change(self._platform) as tx:
             access = await load_access(tx.conn, server_id, user_id)
             if access.is_owner:
                 raise BadRequest(

@@ -15,8 +15,8 @@ from harmoniq_common.events import (
     decode_payload,
 )
 from harmoniq_common.platform import Platform
-from harmoniq_common.uow import unit_of_work
 
+from ..domain.changes import guild_change
 from ..domain.servers import Servers
 from ..domain.users import apply_user_event
 
@@ -30,7 +30,7 @@ def _handler(platform: Platform, servers: Servers) -> Callable[[Envelope, Msg], 
         event = decode_payload(envelope)
         if not isinstance(event, UserCreated | UserUpdated | UserDeleted):
             return
-        async with unit_of_work(platform) as tx:
+        async with guild_change(platform) as tx:
             if await first_delivery(tx.conn, CONSUMER, envelope.id):
                 await apply_user_event(tx, platform, servers, event)
 

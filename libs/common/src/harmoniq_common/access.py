@@ -1,0 +1,150 @@
+"""What a member may do in a server's channels, asked of guilds and cached with invalidation.
+
+guilds owns membership, roles and overwrites; every other service (messages, gateway, media,
+voice) asks it over NATS request/reply (:data:`CHANNEL_ACCESS`, :data:`SERVER_ACCESS`) and
+caches the answer in Redis. The cache is exact, not merely short-lived: each server has an
+*epoch* counter that guilds increments after every committed change to that server (and
+consumers of guild events increment again when the event arrives, in case guilds died between
+its commit and the increment). Cached answers are keyed by the epoch they were read under, so
+the first request after a kick, a ban or a role change misses the cache and asks guilds again.
+See docs/decisions.md ("How services learn permissions").
+"""
+
+from __future__ import annotations
+
+import msgspec
+from nats.aio.client import Client as NatsClient
+from redis.asyncio import Redis
+
+from .bus import Subjects
+from .codec import decode, encode
+from .consumers import request
+from .ids import Snowflake
+from .permissions import Permission
+
+__all__ = [
+    "CHANNEL_ACCESS",
+    "SERVER_ACCESS",
+    "AccessCache",
+    "ChannelAccess",
+    "ChannelAccessRequest",
+    "ServerAccess",
+    "ServerAccessRequest",
+    "bump_epoch",
+]
+
+CHANNEL_ACCESS = "channel_access"
+SERVER_ACCESS = "server_access"
+_TTL_SECONDS = 300
+
+
+class ChannelAccessRequest(msgspec.Struct, frozen=True, kw_only=True):
+    user_id: Snowflake
+    channel_id: Snowflake
+
+
+class ChannelAccess(msgspec.Struct, frozen=True, kw_only=True):
+    """The caller's effective permissions in one channel (404 from guilds if they have none)."""
+
+    server_id: Snowflake
+    channel_id: Snowflake
+    kind: str
+    permissions: int
+    role_ids: list[Snowflake] = []  # the server's roles, for validating role mentions
+
+    def allows(self, permission: Permission) -> bool:
+        return bool(self.permissions & permission)
+
+
+class ServerAccessRequest(msgspec.Struct, frozen=True, kw_only=True):
+    user_id: Snowflake
+    server_id: Snowflake
+
+
+class ServerAccess(msgspec.Struct, frozen=True, kw_only=True):
+    """The caller's effective permissions in every channel of a server."""
+
+    server_id: Snowflake
+    channels: list[ChannelAccess]
+
+    def channels_allowing(self, permission: Permission) -> list[Snowflake]:
+        return [c.channel_id for c in self.channels if c.allows(permission)]
+
+
+def _epoch_key(subjects: Subjects, server_id: int) -> str:
+    return f"{subjects.namespace}:access:epoch:{server_id}"
+
+
+async def bump_epoch(redis: Redis, subjects: Subjects, server_id: int) -> None:
+    """Invalidate every cached answer about this server. The key never expires: an epoch
+    that restarted from zero could revive answers cached under its earlier values."""
+    await redis.incr(_epoch_key(subjects, server_id))
+
+
+# One round trip: which server the channel is in, that server's epoch, the answer cached
+# under it. KEYS: channel->server key. ARGV: key prefix, channel id, user id.
+_LOOKUP = """
+local server = redis.call('GET', KEYS[1])
+if not server then return false end
+local epoch = redis.call('GET', ARGV[1] .. 'epoch:' .. server) or '0'
+local answer = redis.call('GET', ARGV[1] .. server .. ':' .. epoch .. ':c:' .. ARGV[2] .. ':' .. ARGV[3])
+return {server, epoch, answer or false}
+"""
+
+
+def _text(value: bytes | str) -> str:
+    return value.decode() if isinstance(value, bytes) else value
+
+
+class AccessCache:
+    def __init__(self, redis: Redis, nats: NatsClient, subjects: Subjects) -> None:
+        self._redis = redis
+        self._nats = nats
+        self._subjects = subjects
+        self._prefix = f"{subjects.namespace}:access:"
+        self._lookup = redis.register_script(_LOOKUP)
+
+    async def channel(self, user_id: int, channel_id: int) -> ChannelAccess:
+        """The caller's access to a channel; raises 404 when it is unknown to them."""
+        found = await self._lookup(
+            keys=[f"{self._prefix}channel:{channel_id}"],
+            args=[self._prefix, channel_id, user_id],
+        )
+        if found and found[2]:
+            return decode(found[2], ChannelAccess)
+        answer = await request(
+            self._nats,
+            self._subjects.rpc("guilds", CHANNEL_ACCESS),
+            ChannelAccessRequest(user_id=Snowflake(user_id), channel_id=Snowflake(channel_id)),
+            ChannelAccess,
+        )
+        if found:
+            # Cached under the epoch read *before* asking: if a change committed meanwhile, the
+            # epoch has moved on and nobody will read this entry.
+            server, epoch = _text(found[0]), _text(found[1])
+            key = f"{self._prefix}{server}:{epoch}:c:{channel_id}:{user_id}"
+            await self._redis.set(key, encode(answer), ex=_TTL_SECONDS)
+        else:
+            # A channel never moves between servers; the answer waits for the next request,
+            # when the epoch will have been read first.
+            await self._redis.set(
+                f"{self._prefix}channel:{channel_id}", answer.server_id, ex=_TTL_SECONDS * 12
+            )
+        return answer
+
+    async def server(self, user_id: int, server_id: int) -> ServerAccess:
+        """The caller's access to every channel of a server; raises 404 for non-members."""
+        epoch_key = _epoch_key(self._subjects, server_id)
+        epoch = _text(await self._redis.get(epoch_key) or b"0")
+        key = f"{self._prefix}{server_id}:{epoch}:s:{user_id}"
+        cached = await self._redis.get(key)
+        if cached:
+            return decode(cached, ServerAccess)
+        answer = await request(
+            self._nats,
+            self._subjects.rpc("guilds", SERVER_ACCESS),
+            ServerAccessRequest(user_id=Snowflake(user_id), server_id=Snowflake(server_id)),
+            ServerAccess,
+        )
+        await self._redis.set(key, encode(answer), ex=_TTL_SECONDS)
+        return answer
