@@ -51,16 +51,24 @@ class ServiceEntry:
     dev_port: int
     schema: str
     migrations: Path
+    extensions: tuple[str, ...] = ()
 
     @property
     def schema_spec(self) -> ServiceSchema:
-        return ServiceSchema(self.name, self.schema, self.migrations)
+        return ServiceSchema(self.name, self.schema, self.migrations, self.extensions)
 
 
 def load_services(registry: Path = REGISTRY) -> list[ServiceEntry]:
     data = tomllib.loads(registry.read_text())
     return [
-        ServiceEntry(name, e["app"], int(e["dev_port"]), e["schema"], ROOT / e["migrations"])
+        ServiceEntry(
+            name,
+            e["app"],
+            int(e["dev_port"]),
+            e["schema"],
+            ROOT / e["migrations"],
+            tuple(e.get("extensions", ())),
+        )
         for name, e in data.items()
     ]
 

@@ -67,6 +67,9 @@ class Subjects:
     def server_event(self, server_id: int, event_type: str) -> str:
         return f"{self.namespace}.ev.server.{server_id}.{event_type}"
 
+    def server_events_of_type(self, event_type: str) -> str:
+        return f"{self.namespace}.ev.server.*.{event_type}"
+
     def server_of(self, subject: str) -> int | None:
         """The server id of a server event subject, ``None`` for any other subject."""
         prefix = f"{self.namespace}.ev.server."

@@ -235,6 +235,84 @@ class BanRemoved(EventPayload, frozen=True, kw_only=True):
     user_id: Snowflake
 
 
+# --- messages, reactions, pins (services/messages) ---------------------------------------------
+
+
+class ReplyPreview(msgspec.Struct, frozen=True, kw_only=True):
+    """Enough of the replied-to message to render the reply line; ``None`` fields if deleted."""
+
+    id: Snowflake
+    author: UserSummary | None = None
+    content: str | None = None  # at most 100 characters
+
+
+class MessageView(msgspec.Struct, frozen=True, kw_only=True):
+    id: Snowflake
+    server_id: Snowflake
+    channel_id: Snowflake
+    author: UserSummary
+    content: str
+    created_at: datetime
+    edited_at: datetime | None = None
+    reply_to: ReplyPreview | None = None
+    mention_user_ids: list[Snowflake] = []
+    mention_role_ids: list[Snowflake] = []
+    mention_everyone: bool = False
+    pinned: bool = False
+    nonce: str | None = None
+
+
+class MessageCreated(EventPayload, frozen=True, kw_only=True):
+    event_type: ClassVar[str] = "message.create"
+    message: MessageView
+
+
+class MessageUpdated(EventPayload, frozen=True, kw_only=True):
+    event_type: ClassVar[str] = "message.update"
+    message: MessageView
+
+
+class MessageDeleted(EventPayload, frozen=True, kw_only=True):
+    event_type: ClassVar[str] = "message.delete"
+    server_id: Snowflake
+    channel_id: Snowflake
+    message_id: Snowflake
+
+
+class MessagesBulkDeleted(EventPayload, frozen=True, kw_only=True):
+    event_type: ClassVar[str] = "message.bulk_delete"
+    server_id: Snowflake
+    channel_id: Snowflake
+    message_ids: list[Snowflake]
+
+
+class ReactionAdded(EventPayload, frozen=True, kw_only=True):
+    event_type: ClassVar[str] = "reaction.add"
+    server_id: Snowflake
+    channel_id: Snowflake
+    message_id: Snowflake
+    user_id: Snowflake
+    emoji: str
+
+
+class ReactionRemoved(EventPayload, frozen=True, kw_only=True):
+    event_type: ClassVar[str] = "reaction.remove"
+    server_id: Snowflake
+    channel_id: Snowflake
+    message_id: Snowflake
+    user_id: Snowflake
+    emoji: str
+
+
+class PinUpdated(EventPayload, frozen=True, kw_only=True):
+    event_type: ClassVar[str] = "pin.update"
+    server_id: Snowflake
+    channel_id: Snowflake
+    message_id: Snowflake
+    pinned: bool
+    last_pin_at: datetime | None  # the channel's most recent pin after this change
+
+
 EVENT_TYPES: dict[str, type[EventPayload]] = {
     cls.event_type: cls
     for cls in (
@@ -258,6 +336,13 @@ EVENT_TYPES: dict[str, type[EventPayload]] = {
         InviteDeleted,
         BanAdded,
         BanRemoved,
+        MessageCreated,
+        MessageUpdated,
+        MessageDeleted,
+        MessagesBulkDeleted,
+        ReactionAdded,
+        ReactionRemoved,
+        PinUpdated,
     )
 }
 

@@ -25,6 +25,7 @@ __all__ = [
     "SnowflakeGenerator",
     "WorkerLease",
     "WorkerLeaseLost",
+    "lowest_snowflake_at",
     "parse_id",
     "snowflake_time_ms",
 ]
@@ -55,6 +56,11 @@ class Snowflake(int):
         if not isinstance(value, int) or not 0 < value < 1 << 63:
             raise ValueError("an id is a positive 63-bit integer")
         return cls(value)
+
+
+def lowest_snowflake_at(time_ms: int) -> Snowflake:
+    """The smallest id minted at or after ``time_ms`` (Unix ms): a cursor for "since then"."""
+    return Snowflake(max(0, time_ms - EPOCH_MS) << (WORKER_BITS + SEQUENCE_BITS))
 
 
 def snowflake_time_ms(snowflake: int) -> int:

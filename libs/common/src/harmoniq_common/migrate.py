@@ -42,6 +42,10 @@ class ServiceSchema:
     name: str
     schema: str
     migrations: Path
+    # Trusted Postgres extensions the service's SQL uses (e.g. pg_trgm). Service roles may not
+    # create extensions, so the migrator does, in the shared schema "extensions"; the service
+    # names their objects qualified (``extensions.gin_trgm_ops``).
+    extensions: tuple[str, ...] = ()
 
 
 def role_name(schema: str) -> str:
@@ -75,6 +79,12 @@ async def migrate_service(
             verb = "ALTER" if exists else "CREATE"
             password = role_password.replace("'", "''")
             await conn.execute(f"{verb} ROLE {role} LOGIN PASSWORD '{password}'")
+            for extension in service.extensions:
+                if not _IDENT.match(extension):
+                    raise MigrationError(f"bad extension name {extension!r}")
+                await conn.execute("CREATE SCHEMA IF NOT EXISTS extensions")
+                await conn.execute(f"CREATE EXTENSION IF NOT EXISTS {extension} SCHEMA extensions")
+                await conn.execute(f"GRANT USAGE ON SCHEMA extensions TO {role}")
         finally:
             await conn.execute("SELECT pg_advisory_unlock(hashtext('harmoniq.migrate.roles'))")
         database = await conn.fetchval("SELECT current_database()")
@@ -117,7 +127,12 @@ def load_registry(path: Path) -> list[ServiceSchema]:
     root = path.resolve().parent.parent
     data = tomllib.loads(path.read_text())
     return [
-        ServiceSchema(name, entry["schema"], root / entry["migrations"])
+        ServiceSchema(
+            name,
+            entry["schema"],
+            root / entry["migrations"],
+            tuple(entry.get("extensions", ())),
+        )
         for name, entry in data.items()
     ]
 

@@ -21,6 +21,7 @@ from .domain.sessions import Sessions
 from .domain.tokens import AccessTokenIssuer, jwks
 from .http.auth import AuthController
 from .http.users import UsersController
+from .rpc.users import serve_users
 from .settings import AuthSettings
 
 __all__ = ["create_app"]
@@ -55,9 +56,11 @@ def _domain(
         restored = await sessions.restore_marks()
         log.info("auth.revocation_marks_restored", count=restored)
         purger = asyncio.create_task(_purge_forever(accounts, settings.purge_interval_seconds))
+        users_rpc = await serve_users(platform)
         try:
             yield
         finally:
+            await users_rpc.unsubscribe()
             purger.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await purger

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 
 import asyncpg
@@ -77,6 +78,11 @@ async def get(
 ) -> UserRow | None:
     lock = " FOR UPDATE" if for_update else ""
     return _row(await conn.fetchrow(f"SELECT {_COLUMNS} FROM users WHERE id = $1{lock}", user_id))
+
+
+async def get_many(conn: asyncpg.Connection, user_ids: Sequence[int]) -> list[UserRow]:
+    records = await conn.fetch(f"SELECT {_COLUMNS} FROM users WHERE id = ANY($1)", user_ids)
+    return [row for row in map(_row, records) if row is not None]
 
 
 async def find_by_login(conn: asyncpg.Connection, login: str) -> UserRow | None:

@@ -1,0 +1,64 @@
+"""The messages service application: ``uvicorn --factory harmoniq_messages.app:create_app``."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager
+
+from litestar import Litestar
+
+from harmoniq_common.access import AccessCache
+from harmoniq_common.app import create_service_app
+from harmoniq_common.platform import Platform
+from harmoniq_common.settings import load_settings
+
+from .domain.cleanup import Cleanup
+from .domain.messages import Messages
+from .domain.reactions import Reactions
+from .domain.search import Search
+from .events.guilds import guild_events_consumer
+from .events.users import user_events_consumer
+from .http.deps import Domain
+from .http.messages import MessagesController
+from .http.search import ChannelSearchController, ServerSearchController
+from .settings import MessagesSettings
+
+__all__ = ["create_app"]
+
+
+def _domain(
+    settings: MessagesSettings,
+) -> Callable[[Litestar, Platform], AbstractAsyncContextManager[None]]:
+    @contextlib.asynccontextmanager
+    async def extend(app: Litestar, platform: Platform) -> AsyncIterator[None]:
+        access = AccessCache(platform.redis, platform.nats, platform.subjects)
+        messages = Messages(platform, settings, access)
+        app.state.messages_domain = Domain(
+            messages=messages,
+            reactions=Reactions(platform, settings, messages),
+            search=Search(platform, access, messages),
+        )
+        consumers = [
+            user_events_consumer(platform),
+            guild_events_consumer(platform, Cleanup(platform, settings)),
+        ]
+        for consumer in consumers:
+            await consumer.start()
+        try:
+            yield
+        finally:
+            for consumer in consumers:
+                await consumer.stop()
+
+    return extend
+
+
+def create_app(settings: MessagesSettings | None = None) -> Litestar:
+    settings = settings or load_settings(MessagesSettings)
+    return create_service_app(
+        settings,
+        route_handlers=[MessagesController, ChannelSearchController, ServerSearchController],
+        title="Harmoniq messages",
+        extend=_domain(settings),
+    )

@@ -1,0 +1,256 @@
+"""Messages: send (with replies, mentions and an idempotency nonce), read, edit, delete,
+bulk delete and pins. Every decision starts from the caller's permissions in the channel."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import asyncpg
+
+from harmoniq_common.access import AccessCache, ChannelAccess
+from harmoniq_common.errors import BadRequest, Forbidden, NotFound
+from harmoniq_common.events import (
+    EventPayload,
+    MessageCreated,
+    MessageDeleted,
+    MessagesBulkDeleted,
+    MessageUpdated,
+    MessageView,
+    PinUpdated,
+)
+from harmoniq_common.ids import Snowflake
+from harmoniq_common.permissions import Permission
+from harmoniq_common.platform import Platform
+from harmoniq_common.uow import UnitOfWork, unit_of_work
+
+from ..settings import MessagesSettings
+from ..store import messages
+from ..store.rows import MessageRow, ReactionCountRow
+from .authors import ensure_known
+from .content import has_link, parse_mentions
+from .views import message_view, reaction_counts, reply_previews
+
+__all__ = ["Messages", "Page", "require"]
+
+
+def require(access: ChannelAccess, *permissions: Permission) -> None:
+    for permission in permissions:
+        if not access.allows(permission):
+            raise Forbidden(f"missing permission {permission.name}", code="missing_permission")
+
+
+@dataclass(frozen=True)
+class Page:
+    """Messages with what the viewer sees of their reactions."""
+
+    messages: list[MessageView]
+    reactions: dict[Snowflake, list[ReactionCountRow]]
+
+
+class Messages:
+    def __init__(self, platform: Platform, settings: MessagesSettings, access: AccessCache) -> None:
+        self._platform = platform
+        self._settings = settings
+        self._access = access
+
+    async def access(self, user_id: int, channel_id: int) -> ChannelAccess:
+        return await self._access.channel(user_id, channel_id)
+
+    async def _reader(self, user_id: int, channel_id: int) -> ChannelAccess:
+        access = await self.access(user_id, channel_id)
+        require(access, Permission.READ_MESSAGE_HISTORY)
+        return access
+
+    async def page_of(
+        self, conn: asyncpg.Connection, rows: list[MessageRow], viewer_id: int
+    ) -> Page:
+        previews = await reply_previews(conn, rows)
+        return Page(
+            [message_view(r, previews) for r in rows],
+            await reaction_counts(conn, rows, viewer_id),
+        )
+
+    async def _emit(self, tx: UnitOfWork, server_id: int, event: EventPayload) -> None:
+        await tx.emit(self._platform.subjects.server_event(server_id, event.event_type), event)
+
+    async def send(
+        self,
+        user_id: int,
+        channel_id: int,
+        content: str,
+        reply_to_id: int | None,
+        nonce: str | None,
+    ) -> tuple[Page, bool]:
+        """The message and whether it is new (a repeated nonce returns the first one)."""
+        access = await self.access(user_id, channel_id)
+        if access.kind != "text":
+            raise BadRequest("messages go in text channels", code="not_a_text_channel")
+        require(access, Permission.SEND_MESSAGES)
+        if reply_to_id is not None:
+            require(access, Permission.READ_MESSAGE_HISTORY)
+        await ensure_known(self._platform, [user_id])
+        mentions = parse_mentions(content, access)
+        async with unit_of_work(self._platform) as tx:
+            if reply_to_id is not None:
+                original = await messages.get(tx.conn, reply_to_id)
+                if original is None or original.channel_id != channel_id:
+                    raise BadRequest.for_field(
+                        "reply_to_id", "must be a message of this channel", code="unknown_message"
+                    )
+            row = await messages.insert(
+                tx.conn,
+                messages.NewMessage(
+                    id=self._platform.new_id(),
+                    server_id=access.server_id,
+                    channel_id=channel_id,
+                    author_id=user_id,
+                    content=content,
+                    nonce=nonce,
+                    reply_to_id=reply_to_id,
+                    mention_user_ids=list(mentions.user_ids),
+                    mention_role_ids=list(mentions.role_ids),
+                    mention_everyone=mentions.everyone,
+                    has_link=has_link(content),
+                ),
+            )
+            if row is None:
+                assert nonce is not None
+                first = await messages.find_by_nonce(tx.conn, channel_id, user_id, nonce)
+                if first is None:  # deleted since: a retry must not resurrect it
+                    raise NotFound("unknown message", code="unknown_message")
+                return await self.page_of(tx.conn, [first], user_id), False
+            page = await self.page_of(tx.conn, [row], user_id)
+            await self._emit(tx, access.server_id, MessageCreated(message=page.messages[0]))
+        return page, True
+
+    async def get(self, user_id: int, channel_id: int, message_id: int) -> Page:
+        await self._reader(user_id, channel_id)
+        async with self._platform.pool.acquire() as conn:
+            row = await messages.get(conn, message_id)
+            if row is None or row.channel_id != channel_id:
+                raise NotFound("unknown message", code="unknown_message")
+            return await self.page_of(conn, [row], user_id)
+
+    async def history(
+        self,
+        user_id: int,
+        channel_id: int,
+        *,
+        before: int | None,
+        after: int | None,
+        around: int | None,
+        limit: int,
+    ) -> Page:
+        if sum(x is not None for x in (before, after, around)) > 1:
+            raise BadRequest("use one of before, after and around", code="invalid_request")
+        await self._reader(user_id, channel_id)
+        async with self._platform.pool.acquire() as conn:
+            rows = await messages.history(
+                conn, channel_id, before=before, after=after, around=around, limit=limit
+            )
+            return await self.page_of(conn, rows, user_id)
+
+    async def _own_message(self, tx: UnitOfWork, channel_id: int, message_id: int) -> MessageRow:
+        row = await messages.get(tx.conn, message_id)
+        if row is None or row.channel_id != channel_id:
+            raise NotFound("unknown message", code="unknown_message")
+        return row
+
+    async def edit(self, user_id: int, channel_id: int, message_id: int, content: str) -> Page:
+        access = await self.access(user_id, channel_id)
+        async with unit_of_work(self._platform) as tx:
+            row = await self._own_message(tx, channel_id, message_id)
+            if row.author_id != user_id:
+                raise Forbidden("only the author edits a message", code="not_the_author")
+            mentions = parse_mentions(content, access)
+            await messages.update_content(
+                tx.conn,
+                message_id,
+                content,
+                list(mentions.user_ids),
+                list(mentions.role_ids),
+                mentions.everyone,
+                has_link(content),
+                datetime.now(UTC),
+            )
+            updated = await self._own_message(tx, channel_id, message_id)
+            page = await self.page_of(tx.conn, [updated], user_id)
+            await self._emit(tx, access.server_id, MessageUpdated(message=page.messages[0]))
+        return page
+
+    async def delete(self, user_id: int, channel_id: int, message_id: int) -> None:
+        access = await self.access(user_id, channel_id)
+        async with unit_of_work(self._platform) as tx:
+            row = await self._own_message(tx, channel_id, message_id)
+            if row.author_id != user_id:
+                require(access, Permission.MANAGE_MESSAGES)
+            await messages.delete(tx.conn, message_id)
+            await self._emit(
+                tx,
+                access.server_id,
+                MessageDeleted(
+                    server_id=access.server_id,
+                    channel_id=Snowflake(channel_id),
+                    message_id=Snowflake(message_id),
+                ),
+            )
+
+    async def bulk_delete(
+        self, user_id: int, channel_id: int, message_ids: list[int]
+    ) -> list[Snowflake]:
+        access = await self.access(user_id, channel_id)
+        require(access, Permission.MANAGE_MESSAGES)
+        async with unit_of_work(self._platform) as tx:
+            deleted = await messages.delete_many(tx.conn, channel_id, sorted(set(message_ids)))
+            if deleted:
+                await self._emit(
+                    tx,
+                    access.server_id,
+                    MessagesBulkDeleted(
+                        server_id=access.server_id,
+                        channel_id=Snowflake(channel_id),
+                        message_ids=deleted,
+                    ),
+                )
+        return deleted
+
+    async def set_pinned(
+        self, user_id: int, channel_id: int, message_id: int, *, pinned: bool
+    ) -> None:
+        access = await self.access(user_id, channel_id)
+        require(access, Permission.MANAGE_MESSAGES)
+        async with unit_of_work(self._platform) as tx:
+            # One pin change at a time per channel, so the limit holds under concurrency.
+            await tx.conn.execute(
+                "SELECT pg_advisory_xact_lock(hashtext('pins'), hashtext($1))", str(channel_id)
+            )
+            row = await self._own_message(tx, channel_id, message_id)
+            if (row.pinned_at is not None) == pinned:
+                return  # already so: PUT and DELETE are idempotent
+            current = await messages.pins(tx.conn, channel_id)
+            if pinned and len(current) >= self._settings.max_pins_per_channel:
+                raise BadRequest(
+                    f"a channel holds at most {self._settings.max_pins_per_channel} pins",
+                    code="too_many_pins",
+                )
+            now = datetime.now(UTC)
+            await messages.set_pinned(tx.conn, message_id, now if pinned else None)
+            remaining = [p.pinned_at for p in current if p.id != message_id and p.pinned_at]
+            last = now if pinned else max(remaining, default=None)
+            await self._emit(
+                tx,
+                access.server_id,
+                PinUpdated(
+                    server_id=access.server_id,
+                    channel_id=Snowflake(channel_id),
+                    message_id=Snowflake(message_id),
+                    pinned=pinned,
+                    last_pin_at=last,
+                ),
+            )
+
+    async def pins(self, user_id: int, channel_id: int) -> Page:
+        await self._reader(user_id, channel_id)
+        async with self._platform.pool.acquire() as conn:
+            return await self.page_of(conn, await messages.pins(conn, channel_id), user_id)

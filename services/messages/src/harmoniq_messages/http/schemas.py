@@ -1,0 +1,59 @@
+"""Request and response bodies of the messages API, with their limits."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import msgspec
+from msgspec import Meta
+
+from harmoniq_common.events import MessageView, UserSummary
+from harmoniq_common.ids import Snowflake
+
+__all__ = [
+    "BulkDelete",
+    "MessageCreate",
+    "MessageEdit",
+    "MessageOut",
+    "ReactionOut",
+    "SearchResults",
+    "UserSummary",
+]
+
+MAX_CONTENT = 4000
+# Any text but NUL; the content must say something (not only whitespace).
+Content = Annotated[
+    str, Meta(min_length=1, max_length=MAX_CONTENT, pattern=r"^[^\x00]*\S[^\x00]*$")
+]
+Nonce = Annotated[str, Meta(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.:-]+$")]
+
+
+class MessageCreate(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    content: Content
+    reply_to_id: Snowflake | None = None
+    # Chosen by the client per message: a retried send with the same nonce is stored once.
+    nonce: Nonce | None = None
+
+
+class MessageEdit(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    content: Content
+
+
+class BulkDelete(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    message_ids: Annotated[list[Snowflake], Meta(min_length=2, max_length=100)]
+
+
+class ReactionOut(msgspec.Struct, kw_only=True):
+    emoji: str
+    count: int
+    me: bool
+
+
+class MessageOut(MessageView, frozen=True, kw_only=True):
+    reactions: list[ReactionOut] = []
+
+
+class SearchResults(msgspec.Struct, kw_only=True):
+    messages: list[MessageOut]
+    has_more: bool
+    next_offset: int | None

@@ -1,0 +1,219 @@
+"""SQL for messages: write, read by cursor, pins, and removal in bounded batches."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+import asyncpg
+
+from harmoniq_common.ids import Snowflake
+
+from .rows import MessageRow, to_row, to_rows
+
+__all__ = [
+    "NewMessage",
+    "delete",
+    "delete_by_author_since",
+    "delete_channel_batch",
+    "delete_many",
+    "delete_server_batch",
+    "find_by_nonce",
+    "get",
+    "get_many",
+    "history",
+    "insert",
+    "pins",
+    "set_pinned",
+    "update_content",
+]
+
+SELECT = (
+    "SELECT m.id, m.server_id, m.channel_id, m.author_id,"
+    " coalesce(u.username, 'unknown') AS author_username, u.avatar_url AS author_avatar_url,"
+    " m.content, m.nonce, m.reply_to_id, m.mention_user_ids, m.mention_role_ids,"
+    " m.mention_everyone, m.has_link, m.has_attachment, m.pinned_at, m.edited_at, m.created_at"
+    " FROM messages m LEFT JOIN users u ON u.id = m.author_id"
+)
+
+
+@dataclass(frozen=True)
+class NewMessage:
+    id: Snowflake
+    server_id: int
+    channel_id: int
+    author_id: int
+    content: str
+    nonce: str | None
+    reply_to_id: int | None
+    mention_user_ids: Sequence[int]
+    mention_role_ids: list[int]
+    mention_everyone: bool
+    has_link: bool
+
+
+async def insert(conn: asyncpg.Connection, new: NewMessage) -> MessageRow | None:
+    """The stored message, or ``None`` when this author already sent this nonce here."""
+    inserted = await conn.fetchval(
+        "INSERT INTO messages (id, server_id, channel_id, author_id, content, nonce, reply_to_id,"
+        " mention_user_ids, mention_role_ids, mention_everyone, has_link)"
+        " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)"
+        " ON CONFLICT (channel_id, author_id, nonce) WHERE nonce IS NOT NULL DO NOTHING"
+        " RETURNING id",
+        new.id,
+        new.server_id,
+        new.channel_id,
+        new.author_id,
+        new.content,
+        new.nonce,
+        new.reply_to_id,
+        new.mention_user_ids,
+        new.mention_role_ids,
+        new.mention_everyone,
+        new.has_link,
+    )
+    return None if inserted is None else await get(conn, inserted)
+
+
+async def find_by_nonce(
+    conn: asyncpg.Connection, channel_id: int, author_id: int, nonce: str
+) -> MessageRow | None:
+    record = await conn.fetchrow(
+        f"{SELECT} WHERE m.channel_id = $1 AND m.author_id = $2 AND m.nonce = $3",
+        channel_id,
+        author_id,
+        nonce,
+    )
+    return to_row(record, MessageRow)
+
+
+async def get(conn: asyncpg.Connection, message_id: int) -> MessageRow | None:
+    return to_row(await conn.fetchrow(f"{SELECT} WHERE m.id = $1", message_id), MessageRow)
+
+
+async def get_many(conn: asyncpg.Connection, message_ids: Sequence[int]) -> list[MessageRow]:
+    return to_rows(await conn.fetch(f"{SELECT} WHERE m.id = ANY($1)", message_ids), MessageRow)
+
+
+async def history(
+    conn: asyncpg.Connection,
+    channel_id: int,
+    *,
+    before: int | None = None,
+    after: int | None = None,
+    around: int | None = None,
+    limit: int = 50,
+) -> list[MessageRow]:
+    """Newest first. ``around`` takes half the page before the id and half from it onwards."""
+    if around is not None:
+        older = await history(conn, channel_id, before=around, limit=limit // 2)
+        newer_first = await conn.fetch(
+            f"{SELECT} WHERE m.channel_id = $1 AND m.id >= $2 ORDER BY m.id LIMIT $3",
+            channel_id,
+            around,
+            limit - limit // 2,
+        )
+        return list(reversed(to_rows(newer_first, MessageRow))) + older
+    if after is not None:
+        # The page right after the cursor (oldest first in SQL), returned newest first.
+        records = await conn.fetch(
+            f"{SELECT} WHERE m.channel_id = $1 AND m.id > $2 ORDER BY m.id LIMIT $3",
+            channel_id,
+            after,
+            limit,
+        )
+        return list(reversed(to_rows(records, MessageRow)))
+    records = await conn.fetch(
+        f"{SELECT} WHERE m.channel_id = $1 AND m.id < $2 ORDER BY m.id DESC LIMIT $3",
+        channel_id,
+        before if before is not None else (1 << 63) - 1,
+        limit,
+    )
+    return to_rows(records, MessageRow)
+
+
+async def update_content(
+    conn: asyncpg.Connection,
+    message_id: int,
+    content: str,
+    mention_user_ids: Sequence[int],
+    mention_role_ids: list[int],
+    mention_everyone: bool,
+    has_link: bool,
+    edited_at: datetime,
+) -> None:
+    await conn.execute(
+        "UPDATE messages SET content = $2, mention_user_ids = $3, mention_role_ids = $4,"
+        " mention_everyone = $5, has_link = $6, edited_at = $7 WHERE id = $1",
+        message_id,
+        content,
+        mention_user_ids,
+        mention_role_ids,
+        mention_everyone,
+        has_link,
+        edited_at,
+    )
+
+
+async def delete(conn: asyncpg.Connection, message_id: int) -> bool:
+    status = await conn.execute("DELETE FROM messages WHERE id = $1", message_id)
+    return bool(status != "DELETE 0")
+
+
+async def delete_many(
+    conn: asyncpg.Connection, channel_id: int, message_ids: Sequence[int]
+) -> list[Snowflake]:
+    records = await conn.fetch(
+        "DELETE FROM messages WHERE channel_id = $1 AND id = ANY($2) RETURNING id",
+        channel_id,
+        message_ids,
+    )
+    return sorted(Snowflake(r["id"]) for r in records)
+
+
+async def set_pinned(conn: asyncpg.Connection, message_id: int, pinned_at: datetime | None) -> None:
+    await conn.execute("UPDATE messages SET pinned_at = $2 WHERE id = $1", message_id, pinned_at)
+
+
+async def pins(conn: asyncpg.Connection, channel_id: int) -> list[MessageRow]:
+    records = await conn.fetch(
+        f"{SELECT} WHERE m.channel_id = $1 AND m.pinned_at IS NOT NULL ORDER BY m.pinned_at DESC",
+        channel_id,
+    )
+    return to_rows(records, MessageRow)
+
+
+async def delete_channel_batch(conn: asyncpg.Connection, channel_id: int, limit: int) -> int:
+    status = await conn.execute(
+        "DELETE FROM messages WHERE id IN (SELECT id FROM messages WHERE channel_id = $1 LIMIT $2)",
+        channel_id,
+        limit,
+    )
+    return int(status.split()[-1])
+
+
+async def delete_server_batch(conn: asyncpg.Connection, server_id: int, limit: int) -> int:
+    status = await conn.execute(
+        "DELETE FROM messages WHERE id IN (SELECT id FROM messages WHERE server_id = $1 LIMIT $2)",
+        server_id,
+        limit,
+    )
+    return int(status.split()[-1])
+
+
+async def delete_by_author_since(
+    conn: asyncpg.Connection, server_id: int, author_id: int, since_id: int
+) -> dict[Snowflake, list[Snowflake]]:
+    """Remove an author's messages in a server from ``since_id`` on: deleted ids per channel."""
+    records = await conn.fetch(
+        "DELETE FROM messages WHERE author_id = $1 AND server_id = $2 AND id >= $3"
+        " RETURNING channel_id, id",
+        author_id,
+        server_id,
+        since_id,
+    )
+    by_channel: dict[Snowflake, list[Snowflake]] = {}
+    for r in records:
+        by_channel.setdefault(Snowflake(r["channel_id"]), []).append(Snowflake(r["id"]))
+    return {channel: sorted(ids) for channel, ids in by_channel.items()}
