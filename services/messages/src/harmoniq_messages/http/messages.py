@@ -180,8 +180,8 @@ class MessagesController(Controller):
         )
 
     @delete(
-        "/{message_id:str}/reactions/{emoji:str}/{user:str}",
-        operation_id="removeReaction",
+        "/{message_id:str}/reactions/{emoji:str}/@me",
+        operation_id="removeOwnReaction",
         status_code=HTTP_204_NO_CONTENT,
     )
     async def unreact(
@@ -190,17 +190,34 @@ class MessagesController(Controller):
         channel_id: FromPath[str],
         message_id: FromPath[str],
         emoji: FromPath[str],
-        user: FromPath[str],
         domain: D,
     ) -> None:
-        """``@me`` for one's own reaction; another user's id takes MANAGE_MESSAGES."""
         me = request.user.user_id
         await domain.reactions.remove(
-            me,
+            me, parse_id("channel_id", channel_id), parse_id("message_id", message_id), emoji, me
+        )
+
+    @delete(
+        "/{message_id:str}/reactions/{emoji:str}/{user_id:str}",
+        operation_id="removeReaction",
+        status_code=HTTP_204_NO_CONTENT,
+    )
+    async def remove_reaction(
+        self,
+        request: UserRequest,
+        channel_id: FromPath[str],
+        message_id: FromPath[str],
+        emoji: FromPath[str],
+        user_id: FromPath[str],
+        domain: D,
+    ) -> None:
+        """Someone else's reaction (MANAGE_MESSAGES)."""
+        await domain.reactions.remove(
+            request.user.user_id,
             parse_id("channel_id", channel_id),
             parse_id("message_id", message_id),
             emoji,
-            me if user == "@me" else parse_id("user", user),
+            parse_id("user_id", user_id),
         )
 
     @get("/{message_id:str}/reactions/{emoji:str}", operation_id="listReactionUsers")
