@@ -1,4 +1,4 @@
-"""Every messages endpoint × every kind of caller, with the expected status: a leak cannot hide.
+"""Every messages endpoint x every kind of caller, with the expected status: a leak cannot hide.
 
 Callers: the owner, an admin, a moderator, a plain member, a non-member, a banned user, an
 anonymous caller and a member of another server. Each row builds what it acts on fresh (a

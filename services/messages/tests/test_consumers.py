@@ -3,8 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
+
+from nats.aio.client import Client as NatsClient
 
 from harmoniq_auth.testing import PASSWORD
+from harmoniq_common.bus import Subjects, outgoing_headers
+from harmoniq_common.events import BanAdded, MessagesBulkDeleted, decode_payload, encode_envelope
+from harmoniq_common.ids import Snowflake
+from harmoniq_common.testing.events import collect_events
 from harmoniq_common.testing.users import TestUser
 from harmoniq_common.testing.waiting import eventually
 from harmoniq_guilds.testing import Client, create_server, invite_and_join, text_channel
@@ -130,3 +137,37 @@ def _count_in(client: Client, server_id: int) -> int:
 
     # The app's pool lives in the test client's event loop thread.
     return int(client.blocking_portal.call(count))
+
+
+async def test_a_redelivered_ban_removes_and_announces_once(
+    client: Client, guilds: Client, make_user: MakeUser, nats_client: NatsClient, namespace: str
+) -> None:
+    owner = await make_user("olga")
+    spammer = await make_user("spammer")
+    server = await create_server(guilds, owner)
+    await invite_and_join(guilds, server, owner, spammer)
+    channel = (await text_channel(guilds, server, owner))["id"]
+    spam = [await send(client, spammer, channel, f"buy now {i}") for i in range(2)]
+
+    # The same event twice, as JetStream would redeliver it after a lost ack.
+    subjects = Subjects(namespace)
+    event = BanAdded(
+        server_id=Snowflake(server["id"]),
+        user_id=spammer.id,
+        reason="spam",
+        delete_messages_seconds=3600,
+    )
+    envelope = encode_envelope(Snowflake(424242), event, datetime.now(UTC))
+    js = nats_client.jetstream()
+    for attempt in range(2):
+        await js.publish(
+            subjects.server_event(int(server["id"]), BanAdded.event_type),
+            envelope,
+            headers=outgoing_headers(msg_id=f"redelivery-{attempt}"),
+        )
+    [deleted] = await collect_events(
+        nats_client, namespace, f"{namespace}.ev.server.{server['id']}.message.bulk_delete", count=1
+    )
+    payload = decode_payload(deleted)
+    assert isinstance(payload, MessagesBulkDeleted)
+    assert sorted(str(i) for i in payload.message_ids) == sorted(m["id"] for m in spam)
