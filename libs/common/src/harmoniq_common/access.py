@@ -19,12 +19,17 @@ from redis.asyncio import Redis
 from .bus import Subjects
 from .codec import decode, encode
 from .consumers import request
+from .events import ChannelView, MemberView, RoleView, ServerView
 from .ids import Snowflake
 from .permissions import Permission
 
 __all__ = [
     "CHANNEL_ACCESS",
     "SERVER_ACCESS",
+    "USER_SERVERS",
+    "ServerSnapshot",
+    "UserServers",
+    "UserServersRequest",
     "AccessCache",
     "ChannelAccess",
     "ChannelAccessRequest",
@@ -35,6 +40,7 @@ __all__ = [
 
 CHANNEL_ACCESS = "channel_access"
 SERVER_ACCESS = "server_access"
+USER_SERVERS = "user_servers"
 _TTL_SECONDS = 300
 
 
@@ -69,6 +75,25 @@ class ServerAccess(msgspec.Struct, frozen=True, kw_only=True):
 
     def channels_allowing(self, permission: Permission) -> list[Snowflake]:
         return [c.channel_id for c in self.channels if c.allows(permission)]
+
+
+class UserServersRequest(msgspec.Struct, frozen=True, kw_only=True):
+    user_id: Snowflake
+
+
+class ServerSnapshot(msgspec.Struct, frozen=True, kw_only=True):
+    """A server as its member sees it right now: what the gateway's READY carries."""
+
+    server: ServerView
+    channels: list[ChannelView]  # only those the member can view
+    roles: list[RoleView]
+    member: MemberView
+    member_count: int
+    access: ServerAccess  # the member's permissions in every channel
+
+
+class UserServers(msgspec.Struct, frozen=True, kw_only=True):
+    servers: list[ServerSnapshot]
 
 
 def _epoch_key(subjects: Subjects, server_id: int) -> str:

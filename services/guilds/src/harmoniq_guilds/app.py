@@ -26,6 +26,7 @@ from .http.deps import Guilds
 from .http.invites import InvitesController
 from .http.servers import ServersController
 from .rpc.access import serve_access
+from .rpc.snapshots import serve_snapshots
 from .settings import GuildsSettings
 
 __all__ = ["create_app"]
@@ -48,7 +49,7 @@ def _domain(
         )
         consumer = user_events_consumer(platform, servers)
         await consumer.start()
-        rpc_subscriptions = await serve_access(platform)
+        rpc_subscriptions = [*await serve_access(platform), await serve_snapshots(platform)]
         purger = asyncio.create_task(_purge_audit_log(platform, settings))
         try:
             yield

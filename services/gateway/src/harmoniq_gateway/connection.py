@@ -1,0 +1,167 @@
+"""One WebSocket connection: HELLO, then IDENTIFY or RESUME, then heartbeats and client events.
+
+A reader (this coroutine) and a writer (a task draining the session's queue) per connection;
+every failure ends in a close code from :class:`~.protocol.Close`, never in a crash that could
+touch another session.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections import deque
+from typing import Any
+
+import structlog
+from litestar import WebSocket
+from litestar.exceptions import WebSocketDisconnect
+
+from .gateway import Gateway
+from .payloads import Identify, Resume
+from .protocol import ClientFrame, Close, Op, ProtocolError, ServerFrame, Wire, parse
+from .session import Session
+
+__all__ = ["serve"]
+
+log = structlog.get_logger(__name__)
+
+
+class _Budget:
+    """At most ``limit`` client frames in any ``window`` seconds."""
+
+    def __init__(self, limit: int, window: float) -> None:
+        self._limit = limit
+        self._window = window
+        self._times: deque[float] = deque()
+
+    def spend(self) -> None:
+        now = time.monotonic()
+        while self._times and now - self._times[0] > self._window:
+            self._times.popleft()
+        if len(self._times) >= self._limit:
+            raise ProtocolError(Close.RATE_LIMITED, "too many frames; slow down")
+        self._times.append(now)
+
+
+async def _receive(socket: WebSocket[Any, Any, Any], timeout: float) -> bytes | str:
+    async with asyncio.timeout(timeout):
+        message = await socket.receive()
+    if message["type"] == "websocket.disconnect":
+        raise WebSocketDisconnect(detail="client went away")
+    data = message.get("bytes")
+    if isinstance(data, bytes):
+        return data
+    return str(message.get("text") or "")
+
+
+async def _writer(socket: WebSocket[Any, Any, Any], session: Session) -> None:
+    while True:
+        payload = await session.outgoing.get()
+        if payload is None:
+            break
+        if session.wire.binary:
+            await socket.send_bytes(payload)
+        else:
+            await socket.send_text(payload.decode())
+    code, reason = session.closing or (Close.UNKNOWN_ERROR, "closing")
+    with contextlib.suppress(Exception):
+        await socket.close(code=int(code), reason=reason)
+
+
+async def serve(socket: WebSocket[Any, Any, Any], gateway: Gateway) -> None:
+    settings = gateway.settings
+    params = socket.query_params
+    await socket.accept()
+    try:
+        wire = Wire(
+            params.get("encoding", "json"), params.get("compress"), settings.max_frame_bytes
+        )
+    except ProtocolError as exc:
+        await socket.close(code=int(exc.close), reason=exc.reason)
+        return
+    interval = settings.heartbeat_interval_ms / 1000
+    budget = _Budget(settings.client_events_per_window, settings.client_event_window_seconds)
+    # Until IDENTIFY, frames go straight out through a session-less queue of one.
+    hello = ServerFrame(op=Op.HELLO, d={"heartbeat_interval": settings.heartbeat_interval_ms})
+    out = wire.frame(hello)
+    await (socket.send_bytes(out) if wire.binary else socket.send_text(out.decode()))
+    session: Session | None = None
+    writer: asyncio.Task[None] | None = None
+    try:
+        while session is None or session.closing is None:
+            timeout = settings.identify_timeout_seconds if session is None else interval * 1.5
+            try:
+                raw = await _receive(socket, timeout)
+            except TimeoutError:
+                raise ProtocolError(Close.SESSION_TIMED_OUT, "no heartbeat in time") from None
+            budget.spend()
+            frame = wire.decode(raw)
+            if session is None:
+                try:
+                    session = await _open(gateway, frame, wire)
+                except _InvalidSession:
+                    # Not resumable (gone, expired, someone else's): identify afresh.
+                    out = wire.frame(ServerFrame(op=Op.INVALID_SESSION, d=False))
+                    await (
+                        socket.send_bytes(out) if wire.binary else socket.send_text(out.decode())
+                    )
+                    continue
+                if session is None:
+                    continue
+                writer = asyncio.create_task(_writer(socket, session))
+            else:
+                await _handle(gateway, session, frame)
+    except WebSocketDisconnect:
+        pass
+    except ProtocolError as exc:
+        if session is None:
+            with contextlib.suppress(Exception):
+                await socket.close(code=int(exc.close), reason=exc.reason)
+        else:
+            session.close(exc.close, exc.reason)
+    except Exception:
+        log.exception("gateway.connection_failed")
+        if session is None:
+            with contextlib.suppress(Exception):
+                await socket.close(code=int(Close.UNKNOWN_ERROR), reason="internal error")
+        else:
+            session.close(Close.UNKNOWN_ERROR, "internal error")
+    finally:
+        if session is not None:
+            session.close(Close.UNKNOWN_ERROR, "closing")  # no-op when already closing
+            if writer is not None:
+                with contextlib.suppress(Exception):
+                    await writer
+            await gateway.disconnected(session)
+
+
+class _InvalidSession(Exception):
+    pass
+
+
+async def _open(gateway: Gateway, frame: ClientFrame, wire: Wire) -> Session | None:
+    if frame.op == Op.HEARTBEAT:
+        return None  # allowed before identifying
+    if frame.op == Op.IDENTIFY:
+        identify = parse(Identify, frame.d)
+        return await gateway.identify(identify.token, wire)
+    if frame.op == Op.RESUME:
+        resume = parse(Resume, frame.d)
+        session = await gateway.resume(resume.token, resume.session_id, resume.seq, wire)
+        if session is None:
+            raise _InvalidSession
+        return session
+    if frame.op in set(Op):
+        raise ProtocolError(Close.NOT_AUTHENTICATED, "identify first")
+    raise ProtocolError(Close.UNKNOWN_OPCODE, f"unknown opcode {frame.op}")
+
+
+async def _handle(gateway: Gateway, session: Session, frame: ClientFrame) -> None:
+    if frame.op == Op.HEARTBEAT:
+        session.send(ServerFrame(op=Op.HEARTBEAT_ACK))
+        await gateway.save(session)
+    elif frame.op in (Op.IDENTIFY, Op.RESUME):
+        raise ProtocolError(Close.ALREADY_AUTHENTICATED, "already identified")
+    else:
+        raise ProtocolError(Close.UNKNOWN_OPCODE, f"unknown opcode {frame.op}")

@@ -1,0 +1,166 @@
+"""Sessions: IDENTIFY (READY), RESUME (on any instance), their records in Redis."""
+
+from __future__ import annotations
+
+import msgspec
+from nats.aio.msg import Msg
+from nats.aio.subscription import Subscription
+from redis.asyncio import Redis
+
+from harmoniq_common.access import (
+    USER_SERVERS,
+    AccessCache,
+    ServerSnapshot,
+    UserServers,
+    UserServersRequest,
+)
+from harmoniq_common.auth import Principal
+from harmoniq_common.consumers import request
+from harmoniq_common.directory import USER_SUMMARIES, UserSummaries, UserSummariesRequest
+from harmoniq_common.errors import ApiError
+from harmoniq_common.events import UserSummary
+from harmoniq_common.platform import Platform
+
+from .hub import Hub
+from .protocol import Close, Op, ProtocolError, ServerFrame, Wire
+from .routing import Router
+from .session import Session, resume_point
+from .settings import GatewaySettings
+
+__all__ = ["Gateway", "SessionRecord"]
+
+
+class SessionRecord(msgspec.Struct, kw_only=True):
+    user_id: int
+    servers: list[int]
+
+
+class Ready(msgspec.Struct, kw_only=True):
+    v: int
+    session_id: str
+    user: UserSummary
+    servers: list[ServerSnapshot]
+
+
+class Gateway:
+    def __init__(self, platform: Platform, settings: GatewaySettings) -> None:
+        self.platform = platform
+        self.settings = settings
+        self.access = AccessCache(platform.redis, platform.nats, platform.subjects)
+        self.router = Router(platform, self.access)
+        self.hub = Hub(
+            platform, self.router.handle, debounce_seconds=settings.interest_debounce_seconds
+        )
+        self.router.hub = self.hub
+        self.sessions: dict[str, Session] = {}
+
+    @property
+    def _redis(self) -> Redis:
+        return self.platform.redis
+
+    def _record_key(self, session_id: str) -> str:
+        return f"{self.platform.subjects.namespace}:gw:session:{session_id}"
+
+    async def save(self, session: Session, *, connected: bool = True) -> None:
+        """The record a RESUME needs; it outlives the connection by the resume window."""
+        ttl = self.settings.resume_window_seconds
+        if connected:
+            ttl += 3 * self.settings.heartbeat_interval_ms // 1000
+        record = SessionRecord(user_id=session.user_id, servers=sorted(session.servers))
+        await self._redis.set(self._record_key(session.id), msgspec.msgpack.encode(record), ex=ttl)
+
+    async def _principal(self, token: str) -> Principal:
+        try:
+            return await self.platform.verifier.verify(token)
+        except ApiError as exc:
+            raise ProtocolError(Close.AUTHENTICATION_FAILED, exc.message) from None
+
+    async def identify(self, token: str, wire: Wire) -> Session:
+        principal = await self._principal(token)
+        user_id = int(principal.user_id)
+        # Subscribe first (the stream position), snapshot second: whatever happens after the
+        # position is delivered on top of the snapshot, so nothing falls in between.
+        position = await self.hub.current_position()
+        servers = await request(
+            self.platform.nats,
+            self.platform.subjects.rpc("guilds", USER_SERVERS),
+            UserServersRequest(user_id=principal.user_id),
+            UserServers,
+        )
+        found = await request(
+            self.platform.nats,
+            self.platform.subjects.rpc("auth", USER_SUMMARIES),
+            UserSummariesRequest(ids=[principal.user_id]),
+            UserSummaries,
+        )
+        if not found.users:
+            raise ProtocolError(Close.AUTHENTICATION_FAILED, "unknown user")
+        session = Session(user_id, wire, self.settings.send_queue_limit)
+        session.token_session_id = int(principal.session_id) if principal.session_id else None
+        session.last_durable = position
+        self.hub.watch_user(session)
+        for snapshot in servers.servers:
+            session.set_access(snapshot.access)
+            self.hub.watch_server(session, int(snapshot.server.id), position)
+        self.sessions[session.id] = session
+        await self.save(session)
+        ready = Ready(
+            v=1,
+            session_id=session.id,
+            user=found.users[0],
+            servers=servers.servers,
+        )
+        session.send(ServerFrame(op=Op.DISPATCH, t="ready", s=session.seq, d=ready))
+        return session
+
+    async def resume(self, token: str, session_id: str, seq: int, wire: Wire) -> Session | None:
+        """The session continued from ``seq``, or None when it cannot be (identify again)."""
+        principal = await self._principal(token)
+        raw = await self._redis.get(self._record_key(session_id))
+        if raw is None:
+            return None
+        record = msgspec.msgpack.decode(
+            raw if isinstance(raw, bytes) else raw.encode(), type=SessionRecord
+        )
+        if record.user_id != int(principal.user_id):
+            return None
+        since = resume_point(seq)
+        if since > await self.hub.current_position():
+            raise ProtocolError(Close.INVALID_SEQ, "that sequence was never sent")
+        session = Session(record.user_id, wire, self.settings.send_queue_limit, id=session_id)
+        # The old connection may still be open, here or elsewhere: whoever holds it closes it.
+        old = self.sessions.get(session_id)
+        if old is not None:
+            old.close(Close.SESSION_TIMED_OUT, "resumed elsewhere")
+        await self.platform.nats.publish(
+            self._takeover_subject(session_id), session.connection_id.encode()
+        )
+        session.token_session_id = int(principal.session_id) if principal.session_id else None
+        session.last_durable = since
+        self.hub.watch_user(session)
+        for server_id in record.servers:
+            session.servers[server_id] = None  # permissions are asked again
+            self.hub.watch_server(session, server_id, since)
+        self.sessions[session.id] = session
+        await self.save(session)
+        session.send(ServerFrame(op=Op.DISPATCH, t="resumed", s=session.next_ephemeral_seq(), d={}))
+        return session
+
+    def _takeover_subject(self, session_id: str) -> str:
+        return self.platform.subjects.ephemeral("gw", "takeover", session_id)
+
+    async def watch_takeovers(self) -> Subscription:
+        async def taken(message: Msg) -> None:
+            session = self.sessions.get(message.subject.rsplit(".", 1)[-1])
+            if session is not None and session.connection_id != bytes(message.data).decode():
+                session.close(Close.SESSION_TIMED_OUT, "resumed elsewhere")
+
+        return await self.platform.nats.subscribe(
+            self.platform.subjects.ephemeral("gw", "takeover", "*"), cb=taken
+        )
+
+    async def disconnected(self, session: Session) -> None:
+        if self.sessions.get(session.id) is session:
+            del self.sessions[session.id]
+            await self.save(session, connected=False)
+        self.hub.forget(session)

@@ -1,0 +1,37 @@
+"""What clients send in ``d`` for each opcode, with limits."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+import msgspec
+from msgspec import Meta
+
+from harmoniq_common.ids import Snowflake
+
+__all__ = ["Identify", "PresenceUpdate", "Resume", "SubscribeMembers", "Typing"]
+
+Token = Annotated[str, Meta(min_length=1, max_length=4096)]
+
+
+class Identify(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    token: Token
+    properties: Annotated[dict[str, Any], Meta(max_length=16)] = {}
+
+
+class Resume(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    token: Token
+    session_id: Annotated[str, Meta(pattern=r"^[0-9a-f]{32}$")]
+    seq: Annotated[int, Meta(ge=0)]
+
+
+class PresenceUpdate(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    status: Literal["online", "idle", "dnd", "invisible"]
+
+
+class Typing(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    channel_id: Snowflake
+
+
+class SubscribeMembers(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    server_id: Snowflake

@@ -1,0 +1,144 @@
+"""Which local sessions receive an event, and what an event changes about them.
+
+Channel-scoped events (messages, reactions, pins, channels) reach only sessions whose user may
+view that channel; moderation events (bans, invites) only those who moderate. Events that
+change access (roles, overwrites, membership) first move the server's permission epoch, so
+each session's permissions are asked of guilds again before its next channel-scoped event.
+"""
+
+from __future__ import annotations
+
+import structlog
+
+from harmoniq_common import events as ev
+from harmoniq_common.access import AccessCache, bump_epoch
+from harmoniq_common.errors import ApiError
+from harmoniq_common.events import EventPayload, decode_envelope, decode_payload
+from harmoniq_common.permissions import Permission
+from harmoniq_common.platform import Platform
+
+from .hub import Delivery, Hub
+from .protocol import Close, encode_dispatch
+from .session import SEQ_SHIFT, Session
+
+__all__ = ["Router"]
+
+log = structlog.get_logger(__name__)
+
+ACCESS_CHANGES = (
+    ev.ServerUpdated,
+    ev.ChannelCreated,
+    ev.ChannelUpdated,
+    ev.ChannelDeleted,
+    ev.RoleCreated,
+    ev.RoleUpdated,
+    ev.RoleDeleted,
+    ev.MemberUpdated,
+    ev.MemberLeft,
+    ev.BanAdded,
+)
+
+
+def channel_of(event: EventPayload) -> int | None:
+    if isinstance(event, ev.MessageCreated | ev.MessageUpdated):
+        return int(event.message.channel_id)
+    if isinstance(event, ev.ChannelCreated | ev.ChannelUpdated):
+        return int(event.channel.id)
+    channel = getattr(event, "channel_id", None)
+    return None if channel is None else int(channel)
+
+
+def required(event: EventPayload) -> Permission | None:
+    """Server-wide permission a session needs to receive this event, beyond viewing."""
+    if isinstance(event, ev.BanAdded | ev.BanRemoved):
+        return Permission.BAN_MEMBERS
+    if isinstance(event, ev.InviteCreated | ev.InviteDeleted):
+        return Permission.MANAGE_CHANNELS
+    return None
+
+
+class Router:
+    def __init__(self, platform: Platform, access: AccessCache) -> None:
+        self._platform = platform
+        self._access = access
+        self.hub: Hub  # set once the hub exists (they refer to each other)
+
+    async def refresh(self, session: Session, server_id: int) -> bool:
+        """Load the session's permissions in a server; False if it is no longer a member."""
+        try:
+            session.set_access(await self._access.server(session.user_id, server_id))
+            return True
+        except ApiError as exc:
+            if exc.status_code != 404:
+                raise
+            self.hub.unwatch_server(session, server_id)
+            return False
+
+    async def handle(self, delivery: Delivery) -> None:
+        envelope = decode_envelope(delivery.data)
+        event = decode_payload(envelope)
+        subjects = self._platform.subjects
+        server_id = subjects.server_of(delivery.subject)
+        encoded: dict[str, bytes] = {}
+
+        def frame(session: Session) -> bytes:
+            encoding = session.wire.encoding
+            if encoding not in encoded:
+                encoded[encoding] = encode_dispatch(
+                    envelope.type, delivery.stream_seq << SEQ_SHIFT, envelope.data, encoding
+                )
+            return encoded[encoding]
+
+        if server_id is None:
+            await self._user_event(delivery, event, frame)
+            return
+        sessions = list(self.hub.by_server.get(server_id, ()))
+        if isinstance(event, ACCESS_CHANGES):
+            await bump_epoch(self._platform.redis, subjects, server_id)
+        channel = channel_of(event)
+        needs = required(event)
+        for session in sessions:
+            if not session.take_durable(delivery.stream_seq):
+                continue
+            before = session.servers.get(server_id)
+            if isinstance(event, ev.ChannelDeleted):
+                visible = before is not None and session.can_view(server_id, int(event.channel_id))
+            else:
+                stale = isinstance(event, ACCESS_CHANGES) or before is None
+                if stale and not await self.refresh(session, server_id):
+                    # Just lost the server (kicked, banned): tell them, then nothing more.
+                    if isinstance(event, ev.MemberLeft | ev.BanAdded | ev.ServerDeleted):
+                        session.send_bytes(frame(session))
+                    continue
+                visible = channel is None or session.can_view(server_id, channel)
+                if visible and needs is not None:
+                    channels = session.servers.get(server_id) or {}
+                    visible = any(p & needs for p in channels.values())
+            if visible:
+                session.send_bytes(frame(session))
+            if isinstance(event, ev.ChannelDeleted) and before is not None:
+                before.pop(int(event.channel_id), None)
+        if isinstance(event, ev.ServerDeleted):
+            for session in sessions:
+                self.hub.unwatch_server(session, server_id)
+
+    async def _user_event(self, delivery: Delivery, event: EventPayload, frame: object) -> None:
+        user_id = int(delivery.subject.split(".")[3])
+        for session in list(self.hub.by_user.get(user_id, ())):
+            if not session.take_durable(delivery.stream_seq):
+                continue
+            if isinstance(event, ev.UserSessionsRevoked):
+                if event.session_id is None or int(event.session_id) == session.token_session_id:
+                    session.close(Close.TOKEN_REVOKED, "the session was revoked")
+                continue
+            if isinstance(event, ev.MemberJoined | ev.ServerCreated):
+                # A server the user just joined or created: its events from now on.
+                server_id = int(
+                    event.member.server_id
+                    if isinstance(event, ev.MemberJoined)
+                    else event.server.id
+                )
+                session.servers[server_id] = None
+                self.hub.watch_server(session, server_id, delivery.stream_seq)
+                await self.refresh(session, server_id)
+            session.send_bytes(frame(session))  # type: ignore[operator]

@@ -1,0 +1,101 @@
+"""One client's session: what it may see, its sequence, and its bounded outgoing queue."""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+from dataclasses import dataclass, field
+
+from harmoniq_common.access import ServerAccess
+from harmoniq_common.permissions import Permission
+
+from .protocol import Close, ServerFrame, Wire
+
+__all__ = ["SEQ_SHIFT", "Session", "resume_point"]
+
+# s = (stream sequence of the last durable event) << SEQ_SHIFT | (ephemeral dispatches since).
+# Durable dispatches have the same s in every session (encoded once for all of them), s always
+# increases within a session, and a resume continues after the stream sequence s >> SEQ_SHIFT.
+SEQ_SHIFT = 20
+
+
+def resume_point(seq: int) -> int:
+    return seq >> SEQ_SHIFT
+
+
+@dataclass(eq=False)
+class Session:
+    user_id: int
+    wire: Wire
+    queue_limit: int
+    id: str = field(default_factory=lambda: secrets.token_hex(16))
+    token_session_id: int | None = None
+    # Tells this connection apart from a later one resuming the same session.
+    connection_id: str = field(default_factory=lambda: secrets.token_hex(8))
+    last_durable: int = 0
+    ephemeral: int = 0
+    # server id -> its channels' permissions for this user; None until (re)loaded.
+    servers: dict[int, dict[int, int] | None] = field(default_factory=dict)
+    outgoing: asyncio.Queue[bytes | None] = field(init=False)
+    closing: tuple[Close, str] | None = None
+
+    def __post_init__(self) -> None:
+        self.outgoing = asyncio.Queue(self.queue_limit)
+
+    # -- sequence ---------------------------------------------------------------------------
+
+    def take_durable(self, stream_seq: int) -> bool:
+        """Account for a durable event; False if this session already had it (replays)."""
+        if stream_seq <= self.last_durable:
+            return False
+        self.last_durable = stream_seq
+        self.ephemeral = 0
+        return True
+
+    @property
+    def seq(self) -> int:
+        return self.last_durable << SEQ_SHIFT | self.ephemeral
+
+    def next_ephemeral_seq(self) -> int:
+        self.ephemeral = min(self.ephemeral + 1, (1 << SEQ_SHIFT) - 1)
+        return self.seq
+
+    # -- access -----------------------------------------------------------------------------
+
+    def set_access(self, access: ServerAccess) -> None:
+        self.servers[int(access.server_id)] = {
+            int(c.channel_id): c.permissions for c in access.channels
+        }
+
+    def can_view(self, server_id: int, channel_id: int) -> bool:
+        channels = self.servers.get(server_id)
+        return bool(channels and channels.get(channel_id, 0) & Permission.VIEW_CHANNEL)
+
+    # -- sending ----------------------------------------------------------------------------
+
+    def send_bytes(self, payload: bytes) -> None:
+        """Queue an encoded frame; a client this far behind is disconnected (it may resume)."""
+        if self.closing is not None:
+            return
+        try:
+            self.outgoing.put_nowait(self.wire.outgoing(payload))
+        except asyncio.QueueFull:
+            self.close(Close.TOO_SLOW, "too far behind; resume")
+
+    def send(self, frame: ServerFrame) -> None:
+        if self.closing is None:
+            try:
+                self.outgoing.put_nowait(self.wire.frame(frame))
+            except asyncio.QueueFull:
+                self.close(Close.TOO_SLOW, "too far behind; resume")
+
+    def close(self, code: Close, reason: str) -> None:
+        if self.closing is None:
+            self.closing = (code, reason)
+            # Wake the writer even when the queue is full.
+            while True:
+                try:
+                    self.outgoing.put_nowait(None)
+                    break
+                except asyncio.QueueFull:
+                    self.outgoing.get_nowait()

@@ -1,0 +1,24 @@
+"""Settings of the gateway service (``HARMONIQ_*``; see ``.env.example``)."""
+
+from __future__ import annotations
+
+from harmoniq_common.settings import CommonSettings
+
+__all__ = ["GatewaySettings"]
+
+
+class GatewaySettings(CommonSettings, frozen=True, kw_only=True):
+    service: str = "gateway"
+    heartbeat_interval_ms: int = 41_250
+    # A session may be resumed, on any instance, this long after its connection dropped.
+    resume_window_seconds: int = 180
+    identify_timeout_seconds: float = 20.0
+    max_frame_bytes: int = 16_384
+    client_events_per_window: int = 30
+    client_event_window_seconds: float = 10.0
+    # Frames waiting for a slow client; past this it is disconnected (it may resume).
+    send_queue_limit: int = 2048
+    typing_timeout_seconds: float = 8.0
+    # Interest changes (sessions arriving on new servers) are gathered this long before the
+    # instance's JetStream consumer is replaced.
+    interest_debounce_seconds: float = 0.02

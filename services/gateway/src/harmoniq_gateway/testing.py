@@ -1,0 +1,82 @@
+"""A gateway client for tests and benchmarks: speaks the protocol over a real WebSocket."""
+
+from __future__ import annotations
+
+import asyncio
+import zlib
+from typing import Any
+
+import msgspec
+import websockets
+from websockets.asyncio.client import ClientConnection
+
+from .protocol import Op
+
+__all__ = ["GatewayClient"]
+
+
+class GatewayClient:
+    def __init__(self, connection: ClientConnection, encoding: str, compressed: bool) -> None:
+        self.connection = connection
+        self._encoding = encoding
+        self._inflater = zlib.decompressobj() if compressed else None
+        self.hello: dict[str, Any] = {}
+        self.seq: int | None = None
+        self.session_id: str | None = None
+
+    @classmethod
+    async def connect(
+        cls, url: str, *, encoding: str = "json", compress: bool = False
+    ) -> GatewayClient:
+        query = f"?encoding={encoding}" + ("&compress=zlib-stream" if compress else "")
+        connection = await websockets.connect(url + query, max_size=2**24)
+        client = cls(connection, encoding, compress)
+        client.hello = await client.receive()
+        assert client.hello["op"] == Op.HELLO, client.hello
+        return client
+
+    async def send(self, op: int, d: Any = None) -> None:
+        frame = {"op": op, "d": d}
+        if self._encoding == "json":
+            await self.connection.send(msgspec.json.encode(frame).decode())
+        else:
+            await self.connection.send(msgspec.msgpack.encode(frame))
+
+    async def receive(self, timeout: float = 10.0) -> dict[str, Any]:
+        raw = await asyncio.wait_for(self.connection.recv(), timeout)
+        data = raw.encode() if isinstance(raw, str) else raw
+        if self._inflater is not None:
+            data = self._inflater.decompress(data)
+        frame: dict[str, Any] = (
+            msgspec.json.decode(data) if self._encoding == "json" else msgspec.msgpack.decode(data)
+        )
+        if frame.get("s") is not None:
+            self.seq = frame["s"]
+        return frame
+
+    async def dispatch(
+        self, event_type: str | None = None, timeout: float = 10.0
+    ) -> dict[str, Any]:
+        """The next dispatch (of this type: others before it are skipped)."""
+        while True:
+            frame = await self.receive(timeout)
+            if frame["op"] == Op.DISPATCH and (event_type is None or frame["t"] == event_type):
+                return frame
+
+    async def identify(self, token: str) -> dict[str, Any]:
+        await self.send(Op.IDENTIFY, {"token": token, "properties": {"os": "test"}})
+        ready = await self.dispatch("ready")
+        self.session_id = ready["d"]["session_id"]
+        return ready
+
+    async def closed(self, timeout: float = 10.0) -> tuple[int, str]:
+        """Wait for the server to close; its code and reason."""
+        try:
+            while True:
+                await asyncio.wait_for(self.connection.recv(), timeout)
+        except websockets.ConnectionClosed as closed:
+            frame = closed.rcvd
+            return (frame.code, frame.reason) if frame else (1006, "")
+
+    async def close(self) -> None:
+        await self.connection.close()

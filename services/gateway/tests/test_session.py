@@ -1,0 +1,168 @@
+"""HELLO → IDENTIFY → READY, dispatches with permissions, resume on another instance."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from harmoniq_common.permissions import Permission
+from harmoniq_common.testing.users import TestUser
+from harmoniq_gateway.protocol import Close, Op
+from harmoniq_gateway.testing import GatewayClient
+from harmoniq_guilds.testing import Client, create_server, invite_and_join, text_channel
+from harmoniq_messages.testing import send
+
+MakeUser = Callable[..., Awaitable[TestUser]]
+StartGateway = Callable[[], Awaitable[str]]
+
+
+async def _room(
+    guilds: Client, make_user: MakeUser
+) -> tuple[TestUser, TestUser, dict[str, Any], str]:
+    owner = await make_user("olga")
+    member = await make_user("max")
+    server = await create_server(guilds, owner)
+    await invite_and_join(guilds, server, owner, member)
+    return owner, member, server, (await text_channel(guilds, server, owner))["id"]
+
+
+async def test_identify_gives_ready_with_servers_channels_and_permissions(
+    guilds: Client, messages: Client, make_user: MakeUser, start_gateway: StartGateway
+) -> None:
+    _owner, member, server, channel_id = await _room(guilds, make_user)
+    client = await GatewayClient.connect(await start_gateway())
+    assert client.hello["d"]["heartbeat_interval"] > 0
+    ready = await client.identify(member.token)
+    d = ready["d"]
+    assert d["user"]["id"] == str(member.id) and d["user"]["username"] == "max"
+    assert len(d["session_id"]) == 32
+    [snapshot] = d["servers"]
+    assert snapshot["server"]["id"] == server["id"] and snapshot["member_count"] == 2
+    assert channel_id in [c["id"] for c in snapshot["channels"]]
+    general = next(c for c in snapshot["access"]["channels"] if c["channel_id"] == channel_id)
+    assert general["permissions"] & Permission.SEND_MESSAGES
+    await client.send(Op.HEARTBEAT, client.seq)
+    assert (await client.receive())["op"] == Op.HEARTBEAT_ACK
+    await client.close()
+
+
+async def test_messages_arrive_live_in_order_and_private_ones_only_to_viewers(
+    guilds: Client, messages: Client, make_user: MakeUser, start_gateway: StartGateway
+) -> None:
+    owner, member, server, channel_id = await _room(guilds, make_user)
+    url = await start_gateway()
+    watcher = await GatewayClient.connect(url)
+    await watcher.identify(member.token)
+    private = (
+        await guilds.post(
+            f"/api/v1/servers/{server['id']}/channels",
+            json={"name": "staff"},
+            headers=owner.headers,
+        )
+    ).json()["id"]
+    hidden = await guilds.put(
+        f"/api/v1/channels/{private}/permissions/{server['id']}",
+        json={"target_kind": "role", "allow": 0, "deny": int(Permission.VIEW_CHANNEL)},
+        headers=owner.headers,
+    )
+    assert hidden.status_code == 204
+    await send(messages, owner, private, "secret")
+    first = await send(messages, owner, channel_id, "one")
+    second = await send(messages, owner, channel_id, "two")
+    got = [await watcher.dispatch("message.create") for _ in range(2)]
+    assert [g["d"]["message"]["id"] for g in got] == [first["id"], second["id"]]
+    assert got[0]["s"] < got[1]["s"]
+    assert got[0]["d"]["message"]["author"]["username"] == "olga"
+    await watcher.close()
+
+
+async def test_resume_on_another_instance_gets_exactly_what_was_missed(
+    guilds: Client, messages: Client, make_user: MakeUser, start_gateway: StartGateway
+) -> None:
+    owner, member, _, channel_id = await _room(guilds, make_user)
+    first_instance, second_instance = await start_gateway(), await start_gateway()
+    client = await GatewayClient.connect(first_instance)
+    await client.identify(member.token)
+    seen = await send(messages, owner, channel_id, "before the drop")
+    assert (await client.dispatch("message.create"))["d"]["message"]["id"] == seen["id"]
+    session_id, seq = client.session_id, client.seq
+    await client.close()
+
+    missed = [await send(messages, owner, channel_id, f"missed {i}") for i in range(3)]
+    again = await GatewayClient.connect(second_instance)
+    await again.send(Op.RESUME, {"token": member.token, "session_id": session_id, "seq": seq})
+    assert (await again.dispatch())["t"] == "resumed"
+    replayed = [await again.dispatch("message.create") for _ in range(3)]
+    assert [r["d"]["message"]["id"] for r in replayed] == [m["id"] for m in missed]
+    live = await send(messages, owner, channel_id, "after the resume")
+    assert (await again.dispatch("message.create"))["d"]["message"]["id"] == live["id"]
+    await again.close()
+
+
+async def test_an_unknown_session_is_invalid_and_identify_still_works(
+    guilds: Client, messages: Client, make_user: MakeUser, start_gateway: StartGateway
+) -> None:
+    _, member, _, _ = await _room(guilds, make_user)
+    client = await GatewayClient.connect(await start_gateway())
+    await client.send(Op.RESUME, {"token": member.token, "session_id": "0" * 32, "seq": 0})
+    invalid = await client.receive()
+    assert invalid["op"] == Op.INVALID_SESSION and invalid["d"] is False
+    await client.identify(member.token)
+    await client.close()
+
+
+async def test_a_kicked_member_stops_receiving_the_servers_events(
+    guilds: Client, messages: Client, make_user: MakeUser, start_gateway: StartGateway
+) -> None:
+    owner, member, server, channel_id = await _room(guilds, make_user)
+    client = await GatewayClient.connect(await start_gateway())
+    await client.identify(member.token)
+    kicked = await guilds.delete(
+        f"/api/v1/servers/{server['id']}/members/{member.id}", headers=owner.headers
+    )
+    assert kicked.status_code == 204
+    left = await client.dispatch("member.left")
+    assert left["d"]["user_id"] == str(member.id)
+    await send(messages, owner, channel_id, "you are not here")
+    # The next thing this client may receive is the heartbeat answer, not the message.
+    await client.send(Op.HEARTBEAT, client.seq)
+    frame = await client.receive()
+    while frame["op"] == Op.DISPATCH and frame["t"] != "message.create":
+        frame = await client.receive()
+    assert frame["op"] == Op.HEARTBEAT_ACK
+    await client.close()
+
+
+async def test_bad_token_and_bad_frames_close_with_their_codes(
+    make_user: MakeUser, start_gateway: StartGateway
+) -> None:
+    url = await start_gateway()
+    cases: list[tuple[Any, int]] = [
+        ({"op": Op.IDENTIFY, "d": {"token": "nope"}}, Close.AUTHENTICATION_FAILED),
+        ({"op": Op.IDENTIFY, "d": {"tok": "x"}}, Close.DECODE_ERROR),
+        ({"op": 99}, Close.UNKNOWN_OPCODE),
+        ({"op": Op.TYPING, "d": {}}, Close.NOT_AUTHENTICATED),
+        ("{not json", Close.DECODE_ERROR),
+        ("x" * 20_000, Close.PAYLOAD_TOO_LARGE),
+    ]
+    for frame, code in cases:
+        client = await GatewayClient.connect(url)
+        if isinstance(frame, str):
+            await client.connection.send(frame)
+        else:
+            await client.send(frame["op"], frame.get("d"))
+        assert (await client.closed())[0] == code, frame
+
+
+async def test_msgpack_and_zlib_stream(
+    guilds: Client, messages: Client, make_user: MakeUser, start_gateway: StartGateway
+) -> None:
+    owner, member, _, channel_id = await _room(guilds, make_user)
+    url = await start_gateway()
+    client = await GatewayClient.connect(url, encoding="msgpack", compress=True)
+    ready = await client.identify(member.token)
+    assert ready["d"]["user"]["username"] == "max"
+    sent = await send(messages, owner, channel_id, "packed")
+    got = await client.dispatch("message.create")
+    assert got["d"]["message"]["id"] == sent["id"] and got["d"]["message"]["content"] == "packed"
+    await client.close()

@@ -1,0 +1,44 @@
+"""A member's view of all their servers at once: what the gateway's READY carries."""
+
+from __future__ import annotations
+
+import asyncpg
+
+from harmoniq_common import access as contract
+from harmoniq_common.permissions import Permission
+
+from ..store import channels, members, servers
+from .access import answer_server_access, load_access
+from .views import channel_view, member_view, role_view, server_view
+
+__all__ = ["user_servers"]
+
+# A user is in at most max_servers_per_user servers; READY carries them all.
+_ALL = 10_000
+
+
+async def user_servers(
+    conn: asyncpg.Connection, question: contract.UserServersRequest
+) -> contract.UserServers:
+    snapshots: list[contract.ServerSnapshot] = []
+    for server in await servers.list_for_user(conn, question.user_id, 0, _ALL):
+        access = await load_access(conn, server.id, question.user_id)
+        answer = await answer_server_access(
+            conn, contract.ServerAccessRequest(user_id=question.user_id, server_id=server.id)
+        )
+        visible = {c.channel_id for c in answer.channels if c.allows(Permission.VIEW_CHANNEL)}
+        server_channels = await channels.list_for_server(conn, server.id)
+        overwrites = await channels.overwrites_for(conn, [c.id for c in server_channels])
+        member = await members.get(conn, server.id, question.user_id)
+        assert member is not None  # load_access found it
+        snapshots.append(
+            contract.ServerSnapshot(
+                server=server_view(server),
+                channels=[channel_view(c, overwrites) for c in server_channels if c.id in visible],
+                roles=[role_view(r) for r in access.roles.values()],
+                member=member_view(member),
+                member_count=await members.count(conn, server.id),
+                access=answer,
+            )
+        )
+    return contract.UserServers(servers=snapshots)
