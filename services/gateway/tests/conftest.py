@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import itertools
 from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -95,6 +96,24 @@ async def messages(
         yield client
 
 
+@dataclass
+class GatewayInstance:
+    url: str
+    server: uvicorn.Server
+    task: asyncio.Task[None]
+
+    async def stop(self) -> None:
+        """What SIGTERM does: RECONNECT to every client, then uvicorn's own shutdown."""
+        app = self.server.config.loaded_app
+        gateway = getattr(getattr(app, "state", None), "gateway", None)
+        if gateway is None:  # wrapped by uvicorn's middleware
+            gateway = app.app.state.gateway
+        await gateway.drain()
+        self.server.should_exit = True
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(self.task, 30)
+
+
 @pytest.fixture
 def gateway_overrides() -> dict[str, Any]:
     return {}
@@ -109,13 +128,13 @@ async def start_gateway(
     gateway_overrides: dict[str, Any],
     auth_client: Client,
     guilds: Client,
-) -> AsyncIterator[Callable[[], Awaitable[str]]]:
-    """Start a gateway instance on a real port (as many as a test wants); its ws:// URL."""
+) -> AsyncIterator[Callable[[], Awaitable[GatewayInstance]]]:
+    """Start a gateway instance on a real port (as many as a test wants)."""
     database = await service_database(GATEWAY)
-    running: list[tuple[uvicorn.Server, asyncio.Task[None]]] = []
+    running: list[GatewayInstance] = []
     numbers = itertools.count(1)
 
-    async def start() -> str:
+    async def start() -> GatewayInstance:
         port = free_port()
         settings = GatewaySettings(
             database_url=database,
@@ -132,14 +151,13 @@ async def start_gateway(
                 if task.done():
                     task.result()
                 await asyncio.sleep(0.01)  # uvicorn offers no event for "listening"
-        running.append((server, task))
-        return f"ws://127.0.0.1:{port}/gateway"
+        instance = GatewayInstance(f"ws://127.0.0.1:{port}/gateway", server, task)
+        running.append(instance)
+        return instance
 
     yield start
-    for server, task in running:
-        server.should_exit = True
-        with contextlib.suppress(Exception):
-            await asyncio.wait_for(task, 30)
+    for instance in running:
+        await instance.stop()
 
 
 @pytest.fixture

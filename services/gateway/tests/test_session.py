@@ -13,7 +13,7 @@ from harmoniq_guilds.testing import Client, create_server, invite_and_join, text
 from harmoniq_messages.testing import send
 
 MakeUser = Callable[..., Awaitable[TestUser]]
-StartGateway = Callable[[], Awaitable[str]]
+StartGateway = Callable[[], Awaitable[Any]]
 
 
 async def _room(
@@ -30,7 +30,7 @@ async def test_identify_gives_ready_with_servers_channels_and_permissions(
     guilds: Client, messages: Client, make_user: MakeUser, start_gateway: StartGateway
 ) -> None:
     _owner, member, server, channel_id = await _room(guilds, make_user)
-    client = await GatewayClient.connect(await start_gateway())
+    client = await GatewayClient.connect((await start_gateway()).url)
     assert client.hello["d"]["heartbeat_interval"] > 0
     ready = await client.identify(member.token)
     d = ready["d"]
@@ -50,7 +50,7 @@ async def test_messages_arrive_live_in_order_and_private_ones_only_to_viewers(
     guilds: Client, messages: Client, make_user: MakeUser, start_gateway: StartGateway
 ) -> None:
     owner, member, server, channel_id = await _room(guilds, make_user)
-    url = await start_gateway()
+    url = (await start_gateway()).url
     watcher = await GatewayClient.connect(url)
     await watcher.identify(member.token)
     private = (
@@ -80,7 +80,7 @@ async def test_resume_on_another_instance_gets_exactly_what_was_missed(
     guilds: Client, messages: Client, make_user: MakeUser, start_gateway: StartGateway
 ) -> None:
     owner, member, _, channel_id = await _room(guilds, make_user)
-    first_instance, second_instance = await start_gateway(), await start_gateway()
+    first_instance, second_instance = (await start_gateway()).url, (await start_gateway()).url
     client = await GatewayClient.connect(first_instance)
     await client.identify(member.token)
     seen = await send(messages, owner, channel_id, "before the drop")
@@ -103,7 +103,7 @@ async def test_an_unknown_session_is_invalid_and_identify_still_works(
     guilds: Client, messages: Client, make_user: MakeUser, start_gateway: StartGateway
 ) -> None:
     _, member, _, _ = await _room(guilds, make_user)
-    client = await GatewayClient.connect(await start_gateway())
+    client = await GatewayClient.connect((await start_gateway()).url)
     await client.send(Op.RESUME, {"token": member.token, "session_id": "0" * 32, "seq": 0})
     invalid = await client.receive()
     assert invalid["op"] == Op.INVALID_SESSION and invalid["d"] is False
@@ -115,7 +115,7 @@ async def test_a_kicked_member_stops_receiving_the_servers_events(
     guilds: Client, messages: Client, make_user: MakeUser, start_gateway: StartGateway
 ) -> None:
     owner, member, server, channel_id = await _room(guilds, make_user)
-    client = await GatewayClient.connect(await start_gateway())
+    client = await GatewayClient.connect((await start_gateway()).url)
     await client.identify(member.token)
     kicked = await guilds.delete(
         f"/api/v1/servers/{server['id']}/members/{member.id}", headers=owner.headers
@@ -136,7 +136,7 @@ async def test_a_kicked_member_stops_receiving_the_servers_events(
 async def test_bad_token_and_bad_frames_close_with_their_codes(
     make_user: MakeUser, start_gateway: StartGateway
 ) -> None:
-    url = await start_gateway()
+    url = (await start_gateway()).url
     cases: list[tuple[Any, int]] = [
         ({"op": Op.IDENTIFY, "d": {"token": "nope"}}, Close.AUTHENTICATION_FAILED),
         ({"op": Op.IDENTIFY, "d": {"tok": "x"}}, Close.DECODE_ERROR),
@@ -158,7 +158,7 @@ async def test_msgpack_and_zlib_stream(
     guilds: Client, messages: Client, make_user: MakeUser, start_gateway: StartGateway
 ) -> None:
     owner, member, _, channel_id = await _room(guilds, make_user)
-    url = await start_gateway()
+    url = (await start_gateway()).url
     client = await GatewayClient.connect(url, encoding="msgpack", compress=True)
     ready = await client.identify(member.token)
     assert ready["d"]["user"]["username"] == "max"
@@ -166,3 +166,75 @@ async def test_msgpack_and_zlib_stream(
     got = await client.dispatch("message.create")
     assert got["d"]["message"]["id"] == sent["id"] and got["d"]["message"]["content"] == "packed"
     await client.close()
+
+
+async def test_joining_or_creating_a_server_starts_its_events_at_once(
+    guilds: Client, messages: Client, make_user: MakeUser, start_gateway: StartGateway
+) -> None:
+    owner = await make_user("olga")
+    newcomer = await make_user("nia")
+    url = (await start_gateway()).url
+    owner_client = await GatewayClient.connect(url)
+    await owner_client.identify(owner.token)
+    newcomer_client = await GatewayClient.connect(url)
+    ready = await newcomer_client.identify(newcomer.token)
+    assert ready["d"]["servers"] == []
+
+    server = await create_server(guilds, owner)
+    created = await owner_client.dispatch("server.created")
+    assert created["d"]["server"]["id"] == server["id"]
+    await invite_and_join(guilds, server, owner, newcomer)
+    joined = await newcomer_client.dispatch("member.joined")
+    assert joined["d"]["member"]["user"]["id"] == str(newcomer.id)
+    seen_by_owner = await owner_client.dispatch("member.joined")
+    assert seen_by_owner["d"]["member"]["user"]["id"] == str(newcomer.id)
+
+    channel_id = (await text_channel(guilds, server, owner))["id"]
+    sent = await send(messages, owner, channel_id, "welcome!")
+    for client in (owner_client, newcomer_client):
+        got = await client.dispatch("message.create")
+        assert got["d"]["message"]["id"] == sent["id"]
+        await client.close()
+
+
+async def test_logout_all_closes_the_users_sockets(
+    auth_client: Client, make_user: MakeUser, start_gateway: StartGateway
+) -> None:
+    user = await make_user()
+    other = await make_user()
+    url = (await start_gateway()).url
+    client = await GatewayClient.connect(url)
+    await client.identify(user.token)
+    bystander = await GatewayClient.connect(url)
+    await bystander.identify(other.token)
+    out = await auth_client.post("/api/v1/auth/logout-all", headers=user.headers)
+    assert out.status_code == 204
+    assert (await client.closed())[0] == Close.TOKEN_REVOKED
+    await bystander.send(Op.HEARTBEAT, bystander.seq)
+    assert (await bystander.receive())["op"] == Op.HEARTBEAT_ACK
+    # A revoked token cannot identify again either.
+    again = await GatewayClient.connect(url)
+    await again.send(Op.IDENTIFY, {"token": user.token})
+    assert (await again.closed())[0] == Close.AUTHENTICATION_FAILED
+    await bystander.close()
+
+
+async def test_a_stopping_instance_sends_reconnect_and_the_client_resumes_elsewhere(
+    guilds: Client, messages: Client, make_user: MakeUser, start_gateway: StartGateway
+) -> None:
+    owner, member, _, channel_id = await _room(guilds, make_user)
+    leaving, staying = await start_gateway(), await start_gateway()
+    client = await GatewayClient.connect(leaving.url)
+    await client.identify(member.token)
+    await leaving.stop()
+    frame = await client.receive()
+    assert frame["op"] == Op.RECONNECT
+    await client.closed()
+    sent = await send(messages, owner, channel_id, "while you moved")
+    moved = await GatewayClient.connect(staying.url)
+    await moved.send(
+        Op.RESUME, {"token": member.token, "session_id": client.session_id, "seq": client.seq}
+    )
+    assert (await moved.dispatch())["t"] == "resumed"
+    assert (await moved.dispatch("message.create"))["d"]["message"]["id"] == sent["id"]
+    await moved.close()

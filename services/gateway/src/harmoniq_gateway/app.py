@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import signal
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager
+from types import FrameType
 from typing import Any
 
 from litestar import Litestar, WebSocket, websocket
@@ -15,7 +18,6 @@ from harmoniq_common.settings import load_settings
 
 from .connection import serve
 from .gateway import Gateway
-from .protocol import Close, Op, ServerFrame
 from .settings import GatewaySettings
 
 __all__ = ["create_app"]
@@ -36,17 +38,39 @@ def _domain(
         app.state.gateway = gateway
         await gateway.hub.start()
         takeovers = await gateway.watch_takeovers()
+        _drain_before_exit(gateway)
         try:
             yield
         finally:
-            # Going away: clients move to another instance and resume there, losing nothing.
-            for session in list(gateway.sessions.values()):
-                session.send(ServerFrame(op=Op.RECONNECT))
-                session.close(Close.UNKNOWN_ERROR, "reconnect")
+            await gateway.drain()  # no-op when SIGTERM already drained
             await takeovers.unsubscribe()
             await gateway.hub.stop()
 
     return extend
+
+
+def _drain_before_exit(gateway: Gateway) -> None:
+    """On SIGTERM, send RECONNECT before uvicorn closes the sockets (with a bare 1012).
+
+    uvicorn closes connections before the application's shutdown runs, so the handler it
+    installed is wrapped: drain first, then let uvicorn shut down as usual.
+    """
+    loop = asyncio.get_running_loop()
+    try:
+        previous = signal.getsignal(signal.SIGTERM)
+    except ValueError:  # not the main thread (in-process test clients)
+        return
+
+    async def drain_then_exit(signum: int, frame: FrameType | None) -> None:
+        await gateway.drain()
+        if callable(previous):
+            previous(signum, frame)
+
+    def on_sigterm(signum: int, frame: FrameType | None) -> None:
+        loop.call_soon_threadsafe(lambda: loop.create_task(drain_then_exit(signum, frame)))
+
+    with contextlib.suppress(ValueError):
+        signal.signal(signal.SIGTERM, on_sigterm)
 
 
 def create_app(settings: GatewaySettings | None = None) -> Litestar:

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+
 import msgspec
 from nats.aio.msg import Msg
 from nats.aio.subscription import Subscription
@@ -53,6 +56,9 @@ class Gateway:
         )
         self.router.hub = self.hub
         self.sessions: dict[str, Session] = {}
+        self.draining = False
+        self._empty = asyncio.Event()
+        self._empty.set()
 
     @property
     def _redis(self) -> Redis:
@@ -102,7 +108,7 @@ class Gateway:
         for snapshot in servers.servers:
             session.set_access(snapshot.access)
             self.hub.watch_server(session, int(snapshot.server.id), position)
-        self.sessions[session.id] = session
+        self._register(session)
         await self.save(session)
         ready = Ready(
             v=1,
@@ -141,7 +147,7 @@ class Gateway:
         for server_id in record.servers:
             session.servers[server_id] = None  # permissions are asked again
             self.hub.watch_server(session, server_id, since)
-        self.sessions[session.id] = session
+        self._register(session)
         await self.save(session)
         session.send(ServerFrame(op=Op.DISPATCH, t="resumed", s=session.next_ephemeral_seq(), d={}))
         return session
@@ -159,8 +165,26 @@ class Gateway:
             self.platform.subjects.ephemeral("gw", "takeover", "*"), cb=taken
         )
 
+    def _register(self, session: Session) -> None:
+        if self.draining:
+            raise ProtocolError(Close.RECONNECT, "this instance is going away")
+        self.sessions[session.id] = session
+        self._empty.clear()
+
     async def disconnected(self, session: Session) -> None:
         if self.sessions.get(session.id) is session:
             del self.sessions[session.id]
             await self.save(session, connected=False)
+            if not self.sessions:
+                self._empty.set()
         self.hub.forget(session)
+
+    async def drain(self, timeout: float = 5.0) -> None:
+        """Before the server closes connections: tell every client to resume elsewhere."""
+        self.draining = True
+        for session in list(self.sessions.values()):
+            session.send(ServerFrame(op=Op.RECONNECT))
+            session.close(Close.RECONNECT, "reconnect and resume")
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(timeout):
+                await self._empty.wait()

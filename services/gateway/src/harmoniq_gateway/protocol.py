@@ -54,6 +54,7 @@ class Close(enum.IntEnum):
     TOO_SLOW = 4011
     TOKEN_REVOKED = 4012
     INVALID_ENCODING = 4013
+    RECONNECT = 4014  # the instance is going away: connect again and resume
 
 
 class ProtocolError(Exception):

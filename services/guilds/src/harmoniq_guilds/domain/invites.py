@@ -166,9 +166,14 @@ class Invites:
             await members.add(tx.conn, server.id, user_id, temporary=invite.temporary)
             member = await members.get(tx.conn, server.id, user_id)
             assert member is not None
+            joined = MemberJoined(member=member_view(member))
             await tx.emit(
-                self._platform.subjects.server_event(server.id, MemberJoined.event_type),
-                MemberJoined(member=member_view(member)),
+                self._platform.subjects.server_event(server.id, MemberJoined.event_type), joined
+            )
+            # Also to the joiner, after the server's copy: their gateway sessions start
+            # following the server from this event on.
+            await tx.emit(
+                self._platform.subjects.user_event(user_id, MemberJoined.event_type), joined
             )
             await audit.record(
                 tx, server.id, user_id, "member.join", target_id=user_id, changes={"invite": code}

@@ -90,13 +90,15 @@ class Servers:
             voice = await channels.insert(
                 tx.conn, self._platform.new_id(), server.id, "voice", "General", None, 1, None
             )
+            created = ServerCreated(
+                server=server_view(server),
+                roles=[role_view(r) for r in created_roles],
+                channels=[channel_view(general, []), channel_view(voice, [])],
+            )
+            await tx.emit(self._subject(server.id, ServerCreated.event_type), created)
+            # Also to the owner: their gateway sessions start following the new server.
             await tx.emit(
-                self._subject(server.id, ServerCreated.event_type),
-                ServerCreated(
-                    server=server_view(server),
-                    roles=[role_view(r) for r in created_roles],
-                    channels=[channel_view(general, []), channel_view(voice, [])],
-                ),
+                self._platform.subjects.user_event(owner_id, ServerCreated.event_type), created
             )
             await audit.record(
                 tx,
