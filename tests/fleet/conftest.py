@@ -15,7 +15,15 @@ from fleet import Fleet
 
 
 @pytest.fixture(scope="module")
-def fleet(harmoniq_infra: Infra, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Fleet]:
+def fleet_instances() -> dict[str, int]:
+    """Instances per service (default one each); a test module may override this fixture."""
+    return {}
+
+
+@pytest.fixture(scope="module")
+def fleet(
+    harmoniq_infra: Infra, tmp_path_factory: pytest.TempPathFactory, fleet_instances: dict[str, int]
+) -> Iterator[Fleet]:
     work: Path = tmp_path_factory.mktemp("fleet")
     running = Fleet(
         harmoniq_infra,
@@ -24,6 +32,7 @@ def fleet(harmoniq_infra: Infra, tmp_path_factory: pytest.TempPathFactory) -> It
         database=f"hq_fleet_{secrets.token_hex(4)}",
         namespace=f"f{secrets.token_hex(5)}",
         fixed_ports=False,
+        instances=fleet_instances,
         # Every request arrives from 127.0.0.1 through nginx; the 5/min limit itself is tested
         # in the service tests and in test_rate_limit_through_nginx.
         extra_env={"HARMONIQ_AUTH_RATE_LIMIT": "50", "HARMONIQ_LOG_LEVEL": "INFO"},

@@ -27,14 +27,14 @@ __all__ = [
     "CHANNEL_ACCESS",
     "SERVER_ACCESS",
     "USER_SERVERS",
-    "ServerSnapshot",
-    "UserServers",
-    "UserServersRequest",
     "AccessCache",
     "ChannelAccess",
     "ChannelAccessRequest",
     "ServerAccess",
     "ServerAccessRequest",
+    "ServerSnapshot",
+    "UserServers",
+    "UserServersRequest",
     "bump_epoch",
 ]
 

@@ -1,0 +1,100 @@
+"""The gateway as real processes behind nginx: two instances, a kill -9, nothing lost."""
+
+from __future__ import annotations
+
+import secrets
+import signal
+from typing import Any
+
+import httpx
+import pytest
+
+from harmoniq_gateway.protocol import Op
+from harmoniq_gateway.testing import GatewayClient
+
+from fleet import Fleet
+
+
+@pytest.fixture(scope="module")
+def fleet_instances() -> dict[str, int]:
+    return {"gateway": 2}
+
+
+def _register(http: httpx.Client, name: str) -> dict[str, Any]:
+    body = http.post(
+        "/api/v1/auth/register",
+        json={
+            "username": name,
+            "email": f"{name}@example.com",
+            "password": "correct horse battery",
+        },
+    )
+    assert body.status_code == 201, body.text
+    result: dict[str, Any] = body.json()
+    return result
+
+
+async def test_clients_on_two_instances_chat_and_survive_a_kill(
+    fleet: Fleet, http: httpx.Client
+) -> None:
+    tag = secrets.token_hex(3)
+    ada, bo = _register(http, f"ada{tag}"), _register(http, f"bo{tag}")
+    auth_ada = {"Authorization": f"Bearer {ada['access_token']}"}
+    auth_bo = {"Authorization": f"Bearer {bo['access_token']}"}
+    server = http.post("/api/v1/servers", json={"name": "Relay"}, headers=auth_ada).json()
+    channel = next(
+        c
+        for c in http.get(f"/api/v1/servers/{server['id']}/channels", headers=auth_ada).json()
+        if c["kind"] == "text"
+    )
+    invite = http.post(
+        f"/api/v1/channels/{channel['id']}/invites", json={}, headers=auth_ada
+    ).json()
+    assert http.post(f"/api/v1/invites/{invite['code']}", headers=auth_bo).status_code == 200
+
+    url = fleet.url.replace("http://", "ws://") + "/gateway"
+    # nginx balances round robin: consecutive connections land on different instances.
+    clients = {name: await GatewayClient.connect(url) for name in ("ada", "bo")}
+    await clients["ada"].identify(ada["access_token"])
+    await clients["bo"].identify(bo["access_token"])
+    messages_url = f"/api/v1/channels/{channel['id']}/messages"
+    hello = http.post(messages_url, json={"content": "hello from ada"}, headers=auth_ada).json()
+    reply = http.post(
+        messages_url, json={"content": "hi ada", "reply_to_id": hello["id"]}, headers=auth_bo
+    ).json()
+    for client in clients.values():
+        got = [await client.dispatch("message.create") for _ in range(2)]
+        assert [g["d"]["message"]["id"] for g in got] == [hello["id"], reply["id"]]
+
+    # One instance dies without a word.
+    victim = fleet.processes["gateway"][0]
+    assert Fleet.stop_process(victim, signal.SIGKILL) == -signal.SIGKILL
+    missed = http.post(
+        messages_url, json={"content": "while one was down"}, headers=auth_ada
+    ).json()
+
+    dropped = 0
+    for name, token in (("ada", ada["access_token"]), ("bo", bo["access_token"])):
+        client = clients[name]
+        got = await _next_message_or_drop(client)
+        if got is None:  # it was on the killed instance: resume through nginx elsewhere
+            dropped += 1
+            again = await GatewayClient.connect(url)
+            await again.send(
+                Op.RESUME, {"token": token, "session_id": client.session_id, "seq": client.seq}
+            )
+            assert (await again.dispatch())["t"] == "resumed"
+            got = await again.dispatch("message.create")
+            clients[name] = again
+        assert got["d"]["message"]["id"] == missed["id"]
+    assert dropped == 1, "the two clients were on different instances"
+    for client in clients.values():
+        await client.close()
+    fleet.processes["gateway"].remove(victim)
+
+
+async def _next_message_or_drop(client: GatewayClient) -> dict[str, Any] | None:
+    try:
+        return await client.dispatch("message.create", timeout=15)
+    except Exception:
+        return None
