@@ -45,7 +45,7 @@ def _domain(
             channels=Channels(platform, settings),
             roles=Roles(platform, settings),
             members=Members(platform),
-            invites=Invites(platform),
+            invites=Invites(platform, settings),
         )
         consumer = user_events_consumer(platform, servers)
         await consumer.start()
@@ -67,7 +67,7 @@ def _domain(
 async def _purge_audit_log(platform: Platform, settings: GuildsSettings) -> None:
     while True:
         try:
-            removed = await audit.purge_expired(platform, settings.audit_log_retention_days)
+            removed = await audit.purge_expired(platform.pool, settings.audit_log_retention_days)
             if removed:
                 log.info("audit_log.purged", count=removed)
         except Exception:

@@ -2,15 +2,29 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from litestar.testing import AsyncTestClient
 
+from harmoniq_common.ids import Snowflake
 from harmoniq_common.migrate import ServiceSchema
 from harmoniq_common.testing.users import TestUser
 
-__all__ = ["GUILDS_SCHEMA", "Client", "create_server", "invite_and_join", "role_id", "text_channel"]
+__all__ = [
+    "GUILDS_SCHEMA",
+    "Client",
+    "Crew",
+    "create_server",
+    "give_role",
+    "invite_and_join",
+    "join",
+    "make_crew",
+    "role_id",
+    "text_channel",
+]
 
 GUILDS_SCHEMA = ServiceSchema(
     "guilds", "guilds", Path(__file__).resolve().parents[2] / "migrations"
@@ -41,12 +55,61 @@ async def invite_and_join(
     )
     assert invite.status_code == 201, invite.text
     code: str = invite.json()["code"]
+    await join(client, code, *joiners)
+    return code
+
+
+async def join(client: Client, code: str, *joiners: TestUser) -> None:
     for joiner in joiners:
         joined = await client.post(f"/api/v1/invites/{code}", headers=joiner.headers)
         assert joined.status_code == 200, joined.text
-    return code
 
 
 async def role_id(client: Client, server: dict[str, Any], owner: TestUser, name: str) -> str:
     response = await client.get(f"/api/v1/servers/{server['id']}/roles", headers=owner.headers)
     return str(next(r["id"] for r in response.json() if r["name"] == name))
+
+
+async def give_role(
+    client: Client, server: dict[str, Any], granter: TestUser, user: TestUser, role: str
+) -> None:
+    """Give ``user`` the role named (or with the id) ``role``."""
+    rid = role if role.isdigit() else await role_id(client, server, granter, role)
+    given = await client.put(
+        f"/api/v1/servers/{server['id']}/members/{user.id}/roles/{rid}", headers=granter.headers
+    )
+    assert given.status_code == 204, given.text
+
+
+@dataclass(frozen=True)
+class Crew:
+    """A server with one member of each default role, and an unlimited invite to it."""
+
+    server: dict[str, Any]
+    owner: TestUser
+    admin: TestUser
+    moderator: TestUser
+    member: TestUser
+    code: str
+
+    @property
+    def id(self) -> str:
+        return str(self.server["id"])
+
+    @property
+    def server_id(self) -> Snowflake:
+        return Snowflake(int(self.server["id"]))
+
+    def url(self, suffix: str = "") -> str:
+        return f"/api/v1/servers/{self.id}{suffix}"
+
+
+async def make_crew(client: Client, make_user: Callable[..., Awaitable[TestUser]]) -> Crew:
+    owner, admin, moderator, member = [
+        await make_user(name) for name in ("owner", "admin", "moderator", "member")
+    ]
+    server = await create_server(client, owner)
+    code = await invite_and_join(client, server, owner, admin, moderator, member)
+    await give_role(client, server, owner, admin, "admin")
+    await give_role(client, server, owner, moderator, "moderator")
+    return Crew(server, owner, admin, moderator, member, code)

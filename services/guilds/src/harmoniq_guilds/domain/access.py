@@ -19,7 +19,7 @@ from harmoniq_common.permissions import (
 
 from ..store import channels, roles, servers
 from ..store import members as members_store
-from ..store.rows import ChannelRow, OverwriteRow, RoleRow, ServerRow
+from ..store.rows import ChannelRow, MemberRow, OverwriteRow, RoleRow, ServerRow
 
 __all__ = [
     "ServerAccess",
@@ -91,6 +91,13 @@ class ServerAccess:
         if not self.is_owner and position >= self.top_position:
             raise Forbidden(f"{what} is at or above your highest role", code="role_hierarchy")
 
+    def require_outranks(self, target: MemberRow, what: str) -> None:
+        """Moderating a member: never the owner, and only below the caller's highest role."""
+        if target.user_id == self.server.owner_id:
+            raise Forbidden(f"the owner cannot be {what}", code="role_hierarchy")
+        top = max((self.roles[r].position for r in target.roles if r in self.roles), default=0)
+        self.require_above(top, "that member")
+
 
 async def load_access(conn: asyncpg.Connection, server_id: int, user_id: Snowflake) -> ServerAccess:
     """The caller's standing in the server; 404 when either does not exist for them.
@@ -148,10 +155,13 @@ async def answer_channel_access(
 async def answer_server_access(
     conn: asyncpg.Connection, question: contract.ServerAccessRequest
 ) -> contract.ServerAccess:
+    """The member's permissions in each channel they can view; the others are left out, as
+    from their channel list (a private channel's id and kind are not theirs to know)."""
     access = await load_access(conn, question.server_id, question.user_id)
     server_channels = await channels.list_for_server(conn, question.server_id)
     overwrites = await channels.overwrites_for(conn, [c.id for c in server_channels])
+    answers = [_channel_answer(access, c, overwrites) for c in server_channels]
     return contract.ServerAccess(
         server_id=access.server.id,
-        channels=[_channel_answer(access, c, overwrites) for c in server_channels],
+        channels=[a for a in answers if a.allows(Permission.VIEW_CHANNEL)],
     )

@@ -5,6 +5,8 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import asyncpg
+
 from harmoniq_common.ids import Snowflake
 from harmoniq_common.permissions import Permission
 from harmoniq_common.platform import Platform
@@ -31,8 +33,9 @@ async def record(
     )
 
 
-async def purge_expired(platform: Platform, retention_days: int) -> int:
-    async with platform.pool.acquire() as conn:
+async def purge_expired(pool: asyncpg.Pool, retention_days: int) -> int:
+    """Remove entries older than the retention period; how many went."""
+    async with pool.acquire() as conn:
         return await audit.purge(conn, datetime.now(UTC) - timedelta(days=retention_days))
 
 

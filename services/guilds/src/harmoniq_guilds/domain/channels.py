@@ -122,9 +122,11 @@ class Channels:
             raise NotFound("unknown channel", code="unknown_channel")
         return channel, overwrites, permissions
 
-    async def _manage(
-        self, tx: UnitOfWork, channel_id: int, user_id: Snowflake
+    @staticmethod
+    async def _visible_channel(
+        tx: UnitOfWork, channel_id: int, user_id: Snowflake
     ) -> tuple[ServerAccess, ChannelRow, list[OverwriteRow]]:
+        """The channel and the caller's standing; 404 unless they can view it."""
         channel, overwrites = await channel_with_overwrites(tx.conn, channel_id)
         try:
             access = await load_access(tx.conn, channel.server_id, user_id)
@@ -132,6 +134,12 @@ class Channels:
             raise NotFound("unknown channel", code="unknown_channel") from None
         if not _visible(access, channel, overwrites):
             raise NotFound("unknown channel", code="unknown_channel")
+        return access, channel, overwrites
+
+    async def _manage(
+        self, tx: UnitOfWork, channel_id: int, user_id: Snowflake
+    ) -> tuple[ServerAccess, ChannelRow, list[OverwriteRow]]:
+        access, channel, overwrites = await self._visible_channel(tx, channel_id, user_id)
         access.require(Permission.MANAGE_CHANNELS, channel=channel, overwrites=overwrites)
         return access, channel, overwrites
 
@@ -167,11 +175,19 @@ class Channels:
     async def delete(self, channel_id: int, user_id: Snowflake, reason: str | None) -> None:
         async with guild_change(self._platform) as tx:
             _, channel, _ = await self._manage(tx, channel_id, user_id)
+            children = [
+                c.id
+                for c in await channels.list_for_server(tx.conn, channel.server_id)
+                if c.parent_id == channel_id
+            ]
             await channels.delete(tx.conn, channel_id)
             await tx.emit(
                 self._platform.subjects.server_event(channel.server_id, ChannelDeleted.event_type),
                 ChannelDeleted(server_id=channel.server_id, channel_id=channel.id),
             )
+            # A deleted category's channels stay, without a parent (ON DELETE SET NULL).
+            for child in children:
+                await self._emit_updated(tx, child)
             await audit.record(
                 tx,
                 channel.server_id,
@@ -208,6 +224,40 @@ class Channels:
                 changes={str(c): p for c, p in positions},
             )
 
+    @staticmethod
+    async def _check_overwrite(
+        tx: UnitOfWork,
+        access: ServerAccess,
+        channel: ChannelRow,
+        overwrites: list[OverwriteRow],
+        target_kind: str,
+        target_id: Snowflake,
+        bits: int,
+    ) -> None:
+        """Who may write (or remove) an overwrite: MANAGE_ROLES in the channel; a role below
+        the caller's highest, or a member they outrank (or themselves); and only bits the
+        caller holds in this very channel, so that no overwrite hands out more than they have.
+        """
+        access.require(Permission.MANAGE_ROLES, channel=channel, overwrites=overwrites)
+        if target_kind == "role":
+            role = access.roles.get(target_id)
+            if role is None:
+                raise BadRequest.for_field("target_id", "not a role of this server")
+            if role.id != channel.server_id:
+                access.require_above(role.position, "that role")
+        else:
+            member = await members.get(tx.conn, channel.server_id, target_id)
+            if member is None:
+                raise BadRequest.for_field("target_id", "not a member of this server")
+            if member.user_id != access.user_id:
+                access.require_outranks(member, "restricted")
+        held = access.explain(channel, overwrites).permissions
+        if not access.is_owner and bits & ~held:
+            raise BadRequest(
+                "you cannot allow or deny permissions you do not have in this channel",
+                code="permission_escalation",
+            )
+
     async def set_overwrite(
         self,
         channel_id: int,
@@ -218,22 +268,13 @@ class Channels:
         deny: int,
         reason: str | None,
     ) -> ChannelRow:
+        if allow & deny:
+            raise BadRequest.for_field("deny", "a permission cannot be both allowed and denied")
         async with guild_change(self._platform) as tx:
-            access, channel, _ = await self._manage(tx, channel_id, user_id)
-            access.require(Permission.MANAGE_ROLES, channel=channel)
-            if target_kind == "role":
-                role = access.roles.get(target_id)
-                if role is None:
-                    raise BadRequest.for_field("target_id", "not a role of this server")
-                if role.id != channel.server_id:
-                    access.require_above(role.position, "that role")
-            elif await members.get(tx.conn, channel.server_id, target_id) is None:
-                raise BadRequest.for_field("target_id", "not a member of this server")
-            if not access.is_owner and (allow | deny) & ~access.permissions:
-                raise BadRequest(
-                    "you cannot allow or deny permissions you do not have",
-                    code="permission_escalation",
-                )
+            access, channel, overwrites = await self._visible_channel(tx, channel_id, user_id)
+            await Channels._check_overwrite(
+                tx, access, channel, overwrites, target_kind, target_id, allow | deny
+            )
             await channels.set_overwrite(tx.conn, channel_id, target_kind, target_id, allow, deny)
             updated = await self._emit_updated(tx, channel_id)
             await audit.record(
@@ -243,7 +284,12 @@ class Channels:
                 "channel.overwrite_set",
                 target_id=target_id,
                 reason=reason,
-                changes={"channel_id": str(channel_id), "allow": allow, "deny": deny},
+                changes={
+                    "channel_id": str(channel_id),
+                    "target_kind": target_kind,
+                    "allow": allow,
+                    "deny": deny,
+                },
             )
         return updated
 
@@ -251,12 +297,21 @@ class Channels:
         self, channel_id: int, user_id: Snowflake, target_id: Snowflake, reason: str | None
     ) -> ChannelRow:
         async with guild_change(self._platform) as tx:
-            access, channel, overwrites = await self._manage(tx, channel_id, user_id)
-            access.require(Permission.MANAGE_ROLES, channel=channel)
+            access, channel, overwrites = await self._visible_channel(tx, channel_id, user_id)
             matching = [o for o in overwrites if o.target_id == target_id]
             if not matching:
                 raise NotFound("no overwrite for that target", code="unknown_overwrite")
-            await channels.delete_overwrite(tx.conn, channel_id, matching[0].target_kind, target_id)
+            overwrite = matching[0]
+            await Channels._check_overwrite(
+                tx,
+                access,
+                channel,
+                overwrites,
+                overwrite.target_kind,
+                target_id,
+                overwrite.allow_bits | overwrite.deny_bits,
+            )
+            await channels.delete_overwrite(tx.conn, channel_id, overwrite.target_kind, target_id)
             updated = await self._emit_updated(tx, channel_id)
             await audit.record(
                 tx,
@@ -265,6 +320,7 @@ class Channels:
                 "channel.overwrite_delete",
                 target_id=target_id,
                 reason=reason,
+                changes={"channel_id": str(channel_id), "target_kind": overwrite.target_kind},
             )
         return updated
 
@@ -278,6 +334,9 @@ class Channels:
                 caller = await load_access(conn, channel.server_id, user_id)
             except NotFound:
                 raise NotFound("unknown channel", code="unknown_channel") from None
+            # A channel the caller cannot see does not exist for them, explained or not.
+            if not _visible(caller, channel, overwrites):
+                raise NotFound("unknown channel", code="unknown_channel")
             if subject_id != user_id:
                 caller.require(Permission.MANAGE_ROLES)
             try:

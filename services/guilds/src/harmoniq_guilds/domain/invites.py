@@ -7,12 +7,13 @@ import string
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from harmoniq_common.errors import Forbidden, NotFound
+from harmoniq_common.errors import BadRequest, Forbidden, NotFound
 from harmoniq_common.events import InviteCreated, InviteDeleted, MemberJoined
 from harmoniq_common.ids import Snowflake
 from harmoniq_common.permissions import Permission
 from harmoniq_common.platform import Platform
 
+from ..settings import GuildsSettings
 from ..store import channels, invites, members, servers
 from ..store.rows import InviteRow, ServerRow
 from . import audit
@@ -51,8 +52,9 @@ def _live(invite: InviteRow | None) -> InviteRow:
 
 
 class Invites:
-    def __init__(self, platform: Platform) -> None:
+    def __init__(self, platform: Platform, settings: GuildsSettings) -> None:
         self._platform = platform
+        self._settings = settings
 
     async def create(
         self,
@@ -161,9 +163,17 @@ class Invites:
                 raise Forbidden("you are banned from this server", code="banned")
             if await members.get(tx.conn, server.id, user_id) is not None:
                 return server
+            if (
+                await servers.count_memberships(tx.conn, user_id)
+                >= self._settings.max_servers_per_user
+            ):
+                raise BadRequest("you are in too many servers", code="too_many_servers")
+            # Membership first, then the use: a concurrent join of the same user waits on the
+            # membership row and then adds nothing, so it neither takes a use nor announces twice.
+            if not await members.add(tx.conn, server.id, user_id, temporary=invite.temporary):
+                return server
             if await invites.consume(tx.conn, code) is None:  # lost a race for the last use
                 raise NotFound("unknown or expired invite", code="unknown_invite")
-            await members.add(tx.conn, server.id, user_id, temporary=invite.temporary)
             member = await members.get(tx.conn, server.id, user_id)
             assert member is not None
             joined = MemberJoined(member=member_view(member))

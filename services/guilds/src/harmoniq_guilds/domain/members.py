@@ -12,7 +12,7 @@ from harmoniq_common.uow import UnitOfWork
 from ..store import members
 from ..store.rows import MemberRow
 from . import audit
-from .access import ServerAccess, load_access
+from .access import load_access
 from .changes import guild_change
 from .views import member_view
 
@@ -41,13 +41,6 @@ class Members:
             raise NotFound("unknown member", code="unknown_member")
         return member
 
-    @staticmethod
-    def _outranks(access: ServerAccess, target: MemberRow, what: str) -> None:
-        if target.user_id == access.server.owner_id:
-            raise Forbidden(f"the owner cannot be {what}", code="role_hierarchy")
-        top = max((access.roles[r].position for r in target.roles if r in access.roles), default=0)
-        access.require_above(top, "that member")
-
     async def set_nickname(
         self,
         server_id: int,
@@ -65,7 +58,7 @@ class Members:
                 access.require(Permission.CHANGE_NICKNAME)
             else:
                 access.require(Permission.MANAGE_NICKNAMES)
-                self._outranks(access, target, "renamed")
+                access.require_outranks(target, "renamed")
             await members.set_nickname(tx.conn, server_id, member_id, nickname)
             updated = await members.get(tx.conn, server_id, member_id)
             assert updated is not None
@@ -97,7 +90,7 @@ class Members:
             target = await members.get(tx.conn, server_id, member_id)
             if target is None:
                 raise NotFound("unknown member", code="unknown_member")
-            self._outranks(access, target, "kicked")
+            access.require_outranks(target, "kicked")
             await self._remove(tx, server_id, member_id, "kicked")
             await audit.record(
                 tx, server_id, user_id, "member.kick", target_id=member_id, reason=reason
@@ -125,7 +118,7 @@ class Members:
                 raise BadRequest("you cannot ban yourself", code="cannot_ban_self")
             target = await members.get(tx.conn, server_id, target_id)
             if target is not None:
-                self._outranks(access, target, "banned")
+                access.require_outranks(target, "banned")
             elif target_id == access.server.owner_id:
                 raise Forbidden("the owner cannot be banned", code="role_hierarchy")
             await members.ban(tx.conn, server_id, target_id, reason, user_id)

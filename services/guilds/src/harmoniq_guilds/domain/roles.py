@@ -29,8 +29,9 @@ class Roles:
         return self._platform.subjects.server_event(server_id, event_type)
 
     @staticmethod
-    def _no_escalation(access: ServerAccess, permissions: int) -> None:
-        if not access.is_owner and permissions & ~access.permissions:
+    def _no_escalation(access: ServerAccess, permissions: int, already: int = 0) -> None:
+        """Nobody hands out a permission they lack; bits a role already has may stay (or go)."""
+        if not access.is_owner and permissions & ~already & ~access.permissions:
             raise BadRequest(
                 "you cannot grant permissions you do not have", code="permission_escalation"
             )
@@ -100,12 +101,10 @@ class Roles:
         async with guild_change(self._platform) as tx:
             access, role = await self._managed_role(tx, server_id, user_id, role_id)
             if permissions is not None:
-                self._no_escalation(access, permissions)
+                self._no_escalation(access, permissions, already=role.permissions)
             if position is not None:
                 if role.id == server_id:
                     raise BadRequest.for_field("position", "the default role stays at 0")
-                if position < 1:
-                    raise BadRequest.for_field("position", "positions start at 1")
                 access.require_above(position, "that position")
             updated = await roles.update(
                 tx.conn, role_id, name=name, permissions=permissions, position=position, color=color
@@ -167,9 +166,12 @@ class Roles:
         reason: str | None,
     ) -> None:
         async with guild_change(self._platform) as tx:
-            _, role = await self._managed_role(tx, server_id, user_id, role_id)
+            access, role = await self._managed_role(tx, server_id, user_id, role_id)
             if role.id == server_id:
                 raise BadRequest("every member has the default role", code="default_role")
+            if add:
+                # Giving a role hands out its permissions: the same rule as writing them.
+                self._no_escalation(access, role.permissions)
             if await members.get(tx.conn, server_id, member_id) is None:
                 raise NotFound("unknown member", code="unknown_member")
             if add:

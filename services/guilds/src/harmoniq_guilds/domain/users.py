@@ -16,6 +16,7 @@ from harmoniq_common.platform import Platform
 from harmoniq_common.uow import UnitOfWork
 
 from ..store import members, servers
+from . import audit
 from .servers import Servers
 from .views import server_view
 
@@ -39,18 +40,18 @@ async def apply_user_event(
     await servers.upsert_user(tx.conn, user_id, f"deleted-{user_id}", None, deleted=True)
     # Servers they own pass to the longest-standing member, or go if nobody is left.
     for server_id in await servers.owned_by(tx.conn, user_id):
-        heirs = [
-            m for m in await members.list_page(tx.conn, server_id, 0, 1000) if m.user_id != user_id
-        ]
-        if heirs:
-            heir = min(heirs, key=lambda m: m.joined_at)
-            server = await servers.set_owner(tx.conn, server_id, heir.user_id)
-            await tx.emit(
-                platform.subjects.server_event(server_id, ServerUpdated.event_type),
-                ServerUpdated(server=server_view(server)),
-            )
-        else:
+        heir = await members.longest_standing(tx.conn, server_id, excluding=user_id)
+        if heir is None:
             await server_ops.remove(tx, server_id)
+            continue
+        server = await servers.set_owner(tx.conn, server_id, heir)
+        await tx.emit(
+            platform.subjects.server_event(server_id, ServerUpdated.event_type),
+            ServerUpdated(server=server_view(server)),
+        )
+        await audit.record(
+            tx, server_id, user_id, "server.transfer", target_id=heir, reason="account deleted"
+        )
     for server_id in await members.server_ids(tx.conn, user_id):
         await members.remove(tx.conn, server_id, user_id)
         await tx.emit(

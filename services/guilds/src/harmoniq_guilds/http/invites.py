@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from litestar import Controller, Request, delete, get, post
@@ -14,16 +15,19 @@ from harmoniq_common.events import ServerView
 
 from ..domain.views import server_view
 from .deps import Guilds, UserRequest, dependencies, reason
-from .schemas import InviteView
+from .schemas import InvitePreview, ServerPreview
 
 __all__ = ["InvitesController"]
 
 G = NamedDependency[Guilds]
 
 
+_CODE = re.compile(r"[A-Za-z0-9]{1,32}")
+
+
 def _code(value: str) -> str:
-    if not value.isalnum() or len(value) > 32:
-        raise BadRequest.for_field("code", "an invite code is letters and digits")
+    if not _CODE.fullmatch(value):
+        raise BadRequest.for_field("code", "an invite code is 1 to 32 ASCII letters and digits")
     return value
 
 
@@ -35,12 +39,18 @@ class InvitesController(Controller):
     @get("/{code:str}", operation_id="previewInvite", exclude_from_auth=True)
     async def preview(
         self, request: Request[Any, Any, Any], code: FromPath[str], guilds: G
-    ) -> InviteView:
-        """What an invite leads to, without joining (no account needed)."""
+    ) -> InvitePreview:
+        """What an invite leads to, without joining (no account needed): names and counts."""
         preview = await guilds.invites.preview(_code(code))
-        return InviteView(
+        server = preview.server
+        return InvitePreview(
             code=preview.invite.code,
-            server=server_view(preview.server),
+            server=ServerPreview(
+                id=server.id,
+                name=server.name,
+                description=server.description,
+                icon_id=server.icon_id,
+            ),
             channel_id=preview.invite.channel_id,
             channel_name=preview.channel_name,
             member_count=preview.member_count,

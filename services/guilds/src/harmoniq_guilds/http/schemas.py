@@ -19,6 +19,7 @@ __all__ = [
     "ChannelPosition",
     "ChannelUpdate",
     "InviteCreate",
+    "InvitePreview",
     "InviteView",
     "JoinServer",
     "MemberUpdate",
@@ -27,6 +28,7 @@ __all__ = [
     "RoleUpdate",
     "ServerCreate",
     "ServerDetail",
+    "ServerPreview",
     "ServerUpdate",
     "Transfer",
 ]
@@ -84,10 +86,20 @@ class ChannelDetail(ChannelView, frozen=True, kw_only=True):
     permissions: int  # the caller's permissions in this channel
 
 
+def _known_bits(value: int) -> None:
+    """Bits between the defined ones pass ``le=ALL`` but mean nothing: refuse them."""
+    if value & ~int(ALL):
+        raise ValueError(f"unknown permission bits: {value & ~int(ALL)}")
+
+
 class OverwriteSet(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     target_kind: Literal["role", "member"]
     allow: Permissions = 0
     deny: Permissions = 0
+
+    def __post_init__(self) -> None:
+        _known_bits(self.allow)
+        _known_bits(self.deny)
 
 
 class RoleCreate(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
@@ -95,12 +107,19 @@ class RoleCreate(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     permissions: Permissions = 0
     color: Color = 0
 
+    def __post_init__(self) -> None:
+        _known_bits(self.permissions)
+
 
 class RoleUpdate(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     name: Name | UnsetType = UNSET
     permissions: Permissions | UnsetType = UNSET
-    position: Annotated[int, Meta(ge=0, le=10_000)] | UnsetType = UNSET
+    position: Annotated[int, Meta(ge=1, le=10_000)] | UnsetType = UNSET
     color: Color | UnsetType = UNSET
+
+    def __post_init__(self) -> None:
+        if isinstance(self.permissions, int):
+            _known_bits(self.permissions)
 
 
 class MemberUpdate(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
@@ -132,5 +151,26 @@ class InviteView(msgspec.Struct, kw_only=True):
     temporary: bool = False
 
 
+class ServerPreview(msgspec.Struct, frozen=True, kw_only=True):
+    """What anyone holding an invite may see of a server: no member (not even the owner)."""
+
+    id: Snowflake
+    name: str
+    description: str | None
+    icon_id: str | None
+
+
+class InvitePreview(msgspec.Struct, kw_only=True):
+    """An invite as shown before joining, without an account: names and counts only."""
+
+    code: str
+    server: ServerPreview
+    channel_id: Snowflake | None
+    channel_name: str | None
+    member_count: int
+    expires_at: datetime | None
+    temporary: bool
+
+
 class JoinServer(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
-    code: Annotated[str, Meta(min_length=1, max_length=32)]
+    code: Annotated[str, Meta(min_length=1, max_length=32, pattern=r"^[A-Za-z0-9]+$")]

@@ -10,7 +10,7 @@ from litestar.di import NamedDependency
 from litestar.params import FromPath, JSONBody, QueryParameter
 from litestar.status_codes import HTTP_201_CREATED, HTTP_204_NO_CONTENT
 
-from harmoniq_common.errors import NotFound
+from harmoniq_common.errors import BadRequest, NotFound
 from harmoniq_common.events import ChannelView, MemberView, RoleView, ServerView
 from harmoniq_common.ids import parse_id
 
@@ -38,6 +38,7 @@ __all__ = ["ServersController"]
 After = Annotated[str, QueryParameter(name="after", max_length=20)]
 Limit = Annotated[int, QueryParameter(name="limit", ge=1, le=1000)]
 G = NamedDependency[Guilds]
+MAX_REORDER = 500
 
 
 def _unset(value: Any) -> Any:
@@ -283,16 +284,19 @@ class ServersController(Controller):
         request: UserRequest,
         server_id: FromPath[str],
         user_id: FromPath[str],
-        data: JSONBody[BanCreate],
         guilds: G,
+        data: JSONBody[BanCreate | None] = None,
     ) -> None:
-        """Ban (and remove) a user; a banned user cannot rejoin by any invite."""
+        """Ban (and remove) a user; a banned user cannot rejoin by any invite. The body is
+        optional; its ``reason`` wins over ``X-Audit-Log-Reason``."""
+        ban = data or BanCreate()
+        header_reason = reason(request)
         await guilds.members.ban(
             parse_id("server_id", server_id),
             request.user.user_id,
             parse_id("user_id", user_id),
-            data.reason or reason(request),
-            data.delete_message_seconds,
+            ban.reason or header_reason,
+            ban.delete_message_seconds,
         )
 
     @delete(
@@ -407,9 +411,15 @@ class ServersController(Controller):
         self,
         request: UserRequest,
         server_id: FromPath[str],
-        data: JSONBody[Annotated[list[ChannelPosition], msgspec.Meta(max_length=500)]],
+        data: JSONBody[list[ChannelPosition]],
         guilds: G,
     ) -> None:
+        """New positions for some of the server's channels, all or none (MANAGE_CHANNELS)."""
+        # Checked here: Litestar drops a msgspec ``Meta`` nested inside ``JSONBody``.
+        if len(data) > MAX_REORDER:
+            raise BadRequest.for_field("body", f"at most {MAX_REORDER} channels at once")
+        if len({p.id for p in data}) != len(data):
+            raise BadRequest.for_field("body", "each channel at most once")
         await guilds.channels.reorder(
             parse_id("server_id", server_id),
             request.user.user_id,

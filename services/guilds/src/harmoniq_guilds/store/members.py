@@ -17,6 +17,7 @@ __all__ = [
     "is_banned",
     "list_bans",
     "list_page",
+    "longest_standing",
     "remove",
     "remove_role",
     "server_ids",
@@ -65,6 +66,19 @@ async def list_page(
         limit,
     )
     return to_rows(records, MemberRow)
+
+
+async def longest_standing(
+    conn: asyncpg.Connection, server_id: int, excluding: int
+) -> Snowflake | None:
+    """The member who joined first (ties: lowest id), other than ``excluding``."""
+    value = await conn.fetchval(
+        "SELECT user_id FROM members WHERE server_id = $1 AND user_id <> $2"
+        " ORDER BY joined_at, user_id LIMIT 1",
+        server_id,
+        excluding,
+    )
+    return None if value is None else Snowflake(value)
 
 
 async def count(conn: asyncpg.Connection, server_id: int) -> int:

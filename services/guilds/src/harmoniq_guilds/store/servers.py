@@ -124,7 +124,9 @@ async def upsert_user(
     await conn.execute(
         "INSERT INTO users (id, username, avatar_url, deleted) VALUES ($1, $2, $3, $4)"
         " ON CONFLICT (id) DO UPDATE SET username = excluded.username,"
-        " avatar_url = excluded.avatar_url, deleted = excluded.deleted",
+        " avatar_url = excluded.avatar_url, deleted = excluded.deleted"
+        # A deleted account stays deleted, whatever arrives late (events may be redelivered).
+        " WHERE NOT users.deleted",
         user_id,
         username,
         avatar_url,
