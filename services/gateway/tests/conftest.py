@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import itertools
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
@@ -24,6 +23,7 @@ from harmoniq_common.testing.infra import Infra, free_port
 from harmoniq_common.testing.keys import KeyFiles
 from harmoniq_common.testing.users import TestUser
 from harmoniq_gateway.app import create_app
+from harmoniq_gateway.gateway import Gateway
 from harmoniq_gateway.settings import GatewaySettings
 from harmoniq_guilds.app import create_app as create_guilds_app
 from harmoniq_guilds.settings import GuildsSettings
@@ -102,16 +102,25 @@ class GatewayInstance:
     server: uvicorn.Server
     task: asyncio.Task[None]
 
+    @property
+    def gateway(self) -> Gateway:
+        app: Any = self.server.config.loaded_app
+        while not hasattr(app, "state"):  # uvicorn's middleware wraps the application
+            app = app.app
+        gateway: Gateway = app.state.gateway
+        return gateway
+
     async def stop(self) -> None:
         """What SIGTERM does: RECONNECT to every client, then uvicorn's own shutdown."""
-        app = self.server.config.loaded_app
-        gateway = getattr(getattr(app, "state", None), "gateway", None)
-        if gateway is None:  # wrapped by uvicorn's middleware
-            gateway = app.app.state.gateway
-        await gateway.drain()
+        if self.task.done():
+            return
+        await self.gateway.drain()
         self.server.should_exit = True
-        with contextlib.suppress(Exception):
-            await asyncio.wait_for(self.task, 30)
+        try:
+            await asyncio.wait_for(asyncio.shield(self.task), 15)
+        except TimeoutError:
+            self.server.force_exit = True
+            await asyncio.wait_for(self.task, 15)  # fails the test loudly if it hangs
 
 
 @pytest.fixture

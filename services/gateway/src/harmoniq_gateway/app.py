@@ -38,12 +38,14 @@ def _domain(
         app.state.gateway = gateway
         await gateway.hub.start()
         takeovers = await gateway.watch_takeovers()
+        gateway.presence.start(settings.presence_sweep_interval_seconds)
         _drain_before_exit(gateway)
         try:
             yield
         finally:
             await gateway.drain()  # no-op when SIGTERM already drained
             await takeovers.unsubscribe()
+            await gateway.presence.stop()
             await gateway.hub.stop()
 
     return extend

@@ -18,7 +18,7 @@ from litestar import WebSocket
 from litestar.exceptions import WebSocketDisconnect
 
 from .gateway import Gateway
-from .payloads import Identify, Resume
+from .payloads import Identify, PresenceUpdate, Resume, SubscribeMembers, Typing
 from .protocol import ClientFrame, Close, Op, ProtocolError, ServerFrame, Wire, parse
 from .session import Session
 
@@ -44,9 +44,26 @@ class _Budget:
         self._times.append(now)
 
 
-async def _receive(socket: WebSocket[Any, Any, Any], timeout: float) -> bytes | str:
+async def _receive(
+    socket: WebSocket[Any, Any, Any], timeout: float, session: Session | None
+) -> bytes | str:
+    """The next frame; a session closed meanwhile (revoked, drained, too slow) ends the wait
+    at once rather than when the client next speaks."""
     async with asyncio.timeout(timeout):
-        message = await socket.receive()
+        if session is None:
+            message = await socket.receive()
+        else:
+            receiving = asyncio.ensure_future(socket.receive())
+            closing = asyncio.ensure_future(session.closed.wait())
+            try:
+                await asyncio.wait({receiving, closing}, return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                closing.cancel()
+                if not receiving.done():
+                    receiving.cancel()
+            if not receiving.done() or receiving.cancelled():
+                raise WebSocketDisconnect(detail="session closed")
+            message = receiving.result()
     if message["type"] == "websocket.disconnect":
         raise WebSocketDisconnect(detail="client went away")
     data = message.get("bytes")
@@ -92,7 +109,7 @@ async def serve(socket: WebSocket[Any, Any, Any], gateway: Gateway) -> None:
         while session is None or session.closing is None:
             timeout = settings.identify_timeout_seconds if session is None else interval * 1.5
             try:
-                raw = await _receive(socket, timeout)
+                raw = await _receive(socket, timeout, session)
             except TimeoutError:
                 raise ProtocolError(Close.SESSION_TIMED_OUT, "no heartbeat in time") from None
             budget.spend()
@@ -145,7 +162,7 @@ async def _open(gateway: Gateway, frame: ClientFrame, wire: Wire) -> Session | N
         return None  # allowed before identifying
     if frame.op == Op.IDENTIFY:
         identify = parse(Identify, frame.d)
-        return await gateway.identify(identify.token, wire)
+        return await gateway.identify(identify.token, wire, identify.status)
     if frame.op == Op.RESUME:
         resume = parse(Resume, frame.d)
         session = await gateway.resume(resume.token, resume.session_id, resume.seq, wire)
@@ -161,7 +178,14 @@ async def _handle(gateway: Gateway, session: Session, frame: ClientFrame) -> Non
     if frame.op == Op.HEARTBEAT:
         session.send(ServerFrame(op=Op.HEARTBEAT_ACK))
         await gateway.save(session)
+        await gateway.set_status(session, session.status)  # renews the presence expiry
     elif frame.op in (Op.IDENTIFY, Op.RESUME):
         raise ProtocolError(Close.ALREADY_AUTHENTICATED, "already identified")
+    elif frame.op == Op.TYPING:
+        await gateway.typists.start(session, int(parse(Typing, frame.d).channel_id))
+    elif frame.op == Op.PRESENCE_UPDATE:
+        await gateway.set_status(session, parse(PresenceUpdate, frame.d).status)
+    elif frame.op == Op.SUBSCRIBE_MEMBERS:
+        await gateway.subscribe_members(session, int(parse(SubscribeMembers, frame.d).server_id))
     else:
         raise ProtocolError(Close.UNKNOWN_OPCODE, f"unknown opcode {frame.op}")

@@ -25,10 +25,12 @@ from harmoniq_common.events import UserSummary
 from harmoniq_common.platform import Platform
 
 from .hub import Hub
+from .presence import Presence
 from .protocol import Close, Op, ProtocolError, ServerFrame, Wire
 from .routing import Router
 from .session import Session, resume_point
 from .settings import GatewaySettings
+from .typing_events import Typists
 
 __all__ = ["Gateway", "SessionRecord"]
 
@@ -36,6 +38,7 @@ __all__ = ["Gateway", "SessionRecord"]
 class SessionRecord(msgspec.Struct, kw_only=True):
     user_id: int
     servers: list[int]
+    status: str = "online"
 
 
 class Ready(msgspec.Struct, kw_only=True):
@@ -55,10 +58,42 @@ class Gateway:
             platform, self.router.handle, debounce_seconds=settings.interest_debounce_seconds
         )
         self.router.hub = self.hub
+        self.typists = Typists(platform, self.hub, settings.typing_timeout_seconds)
+        self.presence = Presence(
+            platform,
+            self.hub,
+            session_ttl_seconds=2.5 * settings.heartbeat_interval_ms / 1000,
+            coalesce_seconds=settings.presence_coalesce_seconds,
+            large_server=settings.large_server_threshold,
+        )
+        self.hub.ephemeral_handler = self._ephemeral
+        self.router.message_sent = self.typists.message_sent
         self.sessions: dict[str, Session] = {}
         self.draining = False
         self._empty = asyncio.Event()
         self._empty.set()
+
+    async def _ephemeral(self, subject: str, data: bytes) -> None:
+        await self.typists.on_ephemeral(subject, data)
+        await self.presence.on_ephemeral(subject, data)
+
+    async def set_status(self, session: Session, status: str) -> None:
+        session.status = status
+        await self.presence.set(session.user_id, sorted(session.servers), session.id, status)
+
+    async def subscribe_members(self, session: Session, server_id: int) -> None:
+        """Presence of a large server's members, for this session (it shows the member list)."""
+        if server_id not in session.servers:
+            return
+        self.presence.subscribed.setdefault(server_id, set()).add(session.id)
+        session.send(
+            ServerFrame(
+                op=Op.DISPATCH,
+                t="members.subscribed",
+                s=session.next_ephemeral_seq(),
+                d={"server_id": str(server_id)},
+            )
+        )
 
     @property
     def _redis(self) -> Redis:
@@ -72,7 +107,9 @@ class Gateway:
         ttl = self.settings.resume_window_seconds
         if connected:
             ttl += 3 * self.settings.heartbeat_interval_ms // 1000
-        record = SessionRecord(user_id=session.user_id, servers=sorted(session.servers))
+        record = SessionRecord(
+            user_id=session.user_id, servers=sorted(session.servers), status=session.status
+        )
         await self._redis.set(self._record_key(session.id), msgspec.msgpack.encode(record), ex=ttl)
 
     async def _principal(self, token: str) -> Principal:
@@ -81,7 +118,7 @@ class Gateway:
         except ApiError as exc:
             raise ProtocolError(Close.AUTHENTICATION_FAILED, exc.message) from None
 
-    async def identify(self, token: str, wire: Wire) -> Session:
+    async def identify(self, token: str, wire: Wire, status: str = "online") -> Session:
         principal = await self._principal(token)
         user_id = int(principal.user_id)
         # Subscribe first (the stream position), snapshot second: whatever happens after the
@@ -110,6 +147,7 @@ class Gateway:
             self.hub.watch_server(session, int(snapshot.server.id), position)
         self._register(session)
         await self.save(session)
+        await self.hub.settle()
         ready = Ready(
             v=1,
             session_id=session.id,
@@ -117,6 +155,9 @@ class Gateway:
             servers=servers.servers,
         )
         session.send(ServerFrame(op=Op.DISPATCH, t="ready", s=session.seq, d=ready))
+        for snapshot in servers.servers:
+            self.presence.member_counts[int(snapshot.server.id)] = snapshot.member_count
+        await self.set_status(session, status)
         return session
 
     async def resume(self, token: str, session_id: str, seq: int, wire: Wire) -> Session | None:
@@ -149,7 +190,9 @@ class Gateway:
             self.hub.watch_server(session, server_id, since)
         self._register(session)
         await self.save(session)
+        await self.hub.settle()
         session.send(ServerFrame(op=Op.DISPATCH, t="resumed", s=session.next_ephemeral_seq(), d={}))
+        await self.set_status(session, record.status)
         return session
 
     def _takeover_subject(self, session_id: str) -> str:
@@ -177,6 +220,12 @@ class Gateway:
             await self.save(session, connected=False)
             if not self.sessions:
                 self._empty.set()
+            if not self.draining:
+                # Gone for good unless it resumes; while draining the client is moving to
+                # another instance and its presence simply carries on there.
+                await self.presence.set(session.user_id, [], session.id, "")
+        for subscribers in self.presence.subscribed.values():
+            subscribers.discard(session.id)
         self.hub.forget(session)
 
     async def drain(self, timeout: float = 5.0) -> None:

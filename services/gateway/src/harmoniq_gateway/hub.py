@@ -56,7 +56,13 @@ class Hub:
         self._changed = asyncio.Event()
         self._subscription: Subscription | None = None
         self._task: asyncio.Task[None] | None = None
+        self._processor: asyncio.Task[None] | None = None
+        self._inbox: asyncio.Queue[Delivery | None] = asyncio.Queue()
+        self._stopping = False
         self._lock = asyncio.Lock()
+        self._ephemeral: dict[int, Subscription] = {}
+        self._pending: set[asyncio.Future[None]] = set()
+        self.ephemeral_handler: Callable[[str, bytes], Awaitable[None]] | None = None
 
     # -- interest ---------------------------------------------------------------------------
 
@@ -81,11 +87,11 @@ class Hub:
         self._want(self._user_subject(session.user_id), session.last_durable)
 
     def watch_server(self, session: Session, server_id: int, since: int) -> None:
-        """Deliver this server's events to the session from stream sequence ``since`` on."""
+        """Deliver this server's events to the session from stream sequence ``since`` on
+        (``since`` is never older than what the session already has: sequences only grow)."""
+        if server_id not in self.by_server:
+            self._ephemeral_watch(server_id)
         self.by_server[server_id].add(session)
-        if session.last_durable > since:
-            # Events of this server between `since` and now are new to the session.
-            self._restart(since)
         self._want(self._server_subject(server_id), since)
 
     def unwatch_server(self, session: Session, server_id: int) -> None:
@@ -96,6 +102,35 @@ class Hub:
             if not members:
                 del self.by_server[server_id]
                 self._subjects.discard(self._server_subject(server_id))
+                self._ephemeral_unwatch(server_id)
+
+    # -- ephemeral events (typing, presence): core NATS, live only ---------------------------
+
+    def _ephemeral_watch(self, server_id: int) -> None:
+        subject = self._platform.subjects.ephemeral("server", server_id, ">")
+
+        async def subscribe() -> None:
+            subscription = await self._platform.nats.subscribe(subject, cb=self._on_ephemeral)
+            if server_id in self.by_server and server_id not in self._ephemeral:
+                self._ephemeral[server_id] = subscription
+            else:  # gone again meanwhile
+                await subscription.unsubscribe()
+
+        self._pending.add(asyncio.ensure_future(subscribe()))
+        self._pending = {t for t in self._pending if not t.done()}
+
+    def _ephemeral_unwatch(self, server_id: int) -> None:
+        subscription = self._ephemeral.pop(server_id, None)
+        if subscription is not None:
+            self._pending.add(asyncio.ensure_future(subscription.unsubscribe()))
+
+    async def _on_ephemeral(self, message: Msg) -> None:
+        if self.ephemeral_handler is None:
+            return
+        try:
+            await self.ephemeral_handler(message.subject, message.data)
+        except Exception:
+            log.exception("gateway.ephemeral_failed", subject=message.subject)
 
     def forget(self, session: Session) -> None:
         for server_id in list(session.servers):
@@ -109,6 +144,13 @@ class Hub:
         # The consumer keeps the extra subjects until the next change; their events find no
         # session and are dropped, which is cheaper than replacing it at every disconnect.
 
+    async def settle(self) -> None:
+        """Wait until new ephemeral subscriptions are in place on the NATS server."""
+        pending = [t for t in self._pending if not t.done()]
+        if pending:
+            await asyncio.gather(*pending, return_exceptions=True)
+        await self._platform.nats.flush()
+
     @property
     def processed(self) -> int:
         return self._processed
@@ -119,13 +161,22 @@ class Hub:
         info = await self._platform.js.stream_info(self._platform.subjects.events_stream)
         self._processed = info.state.last_seq
         self._task = asyncio.create_task(self._maintain(), name="gateway-hub")
+        self._processor = asyncio.create_task(self._process(), name="gateway-hub-processor")
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        """By flag and wake-up, not ``Task.cancel()`` (a cancel can be swallowed inside a
+        NATS or Redis call, and the task would never end)."""
+        self._stopping = True
+        self._changed.set()
+        self._inbox.put_nowait(None)
+        for task in (self._task, self._processor):
+            if task is not None:
+                await task
         await self._unsubscribe()
+        for subscription in self._ephemeral.values():
+            with contextlib.suppress(Exception):
+                await subscription.unsubscribe()
+        self._ephemeral.clear()
 
     async def current_position(self) -> int:
         """The stream's last sequence now: what a new session has already "seen" via READY."""
@@ -141,6 +192,8 @@ class Hub:
     async def _maintain(self) -> None:
         while True:
             await self._changed.wait()
+            if self._stopping:
+                return
             await asyncio.sleep(self._debounce)  # gather the changes of a burst of sessions
             self._changed.clear()
             async with self._lock:
@@ -166,9 +219,21 @@ class Hub:
                     self._restart(start - 1)
 
     async def _on_message(self, message: Msg) -> None:
-        seq = message.metadata.sequence.stream
-        try:
-            await self._handler(Delivery(seq, message.subject, message.data))
-        except Exception:
-            log.exception("gateway.dispatch_failed", subject=message.subject, seq=seq)
-        self._processed = max(self._processed, seq)
+        # Handled by the processor task, not here: replacing the consumer cancels this
+        # callback's task, which must never cut a delivery in half.
+        self._inbox.put_nowait(
+            Delivery(message.metadata.sequence.stream, message.subject, message.data)
+        )
+
+    async def _process(self) -> None:
+        while True:
+            delivery = await self._inbox.get()
+            if delivery is None:
+                return
+            try:
+                await self._handler(delivery)
+            except Exception:
+                log.exception(
+                    "gateway.dispatch_failed", subject=delivery.subject, seq=delivery.stream_seq
+                )
+            self._processed = max(self._processed, delivery.stream_seq)

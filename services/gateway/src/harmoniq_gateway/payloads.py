@@ -14,8 +14,12 @@ __all__ = ["Identify", "PresenceUpdate", "Resume", "SubscribeMembers", "Typing"]
 Token = Annotated[str, Meta(min_length=1, max_length=4096)]
 
 
+Status = Literal["online", "idle", "dnd", "invisible"]
+
+
 class Identify(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     token: Token
+    status: Status = "online"
     properties: Annotated[dict[str, Any], Meta(max_length=16)] = {}
 
 
@@ -26,7 +30,7 @@ class Resume(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
 
 
 class PresenceUpdate(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
-    status: Literal["online", "idle", "dnd", "invisible"]
+    status: Status
 
 
 class Typing(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):

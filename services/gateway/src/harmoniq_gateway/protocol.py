@@ -13,7 +13,7 @@ from typing import Any, Literal
 
 import msgspec
 
-from harmoniq_common.codec import enc_hook
+from harmoniq_common.codec import dec_hook, enc_hook
 
 __all__ = [
     "ClientFrame",
@@ -141,6 +141,6 @@ class Wire:
 def parse(kind: type[Any], data: Any) -> Any:
     """A frame's ``d`` as the Struct its opcode expects, or a decode error."""
     try:
-        return msgspec.convert(data, kind)
+        return msgspec.convert(data, kind, dec_hook=dec_hook)
     except msgspec.ValidationError as exc:
         raise ProtocolError(Close.DECODE_ERROR, f"bad payload: {exc}") from None

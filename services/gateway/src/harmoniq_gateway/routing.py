@@ -8,6 +8,8 @@ each session's permissions are asked of guilds again before its next channel-sco
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import structlog
 
 from harmoniq_common import events as ev
@@ -62,6 +64,7 @@ class Router:
         self._platform = platform
         self._access = access
         self.hub: Hub  # set once the hub exists (they refer to each other)
+        self.message_sent: Callable[[int, int, int], None] | None = None
 
     async def refresh(self, session: Session, server_id: int) -> bool:
         """Load the session's permissions in a server; False if it is no longer a member."""
@@ -118,6 +121,9 @@ class Router:
                 session.send_bytes(frame(session))
             if isinstance(event, ev.ChannelDeleted) and before is not None:
                 before.pop(int(event.channel_id), None)
+        if isinstance(event, ev.MessageCreated) and self.message_sent is not None:
+            message = event.message
+            self.message_sent(server_id, int(message.channel_id), int(message.author.id))
         if isinstance(event, ev.ServerDeleted):
             for session in sessions:
                 self.hub.unwatch_server(session, server_id)

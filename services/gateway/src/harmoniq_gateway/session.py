@@ -38,9 +38,11 @@ class Session:
     servers: dict[int, dict[int, int] | None] = field(default_factory=dict)
     outgoing: asyncio.Queue[bytes | None] = field(init=False)
     closing: tuple[Close, str] | None = None
+    status: str = "online"
 
     def __post_init__(self) -> None:
         self.outgoing = asyncio.Queue(self.queue_limit)
+        self.closed = asyncio.Event()
 
     # -- sequence ---------------------------------------------------------------------------
 
@@ -92,6 +94,7 @@ class Session:
     def close(self, code: Close, reason: str) -> None:
         if self.closing is None:
             self.closing = (code, reason)
+            self.closed.set()
             # Wake the writer even when the queue is full.
             while True:
                 try:

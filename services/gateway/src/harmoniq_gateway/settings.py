@@ -22,3 +22,8 @@ class GatewaySettings(CommonSettings, frozen=True, kw_only=True):
     # Interest changes (sessions arriving on new servers) are gathered this long before the
     # instance's JetStream consumer is replaced.
     interest_debounce_seconds: float = 0.02
+    # Presence: changes of one user within this window go out as one update; servers above
+    # this many members send presence only to sessions that asked for it (op 8).
+    presence_coalesce_seconds: float = 0.5
+    large_server_threshold: int = 75
+    presence_sweep_interval_seconds: float = 5.0

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import zlib
 from typing import Any
 
@@ -23,6 +24,7 @@ class GatewayClient:
         self.hello: dict[str, Any] = {}
         self.seq: int | None = None
         self.session_id: str | None = None
+        self._heartbeats: asyncio.Task[None] | None = None
 
     @classmethod
     async def connect(
@@ -34,6 +36,18 @@ class GatewayClient:
         client.hello = await client.receive()
         assert client.hello["op"] == Op.HELLO, client.hello
         return client
+
+    def start_heartbeats(self) -> None:
+        """Heartbeat at half the server's interval, as a real client does, until closed."""
+        interval = self.hello["d"]["heartbeat_interval"] / 1000 / 2
+
+        async def beat() -> None:
+            with contextlib.suppress(websockets.ConnectionClosed):
+                while True:
+                    await asyncio.sleep(interval)
+                    await self.send(Op.HEARTBEAT, self.seq)
+
+        self._heartbeats = asyncio.create_task(beat())
 
     async def send(self, op: int, d: Any = None) -> None:
         frame = {"op": op, "d": d}
@@ -57,11 +71,12 @@ class GatewayClient:
     async def dispatch(
         self, event_type: str | None = None, timeout: float = 10.0
     ) -> dict[str, Any]:
-        """The next dispatch (of this type: others before it are skipped)."""
-        while True:
-            frame = await self.receive(timeout)
-            if frame["op"] == Op.DISPATCH and (event_type is None or frame["t"] == event_type):
-                return frame
+        """The next dispatch (of this type: others before it are skipped), within ``timeout``."""
+        async with asyncio.timeout(timeout):
+            while True:
+                frame = await self.receive(timeout)
+                if frame["op"] == Op.DISPATCH and (event_type is None or frame["t"] == event_type):
+                    return frame
 
     async def identify(self, token: str) -> dict[str, Any]:
         await self.send(Op.IDENTIFY, {"token": token, "properties": {"os": "test"}})
@@ -79,4 +94,6 @@ class GatewayClient:
             return (frame.code, frame.reason) if frame else (1006, "")
 
     async def close(self) -> None:
+        if self._heartbeats is not None:
+            self._heartbeats.cancel()
         await self.connection.close()
