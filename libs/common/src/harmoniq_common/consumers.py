@@ -85,6 +85,7 @@ class DurableConsumer:
         self._retry_delay = retry_delay
         self._task: asyncio.Task[None] | None = None
         self._stopping = False
+        self._stop_requested = asyncio.Event()
 
     async def start(self) -> None:
         config = ConsumerConfig(
@@ -101,6 +102,7 @@ class DurableConsumer:
     async def stop(self) -> None:
         """Let the batch in hand finish (and be acked), then stop fetching."""
         self._stopping = True
+        self._stop_requested.set()
         if self._task is not None:
             await self._task
             self._task = None
@@ -111,8 +113,17 @@ class DurableConsumer:
     async def _run(self) -> None:
         subscription = await self._subscribe()
         while not self._stopping:
+            # Wait for a batch or for stop(), whichever comes first: shutting down does not
+            # sit out the fetch. An abandoned fetch's messages are redelivered after ack_wait.
+            fetching = asyncio.ensure_future(subscription.fetch(self._batch, timeout=1))
+            stopping = asyncio.ensure_future(self._stop_requested.wait())
+            await asyncio.wait({fetching, stopping}, return_when=asyncio.FIRST_COMPLETED)
+            stopping.cancel()
+            if not fetching.done():
+                fetching.cancel()
+                break
             try:
-                messages = await subscription.fetch(self._batch, timeout=1)
+                messages = fetching.result()
             except (TimeoutError, NatsTimeout):
                 continue
             except Exception:
