@@ -5,6 +5,9 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+import pytest
+import websockets
+
 from harmoniq_common.permissions import Permission
 from harmoniq_common.testing.users import TestUser
 from harmoniq_gateway.protocol import Close, Op
@@ -238,3 +241,27 @@ async def test_a_stopping_instance_sends_reconnect_and_the_client_resumes_elsewh
     assert (await moved.dispatch())["t"] == "resumed"
     assert (await moved.dispatch("message.create"))["d"]["message"]["id"] == sent["id"]
     await moved.close()
+
+
+async def test_identifying_twice_resuming_the_future_and_bad_encodings_are_refused(
+    make_user: MakeUser, start_gateway: StartGateway
+) -> None:
+    user = await make_user()
+    url = (await start_gateway()).url
+    twice = await GatewayClient.connect(url)
+    await twice.identify(user.token)
+    await twice.send(Op.IDENTIFY, {"token": user.token})
+    assert (await twice.closed())[0] == Close.ALREADY_AUTHENTICATED
+
+    future = await GatewayClient.connect(url)
+    await future.send(
+        Op.RESUME, {"token": user.token, "session_id": twice.session_id, "seq": 1 << 60}
+    )
+    assert (await future.closed())[0] == Close.INVALID_SEQ
+
+    for query in ("?encoding=xml", "?encoding=json&compress=gzip"):
+        async with websockets.connect(url + query) as socket:
+            with pytest.raises(websockets.ConnectionClosed) as closed:
+                await socket.recv()
+            assert closed.value.rcvd is not None
+            assert closed.value.rcvd.code == Close.INVALID_ENCODING
