@@ -21,7 +21,7 @@ from .codec import decode, encode
 from .consumers import request
 from .events import ChannelView, MemberView, RoleView, ServerView
 from .ids import Snowflake
-from .permissions import Permission
+from .permissions import Overwrite, Permission, RoleGrant, channel_permissions
 
 __all__ = [
     "CHANNEL_ACCESS",
@@ -68,10 +68,28 @@ class ServerAccessRequest(msgspec.Struct, frozen=True, kw_only=True):
 
 
 class ServerAccess(msgspec.Struct, frozen=True, kw_only=True):
-    """The caller's effective permissions in every channel of a server."""
+    """The caller's effective permissions in every channel of a server they can view, and
+    what they were computed from, so a channel seen in an event can be judged the same way."""
 
     server_id: Snowflake
     channels: list[ChannelAccess]
+    user_id: Snowflake = Snowflake(0)
+    is_owner: bool = False
+    default_role: RoleGrant = RoleGrant(0, 0)
+    member_roles: list[RoleGrant] = []
+
+    def permissions_in(self, channel: ChannelView) -> int:
+        """The caller's permissions in a channel as an event describes it (its overwrites)."""
+        return channel_permissions(
+            user_id=self.user_id,
+            is_owner=self.is_owner,
+            default_role=self.default_role,
+            member_roles=self.member_roles,
+            overwrites=[
+                Overwrite(o.target_kind, o.target_id, o.allow, o.deny) for o in channel.overwrites
+            ],
+            channel_kind=channel.kind,
+        )
 
     def channels_allowing(self, permission: Permission) -> list[Snowflake]:
         return [c.channel_id for c in self.channels if c.allows(permission)]

@@ -10,10 +10,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+import msgspec
 import structlog
 
 from harmoniq_common import events as ev
 from harmoniq_common.access import AccessCache, bump_epoch
+from harmoniq_common.codec import encode
 from harmoniq_common.errors import ApiError
 from harmoniq_common.events import EventPayload, decode_envelope, decode_payload
 from harmoniq_common.permissions import Permission
@@ -105,7 +107,12 @@ class Router:
                 continue
             before = session.servers.get(server_id)
             if isinstance(event, ev.ChannelDeleted):
-                visible = before is not None and session.can_view(server_id, int(event.channel_id))
+                known = session.known_channels.get(server_id, set())
+                visible = int(event.channel_id) in known
+                known.discard(int(event.channel_id))
+            elif isinstance(event, ev.ChannelCreated | ev.ChannelUpdated):
+                await self._channel_change(session, server_id, event, frame)
+                continue
             else:
                 stale = isinstance(event, ACCESS_CHANGES) or before is None
                 if stale and not await self.refresh(session, server_id):
@@ -127,6 +134,42 @@ class Router:
         if isinstance(event, ev.ServerDeleted):
             for session in sessions:
                 self.hub.unwatch_server(session, server_id)
+
+    async def _channel_change(
+        self,
+        session: Session,
+        server_id: int,
+        event: ev.ChannelCreated | ev.ChannelUpdated,
+        frame: Callable[[Session], bytes],
+    ) -> None:
+        """Judged by the channel as the event describes it, not as it is by now (it may have
+        changed again, or be gone): with the member's roles, under the event's overwrites.
+        A channel that stops being visible to them arrives as ``channel.deleted``."""
+        channel_id = int(event.channel.id)
+        channels = session.servers.get(server_id)
+        was_visible = channels is not None and session.can_view(server_id, channel_id)
+        if not await self.refresh(session, server_id):
+            return
+        access = session.access[server_id]
+        permissions = access.permissions_in(event.channel)
+        channels = session.servers[server_id] or {}
+        known = session.known_channels.setdefault(server_id, set())
+        if permissions & Permission.VIEW_CHANNEL:
+            channels[channel_id] = permissions
+            known.add(channel_id)
+            session.send_bytes(frame(session))
+        elif was_visible or channel_id in known:
+            channels.pop(channel_id, None)
+            known.discard(channel_id)
+            gone = ev.ChannelDeleted(server_id=event.channel.server_id, channel_id=event.channel.id)
+            session.send_bytes(
+                encode_dispatch(
+                    gone.event_type,
+                    session.seq,
+                    msgspec.Raw(encode(gone)),
+                    session.wire.encoding,
+                )
+            )
 
     async def _user_event(self, delivery: Delivery, event: EventPayload, frame: object) -> None:
         user_id = int(delivery.subject.split(".")[3])

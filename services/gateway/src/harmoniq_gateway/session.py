@@ -36,6 +36,11 @@ class Session:
     ephemeral: int = 0
     # server id -> its channels' permissions for this user; None until (re)loaded.
     servers: dict[int, dict[int, int] | None] = field(default_factory=dict)
+    # What those permissions were computed from (to judge channels as events describe them).
+    access: dict[int, ServerAccess] = field(default_factory=dict)
+    # Channels the client has been told about (READY, channel.created/updated), per server:
+    # a channel.deleted goes to those who knew the channel, whatever its state by now.
+    known_channels: dict[int, set[int]] = field(default_factory=dict)
     outgoing: asyncio.Queue[bytes | None] = field(init=False)
     closing: tuple[Close, str] | None = None
     status: str = "online"
@@ -68,6 +73,10 @@ class Session:
         self.servers[int(access.server_id)] = {
             int(c.channel_id): c.permissions for c in access.channels
         }
+        self.access[int(access.server_id)] = access
+        self.known_channels.setdefault(int(access.server_id), set()).update(
+            int(c.channel_id) for c in access.channels
+        )
 
     def can_view(self, server_id: int, channel_id: int) -> bool:
         channels = self.servers.get(server_id)

@@ -52,6 +52,10 @@ class ServerAccess:
     def _grants(self, role_ids: list[Snowflake]) -> list[RoleGrant]:
         return [RoleGrant(r, self.roles[r].permissions) for r in role_ids if r in self.roles]
 
+    def grants(self) -> list[RoleGrant]:
+        """The member's roles as the permission function takes them."""
+        return self._grants(self.member_role_ids)
+
     def explain(
         self, channel: ChannelRow | None = None, overwrites: list[OverwriteRow] | None = None
     ) -> Explanation:
@@ -164,4 +168,9 @@ async def answer_server_access(
     return contract.ServerAccess(
         server_id=access.server.id,
         channels=[a for a in answers if a.allows(Permission.VIEW_CHANNEL)],
+        user_id=access.user_id,
+        is_owner=access.is_owner,
+        # Plain ints: RoleGrant is the permission function's type, not an id on the wire.
+        default_role=RoleGrant(int(access.server.id), access.default_role.permissions),
+        member_roles=[RoleGrant(int(g.id), g.permissions) for g in access.grants()],
     )

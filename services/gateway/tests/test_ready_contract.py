@@ -1,0 +1,158 @@
+"""The contract between READY and the event stream: the state READY gives, with the events of
+an action applied, equals the state a fresh READY gives after it; and every dispatched event
+decodes as its declared schema."""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import msgspec
+
+from harmoniq_common.codec import decode
+from harmoniq_common.events import EVENT_TYPES
+from harmoniq_common.testing.users import TestUser
+from harmoniq_gateway.testing import GatewayClient
+from harmoniq_guilds.testing import Client, create_server, invite_and_join, text_channel
+
+MakeUser = Callable[..., Awaitable[TestUser]]
+StartGateway = Callable[[], Awaitable[Any]]
+State = dict[str, dict[str, Any]]
+
+
+def _state(ready: dict[str, Any]) -> State:
+    """What a client keeps from READY (permissions are recomputed from it, so left out)."""
+    return {
+        s["server"]["id"]: {
+            "server": s["server"],
+            "channels": {c["id"]: c for c in s["channels"]},
+            "roles": {r["id"]: r for r in s["roles"]},
+            "member": s["member"],
+            "member_count": s["member_count"],
+        }
+        for s in ready["servers"]
+    }
+
+
+def _apply(state: State, me: str, event_type: str, d: dict[str, Any]) -> None:
+    """A client's reducer: upserts for created/updated, removals for deleted/left."""
+    server_id = str(
+        d.get("server_id")
+        or (d.get("server") or {}).get("id")
+        or (d.get("channel") or d.get("role") or d.get("member") or {}).get("server_id")
+    )
+    entry = state.get(server_id)
+    if entry is None:
+        return
+    if event_type == "server.updated":
+        entry["server"] = d["server"]
+    elif event_type in ("channel.created", "channel.updated"):
+        entry["channels"][d["channel"]["id"]] = d["channel"]
+    elif event_type == "channel.deleted":
+        entry["channels"].pop(d["channel_id"], None)
+    elif event_type in ("role.created", "role.updated"):
+        entry["roles"][d["role"]["id"]] = d["role"]
+    elif event_type == "role.deleted":
+        entry["roles"].pop(d["role_id"], None)
+    elif event_type == "member.joined":
+        entry["member_count"] += 1
+    elif event_type == "member.updated" and d["member"]["user"]["id"] == me:
+        entry["member"] = d["member"]
+    elif event_type == "member.left":
+        if d["user_id"] == me:
+            del state[server_id]
+        else:
+            entry["member_count"] -= 1
+
+
+async def test_ready_plus_events_equals_the_next_ready(
+    guilds: Client, messages: Client, make_user: MakeUser, start_gateway: StartGateway
+) -> None:
+    owner, member, visitor = await make_user("olga"), await make_user("max"), await make_user("vic")
+    server = await create_server(guilds, owner)
+    await invite_and_join(guilds, server, owner, member)
+    sid = server["id"]
+    url = (await start_gateway()).url
+    client = await GatewayClient.connect(url)
+    state = _state((await client.identify(member.token))["d"])
+    general = (await text_channel(guilds, server, owner))["id"]
+
+    async def ok(response: Any) -> dict[str, Any]:
+        assert response.status_code in (200, 201, 204), response.text
+        return dict(response.json()) if response.content else {}
+
+    h = owner.headers
+    await ok(
+        await guilds.patch(f"/api/v1/servers/{sid}", json={"description": "a book club"}, headers=h)
+    )
+    created = await ok(
+        await guilds.post(f"/api/v1/servers/{sid}/channels", json={"name": "news"}, headers=h)
+    )
+    await ok(
+        await guilds.patch(
+            f"/api/v1/channels/{created['id']}", json={"topic": "what's new"}, headers=h
+        )
+    )
+    role = await ok(
+        await guilds.post(f"/api/v1/servers/{sid}/roles", json={"name": "reader"}, headers=h)
+    )
+    await ok(
+        await guilds.patch(
+            f"/api/v1/servers/{sid}/roles/{role['id']}", json={"color": 255}, headers=h
+        )
+    )
+    await ok(
+        await guilds.put(f"/api/v1/servers/{sid}/members/{member.id}/roles/{role['id']}", headers=h)
+    )
+    await ok(
+        await guilds.patch(
+            f"/api/v1/servers/{sid}/members/{member.id}",
+            json={"nickname": "Maxi"},
+            headers=member.headers,
+        )
+    )
+    await invite_and_join(guilds, server, owner, visitor)
+    await ok(await guilds.delete(f"/api/v1/servers/{sid}/members/{visitor.id}", headers=h))
+    await ok(await guilds.delete(f"/api/v1/channels/{created['id']}", headers=h))
+    other_role = await ok(
+        await guilds.post(f"/api/v1/servers/{sid}/roles", json={"name": "temp"}, headers=h)
+    )
+    await ok(await guilds.delete(f"/api/v1/servers/{sid}/roles/{other_role['id']}", headers=h))
+    await ok(
+        await messages.post(
+            f"/api/v1/channels/{general}/messages", json={"content": "fin"}, headers=h
+        )
+    )
+
+    seen: list[str] = []
+    while True:
+        frame = await client.dispatch()
+        event_type, d = frame["t"], frame["d"]
+        if event_type in EVENT_TYPES:
+            # Every dispatch is a valid instance of its declared payload.
+            decode(msgspec.json.encode(d), EVENT_TYPES[event_type])
+        seen.append(event_type)
+        _apply(state, str(member.id), event_type, d)
+        if event_type == "message.create":
+            break
+    for expected in (
+        "server.updated",
+        "channel.created",
+        "channel.updated",
+        "channel.deleted",
+        "role.created",
+        "role.updated",
+        "role.deleted",
+        "member.updated",
+        "member.joined",
+        "member.left",
+    ):
+        assert expected in seen, (expected, ", ".join(seen))
+
+    fresh = await GatewayClient.connect(url)
+    after = _state((await fresh.identify(member.token))["d"])
+    expected_state = copy.deepcopy(state)
+    assert expected_state == after
+    await client.close()
+    await fresh.close()
