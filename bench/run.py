@@ -1,20 +1,40 @@
-"""``make bench``: run every benchmark and print its figures (never a pass/fail gate)."""
+"""``make bench``: run every benchmark and print its figures (never a pass/fail gate).
+
+``bench/run.py`` runs them all with their defaults, one after the other, each on its own fleet;
+``bench/run.py NAME [ARGS…]`` runs one with its own arguments (``auth --requests 50``,
+``messages --quick``).
+"""
 
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "deploy"))
 
+import messages_bench
+
 import auth_latency
 
+BENCHMARKS: dict[str, Callable[[list[str]], None]] = {
+    "auth": auth_latency.main,
+    "messages": messages_bench.main,
+}
 
-def main() -> int:
-    auth_latency.main(sys.argv[1:])
+
+def main(argv: list[str]) -> int:
+    if argv and argv[0] in BENCHMARKS:
+        BENCHMARKS[argv[0]](argv[1:])
+        return 0
+    if argv:
+        print(f"usage: run.py [{'|'.join(BENCHMARKS)} [ARGS…]]", file=sys.stderr)
+        return 2
+    for run in BENCHMARKS.values():
+        run([])
     return 0
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(main(sys.argv[1:]))

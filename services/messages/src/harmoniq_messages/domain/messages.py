@@ -120,7 +120,8 @@ class Messages:
                 if first is None:  # deleted since: a retry must not resurrect it
                     raise NotFound("unknown message", code="unknown_message")
                 return await self.page_of(tx.conn, [first], user_id), False
-            page = await self.page_of(tx.conn, [row], user_id)
+            # A new message has no reactions yet: only its reply preview is read.
+            page = Page([message_view(row, await reply_previews(tx.conn, [row]))], {})
             await self._emit(tx, access.server_id, MessageCreated(message=page.messages[0]))
         return page, True
 

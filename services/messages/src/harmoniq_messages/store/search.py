@@ -76,7 +76,12 @@ async def search(conn: asyncpg.Connection, query: SearchQuery) -> list[MessageRo
         f"SELECT * FROM ({SELECT.replace('SELECT ', f'SELECT {rank} AS rank, ', 1)}"
         f" WHERE {' AND '.join(where)}) m ORDER BY {order} LIMIT {limit} OFFSET {offset}"
     )
-    records = await conn.fetch(sql, *args)
+    async with conn.transaction(readonly=True):
+        # Planned for these very values every time: one SQL text serves every query, and the
+        # generic plan Postgres would otherwise settle on after five runs is up to 50x slower
+        # for some of them (docs/performance.md, "Messages").
+        await conn.execute("SET LOCAL plan_cache_mode = force_custom_plan")
+        records = await conn.fetch(sql, *args)
     return to_rows([_without_rank(r) for r in records], MessageRow)
 
 
