@@ -117,3 +117,16 @@ async def test_relevance_puts_the_denser_match_first(
         )
     ).json()
     assert [m["id"] for m in body["messages"]] == [dense["id"], sparse["id"]]
+
+
+def test_chinese_and_japanese_text_is_trigram_indexed(client: Client) -> None:
+    """The database's character classification knows CJK, so the trigram index serves those
+    searches instead of every search reading the whole channel (docs/performance.md)."""
+    platform = client.app.state.platform
+
+    async def trigrams(text: str) -> list[str]:
+        async with platform.pool.acquire() as conn:
+            return list(await conn.fetchval("SELECT extensions.show_trgm($1)", text))
+
+    assert client.blocking_portal.call(trigrams, "数据库")
+    assert client.blocking_portal.call(trigrams, "サーバー")

@@ -315,19 +315,27 @@ class InfraStack:
         self._new(data).mkdir(mode=0o700)
         if user is not None:
             os.chown(data, user.pw_uid, user.pw_gid)
-        command = [str(initdb), "-D", str(data), "-U", "postgres", "--auth=trust",
-                   "--encoding=UTF8", "--locale=C", "--no-instructions"]  # fmt: skip
-        if not self._persistent:
-            command.append("--no-sync")
-        try:
-            done = subprocess.run(
-                command, capture_output=True, cwd=data, check=False, **_as_user(user)
-            )
-        except OSError as error:
-            raise InfraError(f"cannot run {initdb}{_as_who(user)}: {error}") from error
-        if done.returncode != 0:
-            output = (done.stdout + done.stderr).decode(errors="replace")
-            raise InfraError(f"initdb failed with code {done.returncode}:\n{output}")
+        # libc C.UTF-8: byte-order collation like C, but a character classification that knows
+        # CJK, without which pg_trgm extracts no trigrams from Chinese or Japanese text (search
+        # would read whole channels). Plain C where the system has no C.UTF-8.
+        for locale in ("C.UTF-8", "C"):
+            command = [str(initdb), "-D", str(data), "-U", "postgres", "--auth=trust",
+                       "--encoding=UTF8", "--locale-provider=libc", f"--locale={locale}",
+                       "--no-instructions"]  # fmt: skip
+            if not self._persistent:
+                command.append("--no-sync")
+            try:
+                done = subprocess.run(
+                    command, capture_output=True, cwd=data, check=False, **_as_user(user)
+                )
+            except OSError as error:
+                raise InfraError(f"cannot run {initdb}{_as_who(user)}: {error}") from error
+            if done.returncode == 0:
+                return
+            for leftover in data.iterdir():  # initdb wants an empty directory to try again
+                shutil.rmtree(leftover) if leftover.is_dir() else leftover.unlink()
+        output = (done.stdout + done.stderr).decode(errors="replace")
+        raise InfraError(f"initdb failed with code {done.returncode}:\n{output}")
 
     def _postgres_data_dir(self, user: pwd.struct_passwd | None) -> Path:
         """``base_dir/postgres``, unless we are root and ``nobody`` cannot reach it.
