@@ -1,0 +1,28 @@
+"""The session's own rules, without a network: sequences and the slow-client limit."""
+
+from __future__ import annotations
+
+from harmoniq_gateway.protocol import Close, Wire
+from harmoniq_gateway.session import SEQ_SHIFT, Session, resume_point
+
+
+def test_sequences_grow_and_resume_from_the_stream_position() -> None:
+    session = Session(1, Wire("json", None, 1024), queue_limit=10)
+    assert session.take_durable(5)
+    first = session.seq
+    assert session.next_ephemeral_seq() > first
+    assert not session.take_durable(5)  # a replay of what it had
+    assert session.take_durable(9)
+    assert session.seq == 9 << SEQ_SHIFT and session.seq > first
+    assert resume_point(session.next_ephemeral_seq()) == 9
+
+
+def test_a_client_too_far_behind_is_closed_to_resume_and_its_queue_ends() -> None:
+    session = Session(1, Wire("json", None, 1024), queue_limit=2)
+    for _ in range(3):
+        session.send_bytes(b"{}")
+    assert session.closing is not None and session.closing[0] == Close.TOO_SLOW
+    assert session.closed.is_set()
+    # The writer finds the end marker even though the queue was full.
+    items = [session.outgoing.get_nowait() for _ in range(session.outgoing.qsize())]
+    assert items[-1] is None
