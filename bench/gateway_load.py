@@ -154,6 +154,7 @@ class Connected:
     seconds: float  # first connect → last READY
     identify_ms: list[float]  # each client's connect → READY
     retries: int  # upgrades refused (429 from nginx's per-address guard) and tried again
+    failures: dict[str, int]  # connections closed before READY (then tried again), by code
 
 
 @dataclass
@@ -179,27 +180,57 @@ class Swarm:
     # -- connecting -------------------------------------------------------------------------
 
     async def connect(
-        self, urls: Sequence[str], tokens: Sequence[str], *, concurrency: int
+        self,
+        urls: Sequence[str],
+        tokens: Sequence[str],
+        *,
+        concurrency: int,
+        deflate: bool = True,
+        attempts: int = 5,
     ) -> Connected:
-        """Connect ``len(tokens)`` clients, the i-th to ``urls[i % len(urls)]``, and IDENTIFY."""
+        """Connect ``len(tokens)`` clients, the i-th to ``urls[i % len(urls)]``, and IDENTIFY.
+
+        An upgrade refused with 429 (nginx's per-address guard) is retried after a pause; a
+        connection the gateway closes before READY is tried again too, as a real client would
+        (``attempts`` times), and counted in ``failures`` by close code."""
         gate = asyncio.Semaphore(concurrency)
         identify_ms: list[float] = []
         retries = 0
+        failures: Counter[str] = Counter()
+
+        async def handshake(url: str) -> GatewayClient:
+            nonlocal retries
+            for attempt in range(50):
+                try:
+                    if deflate:  # what browsers and websockets negotiate by default
+                        return await GatewayClient.connect(url)
+                    connection = await websockets.connect(url, max_size=2**24, compression=None)
+                    client = GatewayClient(connection, "json", False)
+                    client.hello = await client.receive()
+                    return client
+                except websockets.InvalidStatus as refused:
+                    if refused.response.status_code != 429 or attempt == 49:
+                        raise
+                    retries += 1
+                    await asyncio.sleep(0.05 * (1 + attempt % 10))
+            raise AssertionError("unreachable")
 
         async def one(index: int, token: str) -> None:
-            nonlocal retries
+            url = urls[index % len(urls)] + "/gateway"
             async with gate:
                 started = time.perf_counter()
-                for attempt in range(50):
+                for attempt in range(attempts):
+                    client = await handshake(url)
                     try:
-                        client = await GatewayClient.connect(urls[index % len(urls)] + "/gateway")
+                        ready = await client.identify(token)
                         break
-                    except websockets.InvalidStatus as refused:
-                        if refused.response.status_code != 429 or attempt == 49:
+                    except websockets.ConnectionClosed as closed:
+                        code = closed.rcvd.code if closed.rcvd else 1006
+                        reason = closed.rcvd.reason if closed.rcvd else "no close frame"
+                        failures[f"{code} {reason}"] += 1
+                        if attempt == attempts - 1:
                             raise
-                        retries += 1
-                        await asyncio.sleep(0.05 * (1 + attempt % 10))
-                ready = await client.identify(token)
+                        await asyncio.sleep(0.2)
                 identify_ms.append((time.perf_counter() - started) * 1000)
             self._check_ready(ready)
             member = _Member(index, client, bytearray())
@@ -209,14 +240,17 @@ class Swarm:
 
         started = time.perf_counter()
         await asyncio.gather(*(one(i, token) for i, token in enumerate(tokens)))
-        return Connected(len(tokens), time.perf_counter() - started, identify_ms, retries)
+        return Connected(
+            len(tokens), time.perf_counter() - started, identify_ms, retries, dict(failures)
+        )
 
     def _check_ready(self, ready: dict[str, object]) -> None:
         servers = ready["d"]["servers"]  # type: ignore[index]
         for snapshot in servers:
-            if snapshot["server"]["id"] == self.server_id:
-                if any(c["id"] == self.channel_id for c in snapshot["channels"]):
-                    return
+            if snapshot["server"]["id"] == self.server_id and any(
+                c["id"] == self.channel_id for c in snapshot["channels"]
+            ):
+                return
         raise RuntimeError(f"READY without server {self.server_id} / channel {self.channel_id}")
 
     async def close(self, *, concurrency: int = 200) -> None:
