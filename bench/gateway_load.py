@@ -110,7 +110,9 @@ class CpuMeter:
         """Wall seconds since start and each group's CPU seconds over them."""
         now = self.read()
         wall = time.perf_counter() - self._wall
-        return wall, {name: now[name] - self._start.get(name, 0.0) for name in now}
+        # A group with descendants loses the CPU of those that exit meanwhile (Postgres
+        # backends): never below zero, and an undercount for such groups.
+        return wall, {name: max(0.0, now[name] - self._start.get(name, 0.0)) for name in now}
 
 
 def percentile(values: Sequence[float], q: float) -> float:
@@ -150,7 +152,7 @@ class _Member:
 
 @dataclass
 class Connected:
-    clients: int
+    clients: int  # connected (READY) in the end
     seconds: float  # first connect → last READY
     identify_ms: list[float]  # each client's connect → READY
     retries: int  # upgrades refused (429 from nginx's per-address guard) and tried again
@@ -192,7 +194,9 @@ class Swarm:
 
         An upgrade refused with 429 (nginx's per-address guard) is retried after a pause; a
         connection the gateway closes before READY is tried again too, as a real client would
-        (``attempts`` times), and counted in ``failures`` by close code."""
+        (``attempts`` times in all), and counted in ``failures`` by close code or error. A
+        client that fails every attempt is left out (``Connected.clients`` says how many are
+        in)."""
         gate = asyncio.Semaphore(concurrency)
         identify_ms: list[float] = []
         retries = 0
@@ -220,17 +224,19 @@ class Swarm:
             async with gate:
                 started = time.perf_counter()
                 for attempt in range(attempts):
-                    client = await handshake(url)
                     try:
+                        client = await handshake(url)
                         ready = await client.identify(token)
                         break
                     except websockets.ConnectionClosed as closed:
                         code = closed.rcvd.code if closed.rcvd else 1006
                         reason = closed.rcvd.reason if closed.rcvd else "no close frame"
                         failures[f"{code} {reason}"] += 1
-                        if attempt == attempts - 1:
-                            raise
-                        await asyncio.sleep(0.2)
+                    except (OSError, TimeoutError, websockets.InvalidHandshake) as failed:
+                        failures[f"{type(failed).__name__}: {failed}"[:120]] += 1
+                    await asyncio.sleep(0.2 * (attempt + 1))
+                else:
+                    return  # given up: not connected (counted in failures)
                 identify_ms.append((time.perf_counter() - started) * 1000)
             self._check_ready(ready)
             member = _Member(index, client, bytearray())
@@ -241,7 +247,11 @@ class Swarm:
         started = time.perf_counter()
         await asyncio.gather(*(one(i, token) for i, token in enumerate(tokens)))
         return Connected(
-            len(tokens), time.perf_counter() - started, identify_ms, retries, dict(failures)
+            len(self.members),
+            time.perf_counter() - started,
+            identify_ms,
+            retries,
+            dict(failures),
         )
 
     def _check_ready(self, ready: dict[str, object]) -> None:

@@ -2,7 +2,7 @@
 
 ``bench/run.py`` runs them all with their defaults, one after the other, each on its own fleet;
 ``bench/run.py NAME [ARGS…]`` runs one with its own arguments (``auth --requests 50``,
-``messages --quick``).
+``messages --quick``, ``gateway --quick``).
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "deploy"))
 
+import gateway_fanout
 import messages_bench
 
 import auth_latency
@@ -21,6 +22,7 @@ import auth_latency
 BENCHMARKS: dict[str, Callable[[list[str]], None]] = {
     "auth": auth_latency.main,
     "messages": messages_bench.main,
+    "gateway": gateway_fanout.main,
 }
 
 
