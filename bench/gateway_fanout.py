@@ -4,7 +4,8 @@ Starts the fleet on its own database and namespace (embedded Postgres/Redis/NATS
 benchmarks do), registers an owner and as many members as the largest run needs straight at
 the auth service (cheap argon2 and a lifted credential limit: setting up is not what is
 measured), creates one server whose members all join through an invite (``POST
-/api/v1/invites/{code}``, straight at guilds), then for each gateway instance count and each N:
+/api/v1/invites/{code}``, straight at guilds), then for each gateway instance count and each N,
+on freshly started gateway processes:
 
 1. connects N members' gateway clients (real WebSockets: HELLO, IDENTIFY, READY checked to hold
    the server and the channel; heartbeats at half the interval), through nginx when nginx can
@@ -16,13 +17,19 @@ measured), creates one server whose members all join through an invite (``POST
    POST to the moment each client reads it; deliveries are counted once per (client, message),
    so the delivered fraction is exact; CPU of every process (gateway, the client process
    itself, nginx, messages, NATS, Postgres…) over the send phase from ``/proc``;
-5. closes the clients and waits for the gateway to go quiet.
+5. churn: 6 s more of the same traffic while a few more members connect (each a new user for
+   its instance, which changes the instance's interest);
+6. closes the clients and waits for the gateway to go quiet. Warnings and errors the gateway
+   logged during the run are counted by event; Redis connections are sampled per phase.
 
-The send limit and the credential limit are lifted for the run; nginx's per-address guard is
-left as it is (the fleet offers no knob): all traffic through nginx stays below it, and an
-upgrade it refuses (429) is retried and counted. nginx's ``worker_connections`` (1024 in
-``deploy/nginx/nginx.conf.template``, no parameter) caps the proxied sockets at about 500, so
-larger N connect straight to the instances; ``--path nginx`` forces nginx anyway.
+The send limit and the credential limit are lifted for the run, and the services' Redis pool
+is raised (``--redis-max-connections``; 0 keeps redis-py's default of 100, which fails the
+101st concurrent command: at 5,000 clients the gateway then drops most of them). nginx's
+per-address guard is left as it is (the fleet offers no knob): all traffic through nginx stays
+below it, and an upgrade it refuses (429) is retried and counted. nginx's
+``worker_connections`` (1024 in ``deploy/nginx/nginx.conf.template``, no parameter) caps the
+proxied sockets at about 500, so larger N connect straight to the instances (``--path auto``
+switches to nginx by itself once nginx can hold N); ``--path nginx`` forces nginx anyway.
 
 Bounded: every run has a message count, a rate and time limits; loopback only; everything
 stops by itself. Figures as JSON go to ``.bench/gateway/``.
@@ -198,7 +205,10 @@ def _nginx_capacity(fleet: Fleet) -> tuple[int, int]:
     """(worker_connections * workers, per-address burst) of the running nginx config."""
     assert fleet.nginx is not None
     conf = Path(fleet.work_dir / "nginx" / "nginx.conf").read_text()
-    connections = int(re.search(r"worker_connections\s+(\d+)", conf).group(1))  # type: ignore[union-attr]
+    found = re.search(r"worker_connections\s+(\d+)", conf)
+    if found is None:
+        raise RuntimeError(f"{conf}: no worker_connections")
+    connections = int(found.group(1))
     workers_match = re.search(r"worker_processes\s+(\d+)", conf)
     workers = int(workers_match.group(1)) if workers_match else 1
     proxy = (nginx_config.NGINX_DIR / "proxy.conf").read_text()
@@ -664,7 +674,8 @@ def _print(result: Result) -> None:
             else ""
         )
         + f"\n    Redis connections of the fleet, most at once: {result.redis_clients_peak}"
-        + f"\n    gateway {result.us_per_delivery:.1f} µs CPU per delivery ({result.net_us_per_delivery:.1f} net of idle); client loop lag p99"
+        + f"\n    gateway {result.us_per_delivery:.1f} µs CPU per delivery"
+        f" ({result.net_us_per_delivery:.1f} net of idle); client loop lag p99"
         f" {result.loop_lag_p99_ms:.1f} ms; closes {result.closes}"
         + "".join(f"\n    gateway log: {n} x {event}" for event, n in result.gateway_log.items())
         + (f"\n    RUN BROKE: {result.error}" if result.error else ""),
