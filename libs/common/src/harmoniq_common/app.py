@@ -25,7 +25,7 @@ from litestar.middleware import DefineMiddleware
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import SwaggerRenderPlugin
 from litestar.types import ControllerRouterHandler
-from redis.asyncio import Redis
+from redis.asyncio import BlockingConnectionPool, Redis
 
 from . import bus
 from .auth import AuthMiddleware, RevocationMarks, TokenVerifier, exclude_patterns
@@ -90,7 +90,13 @@ def _platform_lifespan(
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
         subjects = bus.Subjects(settings.namespace)
         async with contextlib.AsyncExitStack() as stack:
-            redis = Redis.from_url(settings.redis_url)
+            redis = Redis.from_pool(
+                BlockingConnectionPool.from_url(
+                    settings.redis_url,
+                    max_connections=settings.redis_pool_max,
+                    timeout=settings.redis_pool_timeout_seconds,
+                )
+            )
             stack.push_async_callback(redis.aclose)
             pool = await create_pool(
                 settings.database_url,

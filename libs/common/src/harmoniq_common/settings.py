@@ -38,6 +38,10 @@ class CommonSettings(msgspec.Struct, frozen=True, kw_only=True):
     database_pool_min: int = 2
     database_pool_max: int = 10
     redis_url: str = "redis://127.0.0.1:6379/0"
+    # Connections to Redis per process. A command finding all of them busy waits up to
+    # redis_pool_timeout_seconds for one (redis-py's default pool would fail it at once).
+    redis_pool_max: int = 64
+    redis_pool_timeout_seconds: float = 5.0
     nats_url: str = "nats://127.0.0.1:4222"
     # Prefix of every Redis key, NATS subject and JetStream stream: lets several fleets (or
     # parallel tests) share one Redis/NATS without seeing each other.

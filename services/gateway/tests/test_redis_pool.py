@@ -1,0 +1,42 @@
+"""Many sessions arriving at once share a small Redis pool: they wait for a connection."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import pytest
+
+from harmoniq_common.testing.users import TestUser
+from harmoniq_gateway.protocol import Op
+from harmoniq_gateway.testing import GatewayClient
+from harmoniq_guilds.testing import Client, create_server
+
+MakeUser = Callable[..., Awaitable[TestUser]]
+StartGateway = Callable[[], Awaitable[Any]]
+
+
+@pytest.fixture
+def gateway_overrides() -> dict[str, Any]:
+    # redis-py's own pool would fail the third concurrent command (MaxConnectionsError), and
+    # the client would see its IDENTIFY refused.
+    return {"redis_pool_max": 2, "redis_pool_timeout_seconds": 20}
+
+
+async def test_a_burst_of_identifies_all_get_ready_on_a_pool_of_two(
+    guilds: Client, make_user: MakeUser, start_gateway: StartGateway
+) -> None:
+    owner = await make_user("olga")
+    server = await create_server(guilds, owner)
+    url = (await start_gateway()).url
+    clients = await asyncio.gather(*(GatewayClient.connect(url) for _ in range(40)))
+    readies = await asyncio.gather(*(client.identify(owner.token) for client in clients))
+    assert {r["d"]["servers"][0]["server"]["id"] for r in readies} == {server["id"]}
+    assert len({r["d"]["session_id"] for r in readies}) == 40
+    for client in clients:  # heartbeats (two Redis writes each) at once, all acknowledged
+        await client.send(Op.HEARTBEAT, client.seq)
+    for client in clients:
+        while (await client.receive())["op"] != Op.HEARTBEAT_ACK:
+            pass
+    await asyncio.gather(*(client.close() for client in clients))
