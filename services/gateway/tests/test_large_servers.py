@@ -10,7 +10,7 @@ import pytest
 from harmoniq_common.testing.users import TestUser
 from harmoniq_gateway.protocol import Op
 from harmoniq_gateway.testing import GatewayClient
-from harmoniq_guilds.testing import Client, create_server, invite_and_join
+from harmoniq_guilds.testing import Client, create_server, invite_and_join, join
 
 MakeUser = Callable[..., Awaitable[TestUser]]
 StartGateway = Callable[[], Awaitable[Any]]
@@ -46,4 +46,53 @@ async def test_presence_in_a_large_server_needs_a_subscription(
     while (frame := await elsewhere.receive())["op"] != Op.HEARTBEAT_ACK:
         assert frame["t"] != "presence.update", frame
     for client in (listening, elsewhere, friend_client):
+        await client.close()
+
+
+async def _no_presence_before_ack(client: GatewayClient) -> None:
+    """Presence messages reach every local recipient at once: had this client been one, its
+    copy would be queued before the answer to a heartbeat sent now."""
+    await client.send(Op.HEARTBEAT, client.seq)
+    while (frame := await client.receive())["op"] != Op.HEARTBEAT_ACK:
+        assert frame.get("t") != "presence.update", frame
+
+
+async def test_a_server_that_grows_large_switches_to_subscriptions_and_back_out(
+    guilds: Client, make_user: MakeUser, start_gateway: StartGateway
+) -> None:
+    owner, friend, third = await make_user("olga"), await make_user("max"), await make_user()
+    server = await create_server(guilds, owner)
+    code = await invite_and_join(guilds, server, owner, friend)
+    gateway = await start_gateway()
+    gateway.gateway.presence.large_server = 2  # two members: small, for now
+    listening = await GatewayClient.connect(gateway.url)
+    await listening.identify(owner.token)
+    await listening.send(Op.SUBSCRIBE_MEMBERS, {"server_id": server["id"]})
+    await listening.dispatch("members.subscribed")
+    elsewhere = await GatewayClient.connect(gateway.url)
+    await elsewhere.identify(owner.token)
+    friend_client = await GatewayClient.connect(gateway.url)
+    await friend_client.identify(friend.token)
+    assert (await elsewhere.dispatch("presence.update"))["d"]["status"] == "online"
+
+    await join(guilds, code, third)  # three members: large
+    assert (await elsewhere.dispatch("member.joined"))["d"]["member"]["user"]["id"] == str(third.id)
+    await friend_client.send(Op.PRESENCE_UPDATE, {"status": "idle"})
+    while (await listening.dispatch("presence.update"))["d"]["status"] != "idle":
+        pass
+    await _no_presence_before_ack(elsewhere)
+
+    await listening.send(Op.SUBSCRIBE_MEMBERS, {"server_id": server["id"], "subscribe": False})
+    await listening.send(Op.HEARTBEAT, listening.seq)  # handled in order: unsubscribed by its ack
+    while (await listening.receive())["op"] != Op.HEARTBEAT_ACK:
+        pass
+    watcher = await GatewayClient.connect(gateway.url)  # still subscribed, to know when
+    await watcher.identify(third.token)
+    await watcher.send(Op.SUBSCRIBE_MEMBERS, {"server_id": server["id"]})
+    await watcher.dispatch("members.subscribed")
+    await friend_client.send(Op.PRESENCE_UPDATE, {"status": "dnd"})
+    while (await watcher.dispatch("presence.update"))["d"]["status"] != "dnd":
+        pass
+    await _no_presence_before_ack(listening)
+    for client in (listening, elsewhere, friend_client, watcher):
         await client.close()

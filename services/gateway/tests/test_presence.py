@@ -74,8 +74,75 @@ async def test_a_dead_instance_does_not_leave_anyone_online(
     await watcher.identify(owner.token)
     watcher.start_heartbeats()
     # A session on an instance that then died: recorded, never renewed, never removed.
-    await survivor.gateway.presence.set(int(friend.id), [int(server["id"])], "f" * 32, "online")
+    await survivor.gateway.presence.set_servers(int(friend.id), [int(server["id"])])
+    await survivor.gateway.presence.set(int(friend.id), "f" * 32, "online")
     assert await _presence_of(watcher, friend) == "online"
     # The sweeper sees its expiry pass (2.5 heartbeat intervals = 5 s here).
     assert await _presence_of(watcher, friend) == "offline"
     await watcher.close()
+
+
+async def test_ready_and_op_8_carry_who_is_online_now(
+    guilds: Client, make_user: MakeUser, start_gateway: StartGateway
+) -> None:
+    owner, friend = await make_user("olga"), await make_user("max")
+    server = await create_server(guilds, owner)
+    await invite_and_join(guilds, server, owner, friend)
+    url = (await start_gateway()).url
+    watcher = await GatewayClient.connect(url)
+    first_ready = await watcher.identify(owner.token)
+    assert first_ready["d"]["presences"] == []  # nobody else is on
+    phone = await GatewayClient.connect(url)
+    await phone.send(Op.IDENTIFY, {"token": friend.token, "status": "dnd"})
+    await phone.dispatch("ready")
+    assert await _presence_of(watcher, friend) == "dnd"
+
+    laptop = await GatewayClient.connect(url)  # the owner's second device starts from READY
+    ready = await laptop.identify(owner.token)
+    assert ready["d"]["presences"] == [
+        {"server_id": server["id"], "user_id": str(friend.id), "status": "dnd", "last_seen": None}
+    ]
+    await laptop.send(Op.SUBSCRIBE_MEMBERS, {"server_id": server["id"]})
+    subscribed = await laptop.dispatch("members.subscribed")
+    assert [p["user_id"] for p in subscribed["d"]["presences"]] == [str(friend.id)]
+
+    await phone.close()
+    offline = await watcher.dispatch("presence.update")
+    assert offline["d"]["status"] == "offline" and offline["d"]["last_seen"] > 0
+    later = await GatewayClient.connect(url)
+    assert (await later.identify(owner.token))["d"]["presences"] == []
+    for client in (watcher, laptop, later):
+        await client.close()
+
+
+async def test_a_member_who_left_no_longer_shows_there(
+    guilds: Client, make_user: MakeUser, start_gateway: StartGateway
+) -> None:
+    owner, friend, other = await make_user("olga"), await make_user("max"), await make_user()
+    left, stayed = await create_server(guilds, owner), await create_server(guilds, other)
+    await invite_and_join(guilds, left, owner, friend)
+    await invite_and_join(guilds, stayed, other, friend)
+    url = (await start_gateway()).url
+    phone = await GatewayClient.connect(url)
+    await phone.identify(friend.token)
+    response = await guilds.delete(
+        f"/api/v1/servers/{left['id']}/members/@me", headers=friend.headers
+    )
+    assert response.status_code == 204, response.text
+    gone = await phone.dispatch("member.left")
+    assert gone["d"]["server_id"] == left["id"]
+
+    watcher = await GatewayClient.connect(url)  # in the server they left
+    assert (await watcher.identify(owner.token))["d"]["presences"] == []
+    friend_side = await GatewayClient.connect(url)  # in the server they stayed in
+    ready = await friend_side.identify(other.token)
+    assert [p["server_id"] for p in ready["d"]["presences"]] == [stayed["id"]]
+    await phone.send(Op.PRESENCE_UPDATE, {"status": "idle"})
+    assert await _presence_of(friend_side, friend) == "idle"
+    # Had it gone to `left` too, the owner's copy would be queued by now: their next frame
+    # after a heartbeat is the acknowledgement.
+    await watcher.send(Op.HEARTBEAT, watcher.seq)
+    while (frame := await watcher.receive())["op"] != Op.HEARTBEAT_ACK:
+        assert frame.get("t") != "presence.update", frame
+    for client in (phone, watcher, friend_side):
+        await client.close()

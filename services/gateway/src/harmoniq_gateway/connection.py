@@ -150,7 +150,10 @@ async def serve(socket: WebSocket[Any, Any, Any], gateway: Gateway) -> None:
             if writer is not None:
                 with contextlib.suppress(Exception):
                     await writer
-            await gateway.disconnected(session)
+            try:
+                await gateway.disconnected(session)
+            except Exception:  # Redis unavailable: the record and presence simply expire
+                log.warning("gateway.disconnect_cleanup_failed", exc_info=True)
 
 
 class _InvalidSession(Exception):
@@ -177,8 +180,7 @@ async def _open(gateway: Gateway, frame: ClientFrame, wire: Wire) -> Session | N
 async def _handle(gateway: Gateway, session: Session, frame: ClientFrame) -> None:
     if frame.op == Op.HEARTBEAT:
         session.send(ServerFrame(op=Op.HEARTBEAT_ACK))
-        await gateway.save(session)
-        await gateway.set_status(session, session.status)  # renews the presence expiry
+        await gateway.heartbeat(session)
     elif frame.op in (Op.IDENTIFY, Op.RESUME):
         raise ProtocolError(Close.ALREADY_AUTHENTICATED, "already identified")
     elif frame.op == Op.TYPING:
@@ -186,6 +188,7 @@ async def _handle(gateway: Gateway, session: Session, frame: ClientFrame) -> Non
     elif frame.op == Op.PRESENCE_UPDATE:
         await gateway.set_status(session, parse(PresenceUpdate, frame.d).status)
     elif frame.op == Op.SUBSCRIBE_MEMBERS:
-        await gateway.subscribe_members(session, int(parse(SubscribeMembers, frame.d).server_id))
+        members = parse(SubscribeMembers, frame.d)
+        await gateway.subscribe_members(session, int(members.server_id), members.subscribe)
     else:
         raise ProtocolError(Close.UNKNOWN_OPCODE, f"unknown opcode {frame.op}")

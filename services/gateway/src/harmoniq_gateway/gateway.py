@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from typing import Any
 
 import msgspec
 from nats.aio.msg import Msg
@@ -22,10 +23,11 @@ from harmoniq_common.consumers import request
 from harmoniq_common.directory import USER_SUMMARIES, UserSummaries, UserSummariesRequest
 from harmoniq_common.errors import ApiError
 from harmoniq_common.events import UserSummary
+from harmoniq_common.ids import Snowflake
 from harmoniq_common.platform import Platform
 
 from .hub import Hub
-from .presence import Presence
+from .presence import Presence, PresenceEvent
 from .protocol import Close, Op, ProtocolError, ServerFrame, Wire
 from .routing import Router
 from .session import Session, resume_point
@@ -46,6 +48,13 @@ class Ready(msgspec.Struct, kw_only=True):
     session_id: str
     user: UserSummary
     servers: list[ServerSnapshot]
+    # Who is not offline in each server, except in large ones (those come with op 8).
+    presences: list[PresenceEvent]
+
+
+class MembersSubscribed(msgspec.Struct, kw_only=True):
+    server_id: Snowflake
+    presences: list[PresenceEvent]
 
 
 class Gateway:
@@ -68,6 +77,8 @@ class Gateway:
         )
         self.hub.ephemeral_handler = self._ephemeral
         self.router.message_sent = self.typists.message_sent
+        self.router.membership_changed = self.membership_changed
+        self.router.member_count_changed = self.presence.member_count_changed
         self.sessions: dict[str, Session] = {}
         self.draining = False
         self._empty = asyncio.Event()
@@ -79,19 +90,42 @@ class Gateway:
 
     async def set_status(self, session: Session, status: str) -> None:
         session.status = status
-        await self.presence.set(session.user_id, sorted(session.servers), session.id, status)
+        await self.presence.set(session.user_id, session.id, status)
 
-    async def subscribe_members(self, session: Session, server_id: int) -> None:
-        """Presence of a large server's members, for this session (it shows the member list)."""
+    async def heartbeat(self, session: Session) -> None:
+        """Renew the resume record and the presence expiry in one round trip."""
+        async with self._redis.pipeline(transaction=False) as pipe:
+            self._save_into(pipe, session)
+            await self.presence.update_script(
+                **self.presence.update_args(session.user_id, session.id, session.status),
+                client=pipe,
+            )
+            _, outcome = await pipe.execute()
+        self.presence.changed(session.user_id, outcome)
+
+    async def membership_changed(self, session: Session) -> None:
+        """The session's user joined or lost a server: their presence follows."""
+        await self.presence.set_servers(session.user_id, sorted(session.servers))
+
+    async def subscribe_members(self, session: Session, server_id: int, subscribe: bool) -> None:
+        """Presence of a server's members for this session (it shows the member list): who is
+        not offline now, then every change. Large servers send presence only this way."""
+        if not subscribe:
+            self.presence.unsubscribe(session, server_id)
+            return
         if server_id not in session.servers:
             return
-        self.presence.subscribed.setdefault(server_id, set()).add(session.id)
+        self.presence.subscribe(session, server_id)  # first, so no change falls in between
+        online = await self.presence.online_in([server_id])
         session.send(
             ServerFrame(
                 op=Op.DISPATCH,
                 t="members.subscribed",
                 s=session.next_ephemeral_seq(),
-                d={"server_id": str(server_id)},
+                d=MembersSubscribed(
+                    server_id=Snowflake(server_id),
+                    presences=[p for p in online if int(p.user_id) != session.user_id],
+                ),
             )
         )
 
@@ -104,18 +138,23 @@ class Gateway:
 
     async def save(self, session: Session, *, connected: bool = True) -> None:
         """The record a RESUME needs; it outlives the connection by the resume window."""
+        await self._save_into(self._redis, session, connected=connected)
+
+    def _save_into(self, redis: Any, session: Session, *, connected: bool = True) -> Any:
         ttl = self.settings.resume_window_seconds
         if connected:
             ttl += 3 * self.settings.heartbeat_interval_ms // 1000
         record = SessionRecord(
             user_id=session.user_id, servers=sorted(session.servers), status=session.status
         )
-        await self._redis.set(self._record_key(session.id), msgspec.msgpack.encode(record), ex=ttl)
+        return redis.set(self._record_key(session.id), msgspec.msgpack.encode(record), ex=ttl)
 
     async def _principal(self, token: str) -> Principal:
         try:
             return await self.platform.verifier.verify(token)
         except ApiError as exc:
+            if exc.status_code >= 500:  # Redis could not say whether it is revoked: retry
+                raise ProtocolError(Close.UNKNOWN_ERROR, "try again") from None
             raise ProtocolError(Close.AUTHENTICATION_FAILED, exc.message) from None
 
     async def identify(self, token: str, wire: Wire, status: str = "online") -> Session:
@@ -147,16 +186,22 @@ class Gateway:
             self.hub.watch_server(session, int(snapshot.server.id), position)
         self._register(session)
         await self.save(session)
-        await self.hub.settle()
+        await self.hub.settle()  # presence changes from here on reach the session
+        server_ids = [int(snapshot.server.id) for snapshot in servers.servers]
+        for snapshot in servers.servers:
+            self.presence.member_counts[int(snapshot.server.id)] = snapshot.member_count
+        await self.presence.set_servers(user_id, server_ids)
+        online = await self.presence.online_in(
+            [sid for sid in server_ids if not self.presence.is_large(sid)]
+        )
         ready = Ready(
             v=1,
             session_id=session.id,
             user=found.users[0],
             servers=servers.servers,
+            presences=[p for p in online if int(p.user_id) != user_id],
         )
         session.send(ServerFrame(op=Op.DISPATCH, t="ready", s=session.seq, d=ready))
-        for snapshot in servers.servers:
-            self.presence.member_counts[int(snapshot.server.id)] = snapshot.member_count
         await self.set_status(session, status)
         return session
 
@@ -215,18 +260,22 @@ class Gateway:
         self._empty.clear()
 
     async def disconnected(self, session: Session) -> None:
-        if self.sessions.get(session.id) is session:
+        registered = self.sessions.get(session.id) is session
+        if registered:
             del self.sessions[session.id]
-            await self.save(session, connected=False)
             if not self.sessions:
                 self._empty.set()
-            if not self.draining:
-                # Gone for good unless it resumes; while draining the client is moving to
-                # another instance and its presence simply carries on there.
-                await self.presence.set(session.user_id, [], session.id, "")
-        for subscribers in self.presence.subscribed.values():
-            subscribers.discard(session.id)
-        self.hub.forget(session)
+        try:
+            if registered:
+                await self.save(session, connected=False)
+                if not self.draining:
+                    # Gone for good unless it resumes; while draining the client is moving
+                    # to another instance and its presence simply carries on there.
+                    await self.presence.set(session.user_id, session.id, "")
+        finally:
+            # Whatever Redis did: a session left in the hub would leak, and keep receiving.
+            self.presence.unsubscribe(session)
+            self.hub.forget(session)
 
     async def drain(self, timeout: float = 5.0) -> None:
         """Before the server closes connections: tell every client to resume elsewhere."""

@@ -39,3 +39,4 @@ class Typing(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
 
 class SubscribeMembers(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     server_id: Snowflake
+    subscribe: bool = True  # false: stop (the member list is no longer shown)

@@ -3,12 +3,17 @@
 Redis holds, per user, each live session's chosen status with an expiry renewed by its
 heartbeats; one Lua script drops expired sessions, aggregates (dnd > online > idle; invisible
 and no session read as offline) and compare-and-sets the published value, so however many
-instances notice a change, exactly one publishes it. A sweeper on every instance catches
-sessions of an instance that died silently: their expiry passes and the user goes offline.
+instances notice a change, exactly one publishes it. The same script keeps, per server, the
+statuses of its members who are not offline (READY and op 8 read them) and the user's last
+seen time. A sweeper on every instance catches sessions of an instance that died silently:
+their expiry passes and the user goes offline.
 
 Publishing is coalesced per user (a burst of changes becomes one update) and goes to each of
 the user's servers as a core NATS message; instances deliver it to that server's sessions,
 but for large servers only to sessions that asked for its members (op 8).
+
+The scripts touch keys they compute (the user's servers' hashes): fine on one Redis, to be
+split per slot before Redis Cluster (docs/decisions.md).
 """
 
 from __future__ import annotations
@@ -16,6 +21,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
+from collections import defaultdict
+from typing import Any
 
 import msgspec
 import structlog
@@ -26,22 +33,23 @@ from harmoniq_common.platform import Platform
 
 from .hub import Hub
 from .protocol import encode_dispatch
+from .session import Session
 
 __all__ = ["Presence", "PresenceEvent"]
 
 log = structlog.get_logger(__name__)
 
-# KEYS: statuses hash, expiries zset, published string, due zset
-# ARGV: now ms, user id, [session, status, expires_ms] (status "" removes the session)
+# KEYS: statuses hash, expiries zset, published string, due zset, servers set, last seen
+# ARGV: now ms, user id, key prefix, [session, status, expires_ms] ("" status removes it)
 _UPDATE = """
 local now = tonumber(ARGV[1])
-if ARGV[3] then
-  if ARGV[4] == '' then
-    redis.call('HDEL', KEYS[1], ARGV[3])
-    redis.call('ZREM', KEYS[2], ARGV[3])
+if ARGV[4] then
+  if ARGV[5] == '' then
+    redis.call('HDEL', KEYS[1], ARGV[4])
+    redis.call('ZREM', KEYS[2], ARGV[4])
   else
-    redis.call('HSET', KEYS[1], ARGV[3], ARGV[4])
-    redis.call('ZADD', KEYS[2], tonumber(ARGV[5]), ARGV[3])
+    redis.call('HSET', KEYS[1], ARGV[4], ARGV[5])
+    redis.call('ZADD', KEYS[2], tonumber(ARGV[6]), ARGV[4])
   end
 end
 local expired = redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', now)
@@ -63,7 +71,37 @@ end
 local previous = redis.call('GET', KEYS[3]) or 'offline'
 if previous == best then return false end
 redis.call('SET', KEYS[3], best)
+if best == 'offline' then redis.call('SET', KEYS[6], math.floor(now / 1000)) end
+for _, server in ipairs(redis.call('SMEMBERS', KEYS[5])) do
+  local online = ARGV[3] .. 'server:' .. server .. ':online'
+  if best == 'offline' then
+    redis.call('HDEL', online, ARGV[2])
+  else
+    redis.call('HSET', online, ARGV[2], best)
+  end
+end
 return best
+"""
+
+# KEYS: servers set, published string; ARGV: user id, key prefix, server ids...
+# Replaces the user's servers, and their entries in the servers' online hashes with them.
+_SERVERS = """
+local status = redis.call('GET', KEYS[2]) or 'offline'
+local wanted = {}
+for i = 3, #ARGV do wanted[ARGV[i]] = true end
+for _, server in ipairs(redis.call('SMEMBERS', KEYS[1])) do
+  if not wanted[server] then
+    redis.call('SREM', KEYS[1], server)
+    redis.call('HDEL', ARGV[2] .. 'server:' .. server .. ':online', ARGV[1])
+  end
+end
+for i = 3, #ARGV do
+  redis.call('SADD', KEYS[1], ARGV[i])
+  if status ~= 'offline' then
+    redis.call('HSET', ARGV[2] .. 'server:' .. ARGV[i] .. ':online', ARGV[1], status)
+  end
+end
+return status
 """
 
 
@@ -88,15 +126,17 @@ class Presence:
         self._hub = hub
         self._ttl_ms = int(session_ttl_seconds * 1000)
         self._coalesce = coalesce_seconds
-        self._large = large_server
+        self.large_server = large_server
         self._prefix = f"{platform.subjects.namespace}:presence:"
         self._update = platform.redis.register_script(_UPDATE)
+        self._servers = platform.redis.register_script(_SERVERS)
         self._pending: dict[int, asyncio.TimerHandle] = {}
         self._tasks: set[asyncio.Task[None]] = set()
         self._sweeper: asyncio.Task[None] | None = None
         self._stopping = asyncio.Event()
-        # Sessions that asked for a large server's member presence (op 8).
-        self.subscribed: dict[int, set[str]] = {}
+        # Sessions that asked for a large server's member presence (op 8), and the reverse.
+        self._subscribers: defaultdict[int, set[Session]] = defaultdict(set)
+        self._subscriptions: defaultdict[Session, set[int]] = defaultdict(set)
         self.member_counts: dict[int, int] = {}
 
     def _keys(self, user_id: int) -> list[str]:
@@ -106,23 +146,89 @@ class Presence:
             f"{p}{user_id}:expiries",
             f"{p}{user_id}:status",
             f"{p}due",
+            f"{p}{user_id}:servers",
+            f"{p}{user_id}:last_seen",
         ]
 
-    async def set(self, user_id: int, servers: list[int], session_id: str, status: str) -> None:
-        """Record a session's status (``""`` removes it) and publish the user's if it changed."""
+    def _online_key(self, server_id: int) -> str:
+        return f"{self._prefix}server:{server_id}:online"
+
+    def update_args(self, user_id: int, session_id: str, status: str) -> dict[str, Any]:
+        """The script call recording a session's status, for callers batching it (heartbeat)."""
         now = int(time.time() * 1000)
-        if servers:
-            await self._platform.redis.sadd(f"{self._prefix}{user_id}:servers", *servers)
-        changed = await self._update(
-            keys=self._keys(user_id),
-            args=[now, user_id, session_id, status, now + self._ttl_ms],
-        )
-        if changed:  # only the instance whose update changed the status announces it
+        return {
+            "keys": self._keys(user_id),
+            "args": [now, user_id, self._prefix, session_id, status, now + self._ttl_ms],
+        }
+
+    async def set(self, user_id: int, session_id: str, status: str) -> None:
+        """Record a session's status (``""`` removes it) and publish the user's if it changed."""
+        self.changed(user_id, await self._update(**self.update_args(user_id, session_id, status)))
+
+    def changed(self, user_id: int, outcome: object) -> None:
+        if outcome:  # only the instance whose update changed the status announces it
             self._schedule(user_id)
+
+    @property
+    def update_script(self) -> Any:
+        return self._update
+
+    async def set_servers(self, user_id: int, servers: list[int]) -> None:
+        """The servers the user is in now: their presence goes there, and only there."""
+        await self._servers(
+            keys=[f"{self._prefix}{user_id}:servers", f"{self._prefix}{user_id}:status"],
+            args=[user_id, self._prefix, *servers],
+        )
 
     async def status_of(self, user_id: int) -> str:
         value = await self._platform.redis.get(f"{self._prefix}{user_id}:status")
         return value.decode() if isinstance(value, bytes) else (value or "offline")
+
+    async def online_in(self, servers: list[int]) -> list[PresenceEvent]:
+        """Everyone not offline in these servers (one round trip)."""
+        if not servers:
+            return []
+        async with self._platform.redis.pipeline(transaction=False) as pipe:
+            for server_id in servers:
+                pipe.hgetall(self._online_key(server_id))
+            found: list[dict[bytes, bytes]] = await pipe.execute()
+        return [
+            PresenceEvent(
+                server_id=Snowflake(server_id),
+                user_id=Snowflake(int(user)),
+                status=status.decode(),
+            )
+            for server_id, statuses in zip(servers, found, strict=True)
+            for user, status in statuses.items()
+        ]
+
+    # -- large servers: presence for those who asked ------------------------------------------
+
+    def is_large(self, server_id: int) -> bool:
+        return self.member_counts.get(server_id, 0) > self.large_server
+
+    def subscribe(self, session: Session, server_id: int) -> None:
+        self._subscribers[server_id].add(session)
+        self._subscriptions[session].add(server_id)
+
+    def unsubscribe(self, session: Session, server_id: int | None = None) -> None:
+        """Stop sending this server's (or, with None, any server's) presence to the session."""
+        servers = self._subscriptions.get(session, set())
+        for sid in [server_id] if server_id is not None else list(servers):
+            servers.discard(sid)
+            subscribers = self._subscribers.get(sid)
+            if subscribers is not None:
+                subscribers.discard(session)
+                if not subscribers:
+                    del self._subscribers[sid]
+        if not servers:
+            self._subscriptions.pop(session, None)
+
+    def member_count_changed(self, server_id: int, delta: int) -> None:
+        if server_id in self.member_counts:
+            self.member_counts[server_id] = max(0, self.member_counts[server_id] + delta)
+
+    # -- publishing ---------------------------------------------------------------------------
 
     def _schedule(self, user_id: int) -> None:
         """Coalesce: one publication per user per window, with the state at its end."""
@@ -143,9 +249,13 @@ class Presence:
             log.warning("presence.publish_failed", user_id=user_id, exc_info=True)
 
     async def _announce(self, user_id: int) -> None:
-        published = await self.status_of(user_id)
-        last_seen = int(time.time()) if published == "offline" else None
-        servers = await self._platform.redis.smembers(f"{self._prefix}{user_id}:servers")
+        async with self._platform.redis.pipeline(transaction=False) as pipe:
+            pipe.get(f"{self._prefix}{user_id}:status")
+            pipe.get(f"{self._prefix}{user_id}:last_seen")
+            pipe.smembers(f"{self._prefix}{user_id}:servers")
+            status, seen, servers = await pipe.execute()
+        published = status.decode() if status else "offline"
+        last_seen = int(seen) if published == "offline" and seen else None
         for raw in servers:
             server_id = int(raw)
             event = PresenceEvent(
@@ -164,13 +274,15 @@ class Presence:
             return
         event = decode(data, PresenceEvent)
         server_id = int(event.server_id)
-        large = self.member_counts.get(server_id, 0) > self._large
-        wanted = self.subscribed.get(server_id, set())
+        # Large servers: only the sessions that asked, without scanning all the others.
+        recipients = (
+            self._subscribers.get(server_id, ())
+            if self.is_large(server_id)
+            else self._hub.by_server.get(server_id, ())
+        )
         payload = msgspec.to_builtins(event, enc_hook=str)
-        for session in list(self._hub.by_server.get(server_id, ())):
+        for session in list(recipients):
             if session.user_id == int(event.user_id):
-                continue
-            if large and session.id not in wanted:
                 continue
             session.send_bytes(
                 encode_dispatch(
@@ -197,8 +309,10 @@ class Presence:
         due = await self._platform.redis.zrangebyscore(f"{self._prefix}due", "-inf", now, 0, 500)
         for raw in due:
             user_id = int(raw if isinstance(raw, bytes | str) else raw[0])
-            if await self._update(keys=self._keys(user_id), args=[now, user_id]):
-                self._schedule(user_id)
+            self.changed(
+                user_id,
+                await self._update(keys=self._keys(user_id), args=[now, user_id, self._prefix]),
+            )
         return len(due)
 
     async def _sweep_forever(self, interval: float) -> None:

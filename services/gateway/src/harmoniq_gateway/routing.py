@@ -8,7 +8,7 @@ each session's permissions are asked of guilds again before its next channel-sco
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 
 import msgspec
 import structlog
@@ -67,6 +67,16 @@ class Router:
         self._access = access
         self.hub: Hub  # set once the hub exists (they refer to each other)
         self.message_sent: Callable[[int, int, int], None] | None = None
+        self.membership_changed: Callable[[Session], Awaitable[None]] | None = None
+        self.member_count_changed: Callable[[int, int], None] | None = None
+
+    async def _membership_changed(self, session: Session) -> None:
+        if self.membership_changed is None:
+            return
+        try:
+            await self.membership_changed(session)
+        except Exception:  # presence bookkeeping must not stop the delivery to others
+            log.warning("gateway.membership_update_failed", exc_info=True)
 
     async def refresh(self, session: Session, server_id: int) -> bool:
         """Load the session's permissions in a server; False if it is no longer a member."""
@@ -77,6 +87,7 @@ class Router:
             if exc.status_code != 404:
                 raise
             self.hub.unwatch_server(session, server_id)
+            await self._membership_changed(session)
             return False
 
     async def handle(self, delivery: Delivery) -> None:
@@ -131,9 +142,12 @@ class Router:
         if isinstance(event, ev.MessageCreated) and self.message_sent is not None:
             message = event.message
             self.message_sent(server_id, int(message.channel_id), int(message.author.id))
+        if isinstance(event, ev.MemberJoined | ev.MemberLeft) and self.member_count_changed:
+            self.member_count_changed(server_id, 1 if isinstance(event, ev.MemberJoined) else -1)
         if isinstance(event, ev.ServerDeleted):
             for session in sessions:
                 self.hub.unwatch_server(session, server_id)
+                await self._membership_changed(session)
 
     async def _channel_change(
         self,
@@ -171,7 +185,9 @@ class Router:
                 )
             )
 
-    async def _user_event(self, delivery: Delivery, event: EventPayload, frame: object) -> None:
+    async def _user_event(
+        self, delivery: Delivery, event: EventPayload, frame: Callable[[Session], bytes]
+    ) -> None:
         user_id = int(delivery.subject.split(".")[3])
         for session in list(self.hub.by_user.get(user_id, ())):
             if not session.take_durable(delivery.stream_seq):
@@ -189,5 +205,6 @@ class Router:
                 )
                 session.servers[server_id] = None
                 self.hub.watch_server(session, server_id, delivery.stream_seq)
-                await self.refresh(session, server_id)
-            session.send_bytes(frame(session))  # type: ignore[operator]
+                if await self.refresh(session, server_id):
+                    await self._membership_changed(session)
+            session.send_bytes(frame(session))
