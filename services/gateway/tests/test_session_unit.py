@@ -3,18 +3,30 @@
 from __future__ import annotations
 
 from harmoniq_gateway.protocol import Close, Wire
-from harmoniq_gateway.session import SEQ_SHIFT, Session, resume_point
+from harmoniq_gateway.session import CATCH_UP, SEQ_SHIFT, Session, resume_point
 
 
 def test_sequences_grow_and_resume_from_the_stream_position() -> None:
     session = Session(1, Wire("json", None, 1024), queue_limit=10)
-    assert session.take_durable(5)
+    assert session.take_durable(5, 0)
     first = session.seq
     assert session.next_ephemeral_seq() > first
-    assert not session.take_durable(5)  # a replay of what it had
-    assert session.take_durable(9)
+    assert not session.take_durable(5, 0)  # a replay of what it had
+    assert session.take_durable(9, 0)
     assert session.seq == 9 << SEQ_SHIFT and session.seq > first
     assert resume_point(session.next_ephemeral_seq()) == 9
+
+
+def test_a_held_session_waits_for_its_generation() -> None:
+    session = Session(1, Wire("json", None, 1024), queue_limit=10)
+    session.hold_until = 3
+    assert not session.take_durable(5, 2)  # an older consumer: not all its subjects
+    assert session.last_durable == 0  # still owed: the newer consumer replays it
+    assert not session.take_durable(5, CATCH_UP)  # waits for a consumer, not a catch-up
+    assert session.take_durable(5, 3)
+    session.hold_until = CATCH_UP
+    assert not session.take_durable(6, 4)
+    assert session.take_durable(6, CATCH_UP)
 
 
 def test_a_client_too_far_behind_is_closed_to_resume_and_its_queue_ends() -> None:

@@ -64,7 +64,10 @@ class Gateway:
         self.access = AccessCache(platform.redis, platform.nats, platform.subjects)
         self.router = Router(platform, self.access)
         self.hub = Hub(
-            platform, self.router.handle, debounce_seconds=settings.interest_debounce_seconds
+            platform,
+            self.router.handle,
+            debounce_seconds=settings.interest_debounce_seconds,
+            replay_buffer=settings.replay_buffer_events,
         )
         self.router.hub = self.hub
         self.typists = Typists(platform, self.hub, settings.typing_timeout_seconds)
@@ -183,7 +186,8 @@ class Gateway:
         self.hub.watch_user(session)
         for snapshot in servers.servers:
             session.set_access(snapshot.access)
-            self.hub.watch_server(session, int(snapshot.server.id), position)
+            self.hub.watch_server(session, int(snapshot.server.id))
+        self.hub.attach(session, position)
         self._register(session)
         await self.save(session)
         await self.hub.settle()  # presence changes from here on reach the session
@@ -232,7 +236,8 @@ class Gateway:
         self.hub.watch_user(session)
         for server_id in record.servers:
             session.servers[server_id] = None  # permissions are asked again
-            self.hub.watch_server(session, server_id, since)
+            self.hub.watch_server(session, server_id)
+        self.hub.attach(session, since)
         self._register(session)
         await self.save(session)
         await self.hub.settle()

@@ -3,16 +3,29 @@
 Each gateway instance reads the durable stream through ONE ordered JetStream consumer whose
 filter is exactly the subjects its sessions need (``ev.user.<id>.>`` for each user,
 ``ev.server.<id>.>`` for each server), so it receives nothing else, in stream order, with
-the stream sequence of each event. When sessions bring new subjects, the consumer is replaced
-(changes gathered for a few ms) starting from the oldest point a new session needs, and each
-session drops what it already had: every session sees its events once, in order, whatever
-instance it is on. Each event is decoded once and encoded once per encoding.
+the stream sequence of each event. Each event is decoded once and encoded once per encoding.
+
+A session joins with the stream position it has already seen (READY's, or a RESUME's):
+
+- its subjects are all followed and it is up to date: it takes events live;
+- they are followed but it is behind (READY was being built, or a recent RESUME): it is
+  replayed what it missed from a buffer of recent deliveries, in order, before anything new;
+- a subject is new here (or the buffer does not reach back far enough): the consumer is
+  replaced by a new *generation* starting from the oldest point anyone needs. The new one is
+  created before the old one goes, so the others never stop receiving; sessions that wait
+  for it ignore the old generation (it lacks their subjects, and taking its events would
+  skip the replay). Everyone else drops what it already had by sequence.
+
+NATS's cost of creating a consumer grows with the square of its filter subjects, so
+replacements are spaced by at least twice the last creation's time.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
+import time
 from collections import defaultdict
 from collections.abc import Awaitable, Callable
 
@@ -24,9 +37,9 @@ from nats.js.api import ConsumerConfig, DeliverPolicy
 
 from harmoniq_common.platform import Platform
 
-from .session import Session
+from .session import CATCH_UP, Session
 
-__all__ = ["Delivery", "Hub"]
+__all__ = ["CatchUp", "Delivery", "Hub"]
 
 log = structlog.get_logger(__name__)
 
@@ -35,19 +48,40 @@ class Delivery(msgspec.Struct, frozen=True):
     stream_seq: int
     subject: str
     data: bytes
+    generation: int = 0  # of the consumer it came from; CATCH_UP when replayed from memory
+
+
+class CatchUp(msgspec.Struct, frozen=True):
+    """In the inbox, ordered with deliveries: replay to ``session`` what followed ``since``."""
+
+    session: Session
+    since: int
 
 
 class Hub:
     def __init__(
         self,
         platform: Platform,
-        handler: Callable[[Delivery], Awaitable[None]],
+        handler: Callable[[Delivery, Session | None], Awaitable[None]],
         *,
         debounce_seconds: float,
+        replay_buffer: int = 10_000,
     ) -> None:
         self._platform = platform
         self._handler = handler
         self._debounce = debounce_seconds
+        self._creation_seconds = 0.0  # the last consumer creation's cost
+        self._generation = 0  # of the newest consumer
+        self._next_generation = 1
+        # Subjects the newest consumer follows -> the first stream sequence it covers them from.
+        self._active: dict[str, int] = {}
+        # Recent deliveries by stream sequence, for catch-ups; sequences up to _recent_from
+        # may be missing from it.
+        self._recent: dict[int, Delivery] = {}
+        self._recent_limit = replay_buffer
+        self._recent_from = 0
+        self.consumer_creations = 0
+        self.catch_ups = 0
         self.by_user: dict[int, set[Session]] = defaultdict(set)
         self.by_server: dict[int, set[Session]] = defaultdict(set)
         self._subjects: set[str] = set()
@@ -57,7 +91,7 @@ class Hub:
         self._subscription: Subscription | None = None
         self._task: asyncio.Task[None] | None = None
         self._processor: asyncio.Task[None] | None = None
-        self._inbox: asyncio.Queue[Delivery | None] = asyncio.Queue()
+        self._inbox: asyncio.Queue[Delivery | CatchUp | None] = asyncio.Queue()
         self._stopping = False
         self._lock = asyncio.Lock()
         self._ephemeral: dict[int, Subscription] = {}
@@ -72,11 +106,6 @@ class Hub:
     def _server_subject(self, server_id: int) -> str:
         return f"{self._platform.subjects.namespace}.ev.server.{server_id}.>"
 
-    def _want(self, subject: str, since: int) -> None:
-        if subject not in self._subjects:
-            self._subjects.add(subject)
-            self._restart(since)
-
     def _restart(self, since: int) -> None:
         start = since + 1
         self._restart_from = start if self._restart_from is None else min(self._restart_from, start)
@@ -84,15 +113,35 @@ class Hub:
 
     def watch_user(self, session: Session) -> None:
         self.by_user[session.user_id].add(session)
-        self._want(self._user_subject(session.user_id), session.last_durable)
+        self._subjects.add(self._user_subject(session.user_id))
 
-    def watch_server(self, session: Session, server_id: int, since: int) -> None:
-        """Deliver this server's events to the session from stream sequence ``since`` on
-        (``since`` is never older than what the session already has: sequences only grow)."""
+    def watch_server(self, session: Session, server_id: int) -> None:
+        """Add the server's subjects to the session's; :meth:`attach` then starts delivery."""
         if server_id not in self.by_server:
             self._ephemeral_watch(server_id)
         self.by_server[server_id].add(session)
-        self._want(self._server_subject(server_id), since)
+        self._subjects.add(self._server_subject(server_id))
+
+    def _subjects_of(self, session: Session) -> list[str]:
+        return [self._user_subject(session.user_id)] + [
+            self._server_subject(server_id) for server_id in session.servers
+        ]
+
+    def attach(self, session: Session, since: int) -> None:
+        """Deliver the session's subjects' events after stream sequence ``since``, exactly
+        once and in order: live, by a catch-up from memory, or from a new consumer."""
+        subjects = self._subjects_of(session)
+        if all(subject in self._active for subject in subjects):
+            if since >= self._processed:
+                session.hold_until = max(session.hold_until, self._generation)
+                return
+            covered = all(self._active[subject] <= since + 1 for subject in subjects)
+            if covered and since >= self._recent_from:
+                session.hold_until = CATCH_UP
+                self._inbox.put_nowait(CatchUp(session, since))
+                return
+        session.hold_until = self._next_generation
+        self._restart(since)
 
     def unwatch_server(self, session: Session, server_id: int) -> None:
         session.servers.pop(server_id, None)
@@ -160,6 +209,7 @@ class Hub:
     async def start(self) -> None:
         info = await self._platform.js.stream_info(self._platform.subjects.events_stream)
         self._processed = info.state.last_seq
+        self._recent_from = self._processed
         self._task = asyncio.create_task(self._maintain(), name="gateway-hub")
         self._processor = asyncio.create_task(self._process(), name="gateway-hub-processor")
 
@@ -194,46 +244,94 @@ class Hub:
             await self._changed.wait()
             if self._stopping:
                 return
-            await asyncio.sleep(self._debounce)  # gather the changes of a burst of sessions
+            # Gather the changes of a burst of sessions, and keep NATS's share of time spent
+            # creating consumers bounded however many subjects there are.
+            await asyncio.sleep(max(self._debounce, 2 * self._creation_seconds))
             self._changed.clear()
             async with self._lock:
-                start = min(self._restart_from or self._processed + 1, self._processed + 1)
-                self._restart_from = None
-                await self._unsubscribe()
-                if not self._subjects:
-                    continue
-                try:
-                    self._subscription = await self._platform.js.subscribe(
-                        "",
-                        stream=self._platform.subjects.events_stream,
-                        cb=self._on_message,
-                        ordered_consumer=True,
-                        config=ConsumerConfig(
-                            filter_subjects=sorted(self._subjects),
-                            deliver_policy=DeliverPolicy.BY_START_SEQUENCE,
-                            opt_start_seq=max(start, 1),
-                        ),
-                    )
-                except Exception:
-                    log.exception("gateway.consumer_failed")
-                    self._restart(start - 1)
+                await self._replace_consumer()
 
-    async def _on_message(self, message: Msg) -> None:
+    async def _replace_consumer(self) -> None:
+        start = min(self._restart_from or self._processed + 1, self._processed + 1)
+        self._restart_from = None
+        subjects = sorted(self._subjects)
+        generation = self._next_generation
+        self._next_generation += 1
+        if not subjects:
+            await self._unsubscribe()
+            self._active = {}
+            return
+        began = time.monotonic()
+        try:
+            subscription = await self._platform.js.subscribe(
+                "",
+                stream=self._platform.subjects.events_stream,
+                cb=functools.partial(self._on_message, generation),
+                ordered_consumer=True,
+                config=ConsumerConfig(
+                    filter_subjects=subjects,
+                    deliver_policy=DeliverPolicy.BY_START_SEQUENCE,
+                    opt_start_seq=max(start, 1),
+                ),
+            )
+        except Exception:
+            log.exception("gateway.consumer_failed")
+            self._restart(start - 1)
+            return
+        self._creation_seconds = time.monotonic() - began
+        self.consumer_creations += 1
+        await self._unsubscribe()  # only now: the others never stop receiving
+        self._subscription = subscription
+        self._generation = generation
+        self._active = {subject: self._active.get(subject, start) for subject in subjects}
+        log.debug(
+            "gateway.consumer_replaced",
+            subjects=len(subjects),
+            seconds=round(self._creation_seconds, 3),
+        )
+
+    async def _on_message(self, generation: int, message: Msg) -> None:
         # Handled by the processor task, not here: replacing the consumer cancels this
         # callback's task, which must never cut a delivery in half.
         self._inbox.put_nowait(
-            Delivery(message.metadata.sequence.stream, message.subject, message.data)
+            Delivery(message.metadata.sequence.stream, message.subject, message.data, generation)
         )
 
     async def _process(self) -> None:
         while True:
-            delivery = await self._inbox.get()
-            if delivery is None:
+            item = await self._inbox.get()
+            if item is None:
                 return
+            if isinstance(item, CatchUp):
+                await self._catch_up(item)
+                continue
             try:
-                await self._handler(delivery)
+                await self._handler(item, None)
             except Exception:
-                log.exception(
-                    "gateway.dispatch_failed", subject=delivery.subject, seq=delivery.stream_seq
-                )
-            self._processed = max(self._processed, delivery.stream_seq)
+                log.exception("gateway.dispatch_failed", subject=item.subject, seq=item.stream_seq)
+            self._remember(item)
+            self._processed = max(self._processed, item.stream_seq)
+
+    def _remember(self, delivery: Delivery) -> None:
+        if delivery.stream_seq in self._recent:
+            return
+        self._recent[delivery.stream_seq] = delivery
+        while len(self._recent) > self._recent_limit:
+            oldest = next(iter(self._recent))
+            self._recent_from = max(self._recent_from, self._recent.pop(oldest).stream_seq)
+
+    async def _catch_up(self, catch_up: CatchUp) -> None:
+        session = catch_up.session
+        self.catch_ups += 1
+        for seq in sorted(seq for seq in self._recent if seq > catch_up.since):
+            # Its subjects as of now: an event replayed here may have added a server.
+            prefixes = tuple(subject[:-1] for subject in self._subjects_of(session))  # ".>"
+            if not self._recent[seq].subject.startswith(prefixes):
+                continue
+            replay = msgspec.structs.replace(self._recent[seq], generation=CATCH_UP)
+            try:
+                await self._handler(replay, session)
+            except Exception:
+                log.exception("gateway.catch_up_failed", seq=seq)
+        if session.hold_until == CATCH_UP:  # not held again meanwhile (a join, say)
+            session.hold_until = self._generation

@@ -90,7 +90,9 @@ class Router:
             await self._membership_changed(session)
             return False
 
-    async def handle(self, delivery: Delivery) -> None:
+    async def handle(self, delivery: Delivery, only: Session | None) -> None:
+        """Deliver to the sessions that may see it (``only`` one of them: a catch-up replay,
+        which changes nothing else)."""
         envelope = decode_envelope(delivery.data)
         event = decode_payload(envelope)
         subjects = self._platform.subjects
@@ -106,15 +108,17 @@ class Router:
             return encoded[encoding]
 
         if server_id is None:
-            await self._user_event(delivery, event, frame)
+            await self._user_event(delivery, event, frame, only)
             return
-        sessions = list(self.hub.by_server.get(server_id, ()))
-        if isinstance(event, ACCESS_CHANGES):
+        sessions = _recipients(self.hub.by_server.get(server_id, ()), only)
+        if only is not None:
+            pass  # the shared effects below happened when the event was first handled
+        elif isinstance(event, ACCESS_CHANGES):
             await bump_epoch(self._platform.redis, subjects, server_id)
         channel = channel_of(event)
         needs = required(event)
         for session in sessions:
-            if not session.take_durable(delivery.stream_seq):
+            if not session.take_durable(delivery.stream_seq, delivery.generation):
                 continue
             before = session.servers.get(server_id)
             if isinstance(event, ev.ChannelDeleted):
@@ -139,10 +143,12 @@ class Router:
                 session.send_bytes(frame(session))
             if isinstance(event, ev.ChannelDeleted) and before is not None:
                 before.pop(int(event.channel_id), None)
-        if isinstance(event, ev.MessageCreated) and self.message_sent is not None:
+        if only is not None:
+            pass
+        elif isinstance(event, ev.MessageCreated) and self.message_sent is not None:
             message = event.message
             self.message_sent(server_id, int(message.channel_id), int(message.author.id))
-        if isinstance(event, ev.MemberJoined | ev.MemberLeft) and self.member_count_changed:
+        elif isinstance(event, ev.MemberJoined | ev.MemberLeft) and self.member_count_changed:
             self.member_count_changed(server_id, 1 if isinstance(event, ev.MemberJoined) else -1)
         if isinstance(event, ev.ServerDeleted):
             for session in sessions:
@@ -186,11 +192,15 @@ class Router:
             )
 
     async def _user_event(
-        self, delivery: Delivery, event: EventPayload, frame: Callable[[Session], bytes]
+        self,
+        delivery: Delivery,
+        event: EventPayload,
+        frame: Callable[[Session], bytes],
+        only: Session | None,
     ) -> None:
         user_id = int(delivery.subject.split(".")[3])
-        for session in list(self.hub.by_user.get(user_id, ())):
-            if not session.take_durable(delivery.stream_seq):
+        for session in _recipients(self.hub.by_user.get(user_id, ()), only):
+            if not session.take_durable(delivery.stream_seq, delivery.generation):
                 continue
             if isinstance(event, ev.UserSessionsRevoked):
                 if event.session_id is None or int(event.session_id) == session.token_session_id:
@@ -204,7 +214,14 @@ class Router:
                     else event.server.id
                 )
                 session.servers[server_id] = None
-                self.hub.watch_server(session, server_id, delivery.stream_seq)
+                self.hub.watch_server(session, server_id)
+                self.hub.attach(session, delivery.stream_seq)
                 if await self.refresh(session, server_id):
                     await self._membership_changed(session)
             session.send_bytes(frame(session))
+
+
+def _recipients(sessions: set[Session] | tuple[()], only: Session | None) -> list[Session]:
+    if only is None:
+        return list(sessions)
+    return [only] if only in sessions else []

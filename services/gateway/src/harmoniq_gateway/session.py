@@ -11,12 +11,16 @@ from harmoniq_common.permissions import Permission
 
 from .protocol import Close, ServerFrame, Wire
 
-__all__ = ["SEQ_SHIFT", "Session", "resume_point"]
+__all__ = ["CATCH_UP", "SEQ_SHIFT", "Session", "resume_point"]
 
 # s = (stream sequence of the last durable event) << SEQ_SHIFT | (ephemeral dispatches since).
 # Durable dispatches have the same s in every session (encoded once for all of them), s always
 # increases within a session, and a resume continues after the stream sequence s >> SEQ_SHIFT.
 SEQ_SHIFT = 20
+
+# A session on hold accepts durable events only from consumer generations >= its hold (the
+# hub's docstring says why); catch-up replays pass every hold.
+CATCH_UP = 1 << 62
 
 
 def resume_point(seq: int) -> int:
@@ -33,6 +37,7 @@ class Session:
     # Tells this connection apart from a later one resuming the same session.
     connection_id: str = field(default_factory=lambda: secrets.token_hex(8))
     last_durable: int = 0
+    hold_until: int = 0
     ephemeral: int = 0
     # server id -> its channels' permissions for this user; None until (re)loaded.
     servers: dict[int, dict[int, int] | None] = field(default_factory=dict)
@@ -51,9 +56,15 @@ class Session:
 
     # -- sequence ---------------------------------------------------------------------------
 
-    def take_durable(self, stream_seq: int) -> bool:
-        """Account for a durable event; False if this session already had it (replays)."""
+    def take_durable(self, stream_seq: int, generation: int) -> bool:
+        """Account for a durable event; False if this session already had it (replays) or
+        waits for it from a newer consumer generation or a catch-up."""
         if stream_seq <= self.last_durable:
+            return False
+        if generation == CATCH_UP:
+            if self.hold_until != CATCH_UP:  # held again meanwhile: a consumer replays it
+                return False
+        elif generation < self.hold_until:
             return False
         self.last_durable = stream_seq
         self.ephemeral = 0

@@ -22,8 +22,15 @@ class GatewaySettings(CommonSettings, frozen=True, kw_only=True):
     # Interest changes (sessions arriving on new servers) are gathered this long before the
     # instance's JetStream consumer is replaced.
     interest_debounce_seconds: float = 0.02
+    # Recent events kept to replay to a session that joins a little behind (READY being
+    # built, a quick RESUME) without replacing the consumer.
+    replay_buffer_events: int = 10_000
     # Presence: changes of one user within this window go out as one update; servers above
     # this many members send presence only to sessions that asked for it (op 8).
     presence_coalesce_seconds: float = 0.5
     large_server_threshold: int = 75
     presence_sweep_interval_seconds: float = 5.0
+    # Allocations between young-generation collections (Python's default: 700). Thousands of
+    # long-lived sessions make every full collection walk millions of objects; collecting
+    # less often trades a little memory for far fewer of those pauses. 0 keeps the default.
+    gc_gen0_threshold: int = 50_000

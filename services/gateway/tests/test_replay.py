@@ -1,0 +1,78 @@
+"""A session that joins behind the instance's stream gets exactly what it missed.
+
+The instance already follows all of its subjects (another device of the same user is on it):
+what it missed comes from the recent-delivery buffer when the buffer reaches back far
+enough, and from a new consumer when it does not.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import pytest
+
+from harmoniq_common.testing.users import TestUser
+from harmoniq_gateway.protocol import Op
+from harmoniq_gateway.testing import GatewayClient
+from harmoniq_guilds.testing import Client, create_server, text_channel
+from harmoniq_messages.testing import send
+
+MakeUser = Callable[..., Awaitable[TestUser]]
+StartGateway = Callable[[], Awaitable[Any]]
+BUFFER = 4
+
+
+@pytest.fixture
+def gateway_overrides() -> dict[str, Any]:
+    return {"replay_buffer_events": BUFFER}
+
+
+async def _resume_after_missing(
+    guilds: Client, messages: Client, make_user: MakeUser, start_gateway: StartGateway, n: int
+) -> tuple[Any, list[str], list[str]]:
+    owner = await make_user("olga")
+    server = await create_server(guilds, owner)
+    channel_id = (await text_channel(guilds, server, owner))["id"]
+    instance = await start_gateway()
+    desktop = await GatewayClient.connect(instance.url)  # keeps the subjects followed here
+    await desktop.identify(owner.token)
+    phone = await GatewayClient.connect(instance.url)
+    await phone.identify(owner.token)
+    first = await send(messages, owner, channel_id, "seen")
+    assert (await phone.dispatch("message.create"))["d"]["message"]["id"] == first["id"]
+    session_id, seq = phone.session_id, phone.seq
+    await phone.close()
+    missed = [(await send(messages, owner, channel_id, f"missed {i}"))["id"] for i in range(n)]
+    for _ in missed:  # the instance has handled them all before the phone comes back
+        await desktop.dispatch("message.create")
+    creations = instance.gateway.hub.consumer_creations
+    again = await GatewayClient.connect(instance.url)
+    await again.send(Op.RESUME, {"token": owner.token, "session_id": session_id, "seq": seq})
+    assert (await again.dispatch())["t"] == "resumed"
+    got = [(await again.dispatch("message.create"))["d"]["message"]["id"] for _ in missed]
+    live = await send(messages, owner, channel_id, "live")
+    assert (await again.dispatch("message.create"))["d"]["message"]["id"] == live["id"]
+    for client in (desktop, again):
+        await client.close()
+    return instance.gateway.hub.consumer_creations - creations, missed, got
+
+
+async def test_a_quick_resume_is_replayed_from_memory_without_a_new_consumer(
+    guilds: Client, messages: Client, make_user: MakeUser, start_gateway: StartGateway
+) -> None:
+    new_consumers, missed, got = await _resume_after_missing(
+        guilds, messages, make_user, start_gateway, BUFFER - 1
+    )
+    assert got == missed  # all of them, in order, once (the live one came next)
+    assert new_consumers == 0
+
+
+async def test_a_resume_older_than_the_buffer_gets_a_consumer_from_that_point(
+    guilds: Client, messages: Client, make_user: MakeUser, start_gateway: StartGateway
+) -> None:
+    new_consumers, missed, got = await _resume_after_missing(
+        guilds, messages, make_user, start_gateway, BUFFER + 3
+    )
+    assert got == missed
+    assert new_consumers >= 1
