@@ -148,6 +148,7 @@ async def start_gateway(
         settings = GatewaySettings(
             database_url=database,
             instance_id=f"gw-{next(numbers)}",
+            gc_gen0_threshold=0,
             **{**_common(harmoniq_infra, harmoniq_keys, namespace), **gateway_overrides},
         )
         config = uvicorn.Config(
