@@ -22,14 +22,13 @@ on freshly started gateway processes:
 6. closes the clients and waits for the gateway to go quiet. Warnings and errors the gateway
    logged during the run are counted by event; Redis connections are sampled per phase.
 
-The send limit and the credential limit are lifted for the run, and the services' Redis pool
-is raised (``--redis-max-connections``; 0 keeps redis-py's default of 100, which fails the
-101st concurrent command: at 5,000 clients the gateway then drops most of them). nginx's
+The send limit and the credential limit are lifted for the run; the services' Redis pool is
+the shipped one unless ``--redis-max-connections`` sets ``HARMONIQ_REDIS_POOL_MAX``. nginx's
 per-address guard is left as it is (the fleet offers no knob): all traffic through nginx stays
 below it, and an upgrade it refuses (429) is retried and counted. nginx's
-``worker_connections`` (1024 in ``deploy/nginx/nginx.conf.template``, no parameter) caps the
-proxied sockets at about 500, so larger N connect straight to the instances (``--path auto``
-switches to nginx by itself once nginx can hold N); ``--path nginx`` forces nginx anyway.
+``worker_connections`` follows the machine's hard open-file limit
+(``HARMONIQ_NGINX_WORKER_CONNECTIONS`` overrides it); ``--path auto`` goes through nginx when
+it can hold N (a proxied socket takes two), ``direct`` connects straight to the instances.
 
 Bounded: every run has a message count, a rate and time limits; loopback only; everything
 stops by itself. Figures as JSON go to ``.bench/gateway/``.
@@ -75,9 +74,6 @@ CHEAP_ARGON2 = {
     "HARMONIQ_ARGON2_MEMORY_KIB": "8192",
     "HARMONIQ_ARGON2_PARALLELISM": "1",
 }
-# redis-py 8's default pool (100, failing the 101st concurrent command instead of waiting) is
-# what a connect storm of 5,000 hits first; the benchmark raises it to measure the fan-out.
-REDIS_POOL = 5000
 PADDING = "lorem ipsum dolor sit amet, consectetur adipiscing elit, sed do eiusmod tempor"
 
 
@@ -741,9 +737,8 @@ def main(argv: list[str]) -> None:
     parser.add_argument(
         "--redis-max-connections",
         type=int,
-        default=REDIS_POOL,
-        help="the services' Redis pool (?max_connections= on HARMONIQ_REDIS_URL); 0: redis-py's"
-        f" default of 100, which fails the 101st concurrent command (default {REDIS_POOL})",
+        default=0,
+        help="the services' Redis pool per process (HARMONIQ_REDIS_POOL_MAX); 0: as shipped",
     )
     parser.add_argument(
         "--env",
@@ -790,8 +785,7 @@ def main(argv: list[str]) -> None:
         with stack as infra:
             redis_url = infra.redis_url
             if args.redis_max_connections:
-                joiner = "&" if "?" in redis_url else "?"
-                redis_url = f"{redis_url}{joiner}max_connections={args.redis_max_connections}"
+                extra["HARMONIQ_REDIS_POOL_MAX"] = str(args.redis_max_connections)
             fleet = Fleet(
                 infra,
                 Path(tmp) / "fleet",

@@ -15,6 +15,7 @@ import grp
 import os
 import pwd
 import re
+import resource
 import shutil
 import subprocess
 from pathlib import Path
@@ -109,6 +110,19 @@ def _write(path: Path, text: str) -> None:
     partial.replace(path)
 
 
+def worker_connections() -> tuple[int, int]:
+    """(worker_connections, worker_rlimit_nofile): HARMONIQ_NGINX_WORKER_CONNECTIONS, or as
+    many as the hard open-file limit allows (at least 1024, at most 65536). A worker may raise
+    its own soft limit up to the hard one, so the invoking shell's soft 1024 does not cap it."""
+    hard = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
+    ceiling = 1 << 20 if hard == resource.RLIM_INFINITY else hard
+    given = os.environ.get("HARMONIQ_NGINX_WORKER_CONNECTIONS", "").strip()
+    connections = int(given) if given else max(1024, min(ceiling - 64, 65536))
+    if connections < 16:
+        raise ValueError(f"HARMONIQ_NGINX_WORKER_CONNECTIONS={given!r} is too small")
+    return connections, connections + 64
+
+
 def render(prefix_dir: Path, public_port: int, upstreams: dict[str, list[tuple[str, int]]]) -> Path:
     """Write ``nginx.conf`` and ``upstreams.conf`` into ``prefix_dir`` (created with its temp
     dirs) and return the path of ``nginx.conf``.
@@ -122,7 +136,10 @@ def render(prefix_dir: Path, public_port: int, upstreams: dict[str, list[tuple[s
     for name in TEMP_DIRS:
         (prefix / "tmp" / name).mkdir(parents=True, exist_ok=True)
     _write(prefix / "upstreams.conf", _upstreams_conf(upstreams))
+    connections, open_files = worker_connections()
     conf = Template(TEMPLATE.read_text()).substitute(
+        WORKER_CONNECTIONS=connections,
+        RLIMIT_NOFILE=open_files,
         PREFIX=str(prefix),
         PUBLIC_PORT=int(public_port),
         DEPLOY_NGINX=str(NGINX_DIR),
