@@ -52,6 +52,8 @@ class ServiceEntry:
     schema: str
     migrations: Path
     extensions: tuple[str, ...] = ()
+    # Extra environment of its processes (e.g. uvicorn options as UVICORN_* variables).
+    env: dict[str, str] = field(default_factory=dict)
 
     @property
     def schema_spec(self) -> ServiceSchema:
@@ -68,6 +70,7 @@ def load_services(registry: Path = REGISTRY) -> list[ServiceEntry]:
             e["schema"],
             ROOT / e["migrations"],
             tuple(e.get("extensions", ())),
+            {str(k): str(v) for k, v in e.get("env", {}).items()},
         )
         for name, e in data.items()
     ]
@@ -157,6 +160,7 @@ class Fleet:
                 "HARMONIQ_JWT_PRIVATE_KEY_FILE": str(keys.private_key_file),
             }
         )
+        env.update(service.env)
         env.update(self.extra_env)
         return env
 

@@ -55,6 +55,10 @@ async def test_clients_on_two_instances_chat_and_survive_a_kill(
     url = fleet.url.replace("http://", "ws://") + "/gateway"
     # nginx balances round robin: consecutive connections land on different instances.
     clients = {name: await GatewayClient.connect(url) for name in ("ada", "bo")}
+    # The client offered permessage-deflate (websockets does, as browsers do); the gateway
+    # declines it (services.toml): clients compress with ?compress=zlib-stream.
+    response = clients["ada"].connection.response
+    assert response is not None and "Sec-WebSocket-Extensions" not in response.headers
     await clients["ada"].identify(ada["access_token"])
     await clients["bo"].identify(bo["access_token"])
     messages_url = f"/api/v1/channels/{channel['id']}/messages"

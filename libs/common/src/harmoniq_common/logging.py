@@ -16,6 +16,7 @@ from contextvars import ContextVar
 from typing import Any
 
 import structlog
+from litestar.enums import ScopeType
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
 __all__ = [
@@ -101,7 +102,10 @@ class CorrelationIdMiddleware:
             await send(message)
 
         try:
-            await self.app(scope, receive, send_with_id)
+            # A WebSocket's sends are frames, not a response to label: leave them unwrapped.
+            await self.app(
+                scope, receive, send_with_id if scope["type"] == ScopeType.HTTP else send
+            )
         finally:
             structlog.contextvars.unbind_contextvars("correlation_id")
             _correlation_id.set(None)
