@@ -1,12 +1,39 @@
-"""Helpers for tests that drive the auth API."""
+"""Helpers for tests that drive the auth API, and fixtures for services that need it running.
+
+Services built on auth import ``auth_client`` and ``make_user`` into their ``conftest.py``:
+users then register through the real auth service, so their tokens, their ``user.created``
+events and auth's answers to "who is this user" are the real ones.
+"""
 
 from __future__ import annotations
 
+import itertools
+from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
 from typing import Any
 
+import pytest
+import pytest_asyncio
 from litestar.testing import AsyncTestClient
 
-__all__ = ["PASSWORD", "bearer", "from_ip", "register"]
+from harmoniq_common.ids import Snowflake
+from harmoniq_common.migrate import ServiceSchema
+from harmoniq_common.testing.apps import service_settings
+from harmoniq_common.testing.infra import Infra
+from harmoniq_common.testing.keys import KeyFiles
+from harmoniq_common.testing.users import TestUser
+
+__all__ = [
+    "AUTH_SCHEMA",
+    "PASSWORD",
+    "auth_client",
+    "bearer",
+    "from_ip",
+    "make_user",
+    "register",
+]
+
+AUTH_SCHEMA = ServiceSchema("auth", "auth", Path(__file__).resolve().parents[2] / "migrations")
 
 PASSWORD = "correct horse battery"
 
@@ -39,3 +66,42 @@ async def register(
     assert response.status_code == 201, response.text
     body: dict[str, Any] = response.json()
     return body
+
+
+@pytest_asyncio.fixture(loop_scope="session")
+async def auth_client(
+    harmoniq_infra: Infra,
+    harmoniq_keys: KeyFiles,
+    namespace: str,
+    service_database: Callable[[ServiceSchema], Awaitable[str]],
+) -> AsyncIterator[AsyncTestClient[Any]]:
+    """The auth service in-process, with cheap password hashing and no login limit."""
+    from .app import create_app
+    from .settings import AuthSettings
+
+    settings = AuthSettings(
+        database_url=await service_database(AUTH_SCHEMA),
+        jwt_private_key_file=str(harmoniq_keys.private_key_file),
+        argon2_time_cost=1,
+        argon2_memory_kib=8192,
+        argon2_parallelism=1,
+        auth_rate_limit=10_000,
+        trusted_proxies=["testclient"],
+        **service_settings(harmoniq_infra, harmoniq_keys, namespace),
+    )
+    async with AsyncTestClient(create_app(settings)) as client:
+        yield client
+
+
+@pytest.fixture
+def make_user(auth_client: AsyncTestClient[Any]) -> Callable[..., Awaitable[TestUser]]:
+    """Register a user through auth (each from its own address)."""
+    counter = itertools.count(1)
+
+    async def make(name: str = "") -> TestUser:
+        n = next(counter)
+        name = name or f"user{n}"
+        body = await register(auth_client, name, ip=f"10.1.{n // 250}.{n % 250 + 1}")
+        return TestUser(Snowflake(body["user"]["id"]), name, body["access_token"])
+
+    return make

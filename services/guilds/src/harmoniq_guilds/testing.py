@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import pytest_asyncio
 from litestar.testing import AsyncTestClient
 
 from harmoniq_common.ids import Snowflake
 from harmoniq_common.migrate import ServiceSchema
+from harmoniq_common.testing.apps import service_settings
+from harmoniq_common.testing.infra import Infra
+from harmoniq_common.testing.keys import KeyFiles
 from harmoniq_common.testing.users import TestUser
 
 __all__ = [
@@ -19,6 +23,7 @@ __all__ = [
     "Crew",
     "create_server",
     "give_role",
+    "guilds",
     "invite_and_join",
     "join",
     "make_crew",
@@ -113,3 +118,22 @@ async def make_crew(client: Client, make_user: Callable[..., Awaitable[TestUser]
     await give_role(client, server, owner, admin, "admin")
     await give_role(client, server, owner, moderator, "moderator")
     return Crew(server, owner, admin, moderator, member, code)
+
+
+@pytest_asyncio.fixture(loop_scope="session")
+async def guilds(
+    harmoniq_infra: Infra,
+    harmoniq_keys: KeyFiles,
+    namespace: str,
+    service_database: Callable[[ServiceSchema], Awaitable[str]],
+) -> AsyncIterator[Client]:
+    """The guilds service in-process, for services that ask it about servers and access."""
+    from .app import create_app
+    from .settings import GuildsSettings
+
+    settings = GuildsSettings(
+        database_url=await service_database(GUILDS_SCHEMA),
+        **service_settings(harmoniq_infra, harmoniq_keys, namespace),
+    )
+    async with AsyncTestClient(create_app(settings)) as client:
+        yield client

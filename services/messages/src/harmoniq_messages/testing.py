@@ -1,13 +1,33 @@
-"""Helpers for tests that send and read messages."""
+"""Helpers for tests that send and read messages, and the service in-process for them."""
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
 from typing import Any
 
+import pytest
+import pytest_asyncio
+from litestar.testing import AsyncTestClient
+
+from harmoniq_common.migrate import ServiceSchema
+from harmoniq_common.testing.apps import service_settings
+from harmoniq_common.testing.infra import Infra
+from harmoniq_common.testing.keys import KeyFiles
 from harmoniq_common.testing.users import TestUser
 from harmoniq_guilds.testing import Client
 
-__all__ = ["history", "send"]
+__all__ = [
+    "MESSAGES_SCHEMA",
+    "history",
+    "messages",
+    "messages_settings_overrides",
+    "send",
+]
+
+MESSAGES_SCHEMA = ServiceSchema(
+    "messages", "messages", Path(__file__).resolve().parents[2] / "migrations", ("pg_trgm",)
+)
 
 
 async def send(
@@ -32,3 +52,31 @@ async def history(
     assert response.status_code == 200, response.text
     body: list[dict[str, Any]] = response.json()
     return body
+
+
+@pytest.fixture
+def messages_settings_overrides() -> dict[str, Any]:
+    """Tests send in bursts; the send limit has its own test, which overrides this."""
+    return {"send_rate_limit": 10_000}
+
+
+@pytest_asyncio.fixture(loop_scope="session")
+async def messages(
+    harmoniq_infra: Infra,
+    harmoniq_keys: KeyFiles,
+    namespace: str,
+    service_database: Callable[[ServiceSchema], Awaitable[str]],
+    messages_settings_overrides: dict[str, Any],
+    guilds: Client,
+) -> AsyncIterator[Client]:
+    """The messages service in-process (guilds is up first: messages asks it about access)."""
+    from .app import create_app
+    from .settings import MessagesSettings
+
+    settings = MessagesSettings(
+        database_url=await service_database(MESSAGES_SCHEMA),
+        **service_settings(harmoniq_infra, harmoniq_keys, namespace),
+        **messages_settings_overrides,
+    )
+    async with AsyncTestClient(create_app(settings)) as client:
+        yield client
