@@ -18,6 +18,7 @@ from litestar import WebSocket
 from litestar.exceptions import WebSocketDisconnect
 
 from .gateway import Gateway
+from .metrics import CLOSES
 from .payloads import Identify, PresenceUpdate, Resume, SubscribeMembers, Typing
 from .protocol import ClientFrame, Close, Op, ProtocolError, ServerFrame, Wire, parse
 from .session import Session
@@ -25,6 +26,10 @@ from .session import Session
 __all__ = ["serve"]
 
 log = structlog.get_logger(__name__)
+
+# The close of a connection nobody closed on purpose: the client went away (or the writer
+# ended); counted apart from the gateway's own closes.
+_GONE = "closing"
 
 
 class _Budget:
@@ -81,7 +86,8 @@ async def _writer(socket: WebSocket[Any, Any, Any], session: Session) -> None:
             await socket.send_bytes(payload)
         else:
             await socket.send_text(payload.decode())
-    code, reason = session.closing or (Close.UNKNOWN_ERROR, "closing")
+    code, reason = session.closing or (Close.UNKNOWN_ERROR, _GONE)
+    CLOSES.labels(code="client" if reason == _GONE else str(int(code))).inc()
     with contextlib.suppress(Exception):
         await socket.close(code=int(code), reason=reason)
 
@@ -146,7 +152,7 @@ async def serve(socket: WebSocket[Any, Any, Any], gateway: Gateway) -> None:
             session.close(Close.UNKNOWN_ERROR, "internal error")
     finally:
         if session is not None:
-            session.close(Close.UNKNOWN_ERROR, "closing")  # no-op when already closing
+            session.close(Close.UNKNOWN_ERROR, _GONE)  # no-op when already closing
             if writer is not None:
                 with contextlib.suppress(Exception):
                     await writer

@@ -27,6 +27,7 @@ from harmoniq_common.ids import Snowflake
 from harmoniq_common.platform import Platform
 
 from .hub import Hub
+from .metrics import SESSIONS
 from .presence import Presence, PresenceEvent
 from .protocol import Close, Op, ProtocolError, ServerFrame, Wire
 from .routing import Router
@@ -262,12 +263,14 @@ class Gateway:
         if self.draining:
             raise ProtocolError(Close.RECONNECT, "this instance is going away")
         self.sessions[session.id] = session
+        SESSIONS.inc()
         self._empty.clear()
 
     async def disconnected(self, session: Session) -> None:
         registered = self.sessions.get(session.id) is session
         if registered:
             del self.sessions[session.id]
+            SESSIONS.dec()
             if not self.sessions:
                 self._empty.set()
         try:

@@ -37,6 +37,7 @@ from nats.js.api import ConsumerConfig, DeliverPolicy
 
 from harmoniq_common.platform import Platform
 
+from .metrics import CATCH_UPS, CONSUMER_REPLACEMENTS, EVENTS
 from .session import CATCH_UP, Session
 
 __all__ = ["CatchUp", "Delivery", "Hub"]
@@ -280,6 +281,7 @@ class Hub:
             return
         self._creation_seconds = time.monotonic() - began
         self.consumer_creations += 1
+        CONSUMER_REPLACEMENTS.inc()
         await self._unsubscribe()  # only now: the others never stop receiving
         self._subscription = subscription
         self._generation = generation
@@ -305,6 +307,7 @@ class Hub:
             if isinstance(item, CatchUp):
                 await self._catch_up(item)
                 continue
+            EVENTS.inc()
             try:
                 await self._handler(item, None)
             except Exception:
@@ -323,6 +326,7 @@ class Hub:
     async def _catch_up(self, catch_up: CatchUp) -> None:
         session = catch_up.session
         self.catch_ups += 1
+        CATCH_UPS.inc()
         for seq in sorted(seq for seq in self._recent if seq > catch_up.since):
             # Its subjects as of now: an event replayed here may have added a server.
             prefixes = tuple(subject[:-1] for subject in self._subjects_of(session))  # ".>"

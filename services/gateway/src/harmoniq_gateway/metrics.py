@@ -1,0 +1,22 @@
+"""The gateway's own Prometheus metrics (served at ``/metrics`` with the HTTP ones)."""
+
+from __future__ import annotations
+
+from prometheus_client import Counter, Gauge
+
+__all__ = ["CATCH_UPS", "CLOSES", "CONSUMER_REPLACEMENTS", "EVENTS", "SESSIONS"]
+
+SESSIONS = Gauge("harmoniq_gateway_sessions", "Sessions connected to this instance")
+EVENTS = Counter(
+    "harmoniq_gateway_events_total", "Durable events this instance received and routed"
+)
+CLOSES = Counter(
+    "harmoniq_gateway_closes_total", "Connections closed by the gateway, by close code", ["code"]
+)
+CONSUMER_REPLACEMENTS = Counter(
+    "harmoniq_gateway_consumer_replacements_total",
+    "Times this instance replaced its JetStream consumer (new subjects, or old resumes)",
+)
+CATCH_UPS = Counter(
+    "harmoniq_gateway_catch_ups_total", "Sessions that joined behind and were replayed from memory"
+)
