@@ -28,7 +28,7 @@ from litestar.types import ControllerRouterHandler
 from redis.asyncio import BlockingConnectionPool, Redis
 
 from . import bus
-from .auth import AuthMiddleware, RevocationMarks, TokenVerifier, exclude_patterns
+from .auth import AuthMiddleware, BotTokens, RevocationMarks, TokenVerifier, exclude_patterns
 from .auth import load_public_keys_file as _load_keys
 from .codec import dec_hook
 from .db import create_pool
@@ -121,6 +121,7 @@ def _platform_lifespan(
                 marks,
                 issuer=settings.jwt_issuer,
                 audience=settings.jwt_audience,
+                bots=BotTokens(redis, settings.namespace),
             )
             relay = OutboxRelay(pool, js, schema=settings.database_schema)
             platform = Platform(

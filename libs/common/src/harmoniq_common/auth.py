@@ -10,12 +10,19 @@ Instant revocation is two Redis marks written by the auth service and read on ev
 password change, deletion) and ``{ns}:auth:session_revoked:{session_id}`` (logout of one
 session). Both are read with one MGET. If Redis cannot answer, the request is refused (503):
 revocation that silently stops working is worse than an outage.
+
+Bots authenticate with ``Authorization: Bot <bot id>.<secret>`` (and IDENTIFY with the same
+``Bot …`` string). Auth keeps the SHA-256 of each bot's current token in Redis
+(``{ns}:auth:bot:{bot_id}``; rewritten from Postgres at start-up), so every service checks one
+with one GET; a reset or a deleted bot replaces or removes the key and the old token is dead
+at once. The same fail-closed rule applies.
 """
 
 from __future__ import annotations
 
 import base64
 import hashlib
+import hmac
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -36,6 +43,7 @@ from .ids import Snowflake
 __all__ = [
     "ALGORITHM",
     "AuthMiddleware",
+    "BotTokens",
     "Principal",
     "RevocationMarks",
     "TokenVerifier",
@@ -48,7 +56,7 @@ ALGORITHM = "EdDSA"
 
 @dataclass(frozen=True, slots=True)
 class Principal:
-    """Who is calling: a user (with the session the token belongs to) or, later, a bot."""
+    """Who is calling: a user (with the session the token belongs to) or a bot."""
 
     user_id: Snowflake
     kind: Literal["user", "bot"] = "user"
@@ -120,6 +128,46 @@ class RevocationMarks:
         return bool(session and session[0] is not None)
 
 
+class BotTokens:
+    """Each bot's current token, as a digest in Redis: written by auth, read by everyone."""
+
+    def __init__(self, redis: Redis, namespace: str) -> None:
+        self._redis = redis
+        self._ns = namespace
+
+    def key(self, bot_id: int) -> str:
+        return f"{self._ns}:auth:bot:{bot_id}"
+
+    @staticmethod
+    def digest(token: str) -> bytes:
+        return hashlib.sha256(token.encode()).digest()
+
+    async def store(self, bot_id: int, digest: bytes) -> None:
+        await self._redis.set(self.key(bot_id), digest.hex())
+
+    async def forget(self, bot_id: int) -> None:
+        await self._redis.delete(self.key(bot_id))
+
+    async def verify(self, token: str) -> Principal:
+        """The bot a ``<bot id>.<secret>`` token belongs to; :class:`Unauthorized` otherwise."""
+        raw_id, _, secret = token.partition(".")
+        try:
+            bot_id = Snowflake.parse(raw_id)
+        except ValueError:
+            raise Unauthorized("malformed bot token", code="invalid_token") from None
+        if not secret:
+            raise Unauthorized("malformed bot token", code="invalid_token")
+        try:
+            stored = await self._redis.get(self.key(bot_id))
+        except RedisError as exc:
+            raise ServiceUnavailable("cannot check the bot token right now") from exc
+        presented = self.digest(token).hex()
+        expected = stored.decode() if isinstance(stored, bytes) else stored
+        if expected is None or not hmac.compare_digest(presented, expected):
+            raise Unauthorized("invalid bot token", code="invalid_token")
+        return Principal(user_id=bot_id, kind="bot")
+
+
 class TokenVerifier:
     def __init__(
         self,
@@ -129,9 +177,11 @@ class TokenVerifier:
         issuer: str,
         audience: str,
         leeway_seconds: float = 5.0,
+        bots: BotTokens | None = None,
     ) -> None:
         self._keys = public_keys
         self._marks = marks
+        self._bots = bots
         self._issuer = issuer
         self._audience = audience
         self._leeway = leeway_seconds
@@ -185,6 +235,18 @@ class TokenVerifier:
             raise Unauthorized("access token revoked", code="token_revoked")
         return principal
 
+    async def verify_bot(self, token: str) -> Principal:
+        if self._bots is None:
+            raise Unauthorized("bot tokens are not accepted here", code="invalid_token")
+        return await self._bots.verify(token)
+
+    async def verify_credential(self, credential: str) -> Principal:
+        """``Bot <token>`` for a bot, else a user's access token (the gateway's IDENTIFY)."""
+        scheme, _, rest = credential.partition(" ")
+        if scheme == "Bot" and rest.strip():
+            return await self.verify_bot(rest.strip())
+        return await self.verify(credential)
+
 
 def bearer_token(header: str | None) -> str | None:
     if not header:
@@ -196,19 +258,23 @@ def bearer_token(header: str | None) -> str | None:
 
 
 class AuthMiddleware(AbstractAuthenticationMiddleware):
-    """``Authorization: Bearer <jwt>`` on every route not marked ``exclude_from_auth``.
+    """``Authorization: Bearer <jwt>`` (a user) or ``Bot <token>`` (a bot) on every route not
+    marked ``exclude_from_auth``.
 
-    Litestar's JWTAuth would accept any scheme word before the token; here only ``Bearer`` is a
-    user token (``Bot <token>`` gets its own branch when bots land).
+    Litestar's JWTAuth would accept any scheme word before the token; here the scheme decides.
     """
 
     async def authenticate_request(
         self, connection: ASGIConnection[Any, Any, Any, Any]
     ) -> AuthenticationResult:
-        token = bearer_token(connection.headers.get("authorization"))
+        header = connection.headers.get("authorization")
+        verifier: TokenVerifier = connection.app.state.platform.verifier
+        scheme, _, rest = (header or "").partition(" ")
+        if scheme.lower() == "bot" and rest.strip():
+            return AuthenticationResult(user=await verifier.verify_bot(rest.strip()), auth=rest)
+        token = bearer_token(header)
         if token is None:
             raise Unauthorized("missing bearer token")
-        verifier: TokenVerifier = connection.app.state.platform.verifier
         principal = await verifier.verify(token)
         return AuthenticationResult(user=principal, auth=token)
 

@@ -27,10 +27,16 @@ class TestUser:
     id: Snowflake
     name: str
     token: str
+    scheme: str = "Bearer"  # "Bot" for a bot account
 
     @property
     def headers(self) -> dict[str, str]:
-        return {"Authorization": f"Bearer {self.token}"}
+        return {"Authorization": f"{self.scheme} {self.token}"}
+
+    @property
+    def credential(self) -> str:
+        """What IDENTIFY carries: the access token, or ``Bot <token>``."""
+        return f"Bot {self.token}" if self.scheme == "Bot" else self.token
 
 
 async def announce_user(
