@@ -16,10 +16,12 @@ from harmoniq_common.platform import Platform
 from harmoniq_common.settings import load_settings
 
 from .domain.accounts import Accounts
+from .domain.bots import Bots
 from .domain.passwords import Passwords
 from .domain.sessions import Sessions
 from .domain.tokens import AccessTokenIssuer, jwks
 from .http.auth import AuthController
+from .http.bots import BotsController
 from .http.users import UsersController
 from .rpc.users import serve_users
 from .settings import AuthSettings
@@ -49,12 +51,15 @@ def _domain(
             parallelism=settings.argon2_parallelism,
         )
         sessions = Sessions(platform, settings, issuer)
-        accounts = Accounts(platform, settings, passwords, sessions)
+        bots = Bots(platform, limit_per_owner=settings.bots_per_account)
+        accounts = Accounts(platform, settings, passwords, sessions, bots)
         app.state.accounts = accounts
         app.state.sessions = sessions
+        app.state.bots = bots
         app.state.jwks = jwks(public_keys)
         restored = await sessions.restore_marks()
         log.info("auth.revocation_marks_restored", count=restored)
+        log.info("auth.bot_tokens_restored", count=await bots.restore_tokens())
         purger = asyncio.create_task(_purge_forever(accounts, settings.purge_interval_seconds))
         users_rpc = await serve_users(platform)
         try:
@@ -81,7 +86,7 @@ def create_app(settings: AuthSettings | None = None) -> Litestar:
     settings = settings or load_settings(AuthSettings)
     app = create_service_app(
         settings,
-        route_handlers=[AuthController, UsersController],
+        route_handlers=[AuthController, UsersController, BotsController],
         title="Harmoniq auth",
         extend=_domain(settings),
     )

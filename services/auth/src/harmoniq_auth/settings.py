@@ -24,3 +24,5 @@ class AuthSettings(CommonSettings, frozen=True, kw_only=True):
     token_rate_period_seconds: float = 60.0
     deleted_account_retention_days: int = 30
     purge_interval_seconds: float = 3600.0
+    # Bot accounts one user may own.
+    bots_per_account: int = 25

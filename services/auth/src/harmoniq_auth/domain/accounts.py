@@ -19,6 +19,7 @@ from harmoniq_common.uow import UnitOfWork, unit_of_work
 
 from ..settings import AuthSettings
 from ..store import users
+from .bots import Bots
 from .passwords import Passwords
 from .sessions import ClientInfo, Sessions
 from .tokens import TokenPair
@@ -56,12 +57,18 @@ def _taken(field: str) -> Conflict:
 
 class Accounts:
     def __init__(
-        self, platform: Platform, settings: AuthSettings, passwords: Passwords, sessions: Sessions
+        self,
+        platform: Platform,
+        settings: AuthSettings,
+        passwords: Passwords,
+        sessions: Sessions,
+        bots: Bots,
     ) -> None:
         self._platform = platform
         self._settings = settings
         self._passwords = passwords
         self._sessions = sessions
+        self._bots = bots
 
     async def register(
         self, username: str, email: str, password: str, client: ClientInfo
@@ -167,6 +174,8 @@ class Accounts:
             self._platform.subjects.user_event(user_id, UserDeleted.event_type),
             UserDeleted(user_id=user_id, deleted_at=now),
         )
+        for bot_id in await self._bots.owned_ids(tx, user_id):  # nobody could manage them
+            await self._bots.delete_in(tx, bot_id)
 
     async def purge(self, *, batch: int = 500) -> int:
         """Remove accounts deleted longer ago than the retention period; returns the count."""

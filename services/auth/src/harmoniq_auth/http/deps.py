@@ -12,6 +12,7 @@ from harmoniq_common.platform import client_address
 from harmoniq_common.ratelimit import RateLimit, limit_request
 
 from ..domain.accounts import Accounts
+from ..domain.bots import Bots
 from ..domain.sessions import ClientInfo, Sessions
 from ..settings import AuthSettings
 
@@ -24,6 +25,11 @@ TOKENS = "tokens"  # refresh
 def provide_accounts(state: State) -> Accounts:
     accounts: Accounts = state.accounts
     return accounts
+
+
+def provide_bots(state: State) -> Bots:
+    bots: Bots = state.bots
+    return bots
 
 
 def provide_sessions(state: State) -> Sessions:
@@ -55,5 +61,6 @@ def dependencies() -> dict[str, Provide]:
     return {
         "accounts": Provide(provide_accounts, sync_to_thread=False),
         "sessions": Provide(provide_sessions, sync_to_thread=False),
+        "bots": Provide(provide_bots, sync_to_thread=False),
         "client": Provide(provide_client, sync_to_thread=False),
     }

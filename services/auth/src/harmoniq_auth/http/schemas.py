@@ -11,6 +11,10 @@ from msgspec import Meta
 from harmoniq_common.ids import Snowflake
 
 __all__ = [
+    "BotToken",
+    "BotView",
+    "CreateBot",
+    "CreatedBot",
     "DeleteAccount",
     "Login",
     "PasswordField",
@@ -103,3 +107,25 @@ class UpdatedSelf(SelfUser, kw_only=True):
     """The profile, plus new tokens when the password changed (the old ones are dead)."""
 
     tokens: SessionTokens | None = None
+
+
+class CreateBot(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    username: Username
+
+
+class BotView(msgspec.Struct, kw_only=True):
+    id: Snowflake
+    username: str
+    avatar_url: str | None
+    owner_id: Snowflake
+    created_at: datetime
+
+
+class BotToken(msgspec.Struct, kw_only=True):
+    """Shown once: only its digest is kept. Send it as ``Authorization: Bot <token>``."""
+
+    token: str
+
+
+class CreatedBot(BotToken, kw_only=True):
+    bot: BotView
