@@ -155,7 +155,7 @@ class Gateway:
 
     async def _principal(self, token: str) -> Principal:
         try:
-            return await self.platform.verifier.verify(token)
+            return await self.platform.verifier.verify_credential(token)
         except ApiError as exc:
             if exc.status_code >= 500:  # Redis could not say whether it is revoked: retry
                 raise ProtocolError(Close.UNKNOWN_ERROR, "try again") from None
