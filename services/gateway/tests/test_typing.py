@@ -20,7 +20,7 @@ StartGateway = Callable[[], Awaitable[Any]]
 
 @pytest.fixture
 def gateway_overrides() -> dict[str, Any]:
-    return {"typing_timeout_seconds": 0.5}
+    return {"typing_timeout_seconds": 0.5, "typing_throttle_seconds": 0.0}
 
 
 async def _next_typing(client: GatewayClient) -> dict[str, Any]:
@@ -88,5 +88,33 @@ async def test_typing_in_a_channel_one_cannot_post_in_goes_nowhere(
     while (frame := await watcher.dispatch())["t"] != "message.create":
         assert not frame["t"].startswith("typing."), frame
     assert frame["d"]["message"]["id"] == sent["id"]
+    await typist.close()
+    await watcher.close()
+
+
+@pytest.mark.parametrize(
+    "gateway_overrides", [{"typing_timeout_seconds": 8.0, "typing_throttle_seconds": 5.0}]
+)
+async def test_renewals_within_the_throttle_window_go_out_once(
+    guilds: Client, messages: Client, make_user: MakeUser, start_gateway: StartGateway
+) -> None:
+    owner, member = await make_user("olga"), await make_user("max")
+    server = await create_server(guilds, owner)
+    await invite_and_join(guilds, server, owner, member)
+    channel_id = (await text_channel(guilds, server, owner))["id"]
+    url = (await start_gateway()).url
+    typist = await GatewayClient.connect(url)
+    await typist.identify(owner.token)
+    watcher = await GatewayClient.connect(url)
+    await watcher.identify(member.token)
+
+    for _ in range(3):  # a client renewing far too eagerly
+        await typist.send(Op.TYPING, {"channel_id": channel_id})
+    sent = await send(messages, owner, channel_id, "typed")
+    starts = 0
+    while (frame := await watcher.dispatch())["t"] != "message.create":
+        starts += frame["t"] == "typing.start"
+    assert frame["d"]["message"]["id"] == sent["id"]
+    assert starts == 1
     await typist.close()
     await watcher.close()

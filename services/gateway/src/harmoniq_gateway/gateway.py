@@ -71,7 +71,12 @@ class Gateway:
             replay_buffer=settings.replay_buffer_events,
         )
         self.router.hub = self.hub
-        self.typists = Typists(platform, self.hub, settings.typing_timeout_seconds)
+        self.typists = Typists(
+            platform,
+            self.hub,
+            settings.typing_timeout_seconds,
+            settings.typing_throttle_seconds,
+        )
         self.presence = Presence(
             platform,
             self.hub,

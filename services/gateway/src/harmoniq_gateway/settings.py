@@ -19,6 +19,9 @@ class GatewaySettings(CommonSettings, frozen=True, kw_only=True):
     # Frames waiting for a slow client; past this it is disconnected (it may resume).
     send_queue_limit: int = 2048
     typing_timeout_seconds: float = 8.0
+    # A user's typing in one channel is published at most once per this many seconds
+    # (renewals in between are dropped; keep it below the timeout).
+    typing_throttle_seconds: float = 5.0
     # Interest changes (sessions arriving on new servers) are gathered this long before the
     # instance's JetStream consumer is replaced.
     interest_debounce_seconds: float = 0.02

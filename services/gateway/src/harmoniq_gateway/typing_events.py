@@ -32,18 +32,34 @@ class TypingEvent(msgspec.Struct, frozen=True, kw_only=True):
 
 
 class Typists:
-    def __init__(self, platform: Platform, hub: Hub, timeout: float) -> None:
+    def __init__(self, platform: Platform, hub: Hub, timeout: float, throttle: float) -> None:
         self._platform = platform
         self._hub = hub
         self._timeout = timeout
+        self._throttle = throttle
         self._timers: dict[tuple[int, int], asyncio.TimerHandle] = {}
+        self._published: dict[tuple[int, int], float] = {}
+
+    def _renewed_lately(self, key: tuple[int, int]) -> bool:
+        """A user's typing in a channel goes out at most once per throttle window (shorter
+        than the timeout, so a client renewing it keeps it shown everywhere)."""
+        now = time.monotonic()
+        if now - self._published.get(key, -self._throttle) < self._throttle:
+            return True
+        self._published[key] = now
+        if len(self._published) > 10_000:  # forget old entries now and then
+            self._published = {k: t for k, t in self._published.items() if now - t < 60}
+        return False
 
     async def start(self, session: Session, channel_id: int) -> None:
-        """A client says its user is typing; ignored where they could not post."""
+        """A client says its user is typing; ignored where they could not post, and when
+        they already said so within the throttle window."""
         for server_id, channels in session.servers.items():
             if channels is not None and channel_id in channels:
                 needed = Permission.VIEW_CHANNEL | Permission.SEND_MESSAGES
                 if channels[channel_id] & needed == needed:
+                    if self._renewed_lately((channel_id, session.user_id)):
+                        return
                     event = TypingEvent(
                         server_id=Snowflake(server_id),
                         channel_id=Snowflake(channel_id),
