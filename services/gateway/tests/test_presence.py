@@ -6,8 +6,10 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 import pytest
+from redis.asyncio import Redis
 
 from harmoniq_common.testing.users import TestUser
+from harmoniq_common.testing.waiting import eventually
 from harmoniq_gateway.protocol import Op
 from harmoniq_gateway.testing import GatewayClient
 from harmoniq_guilds.testing import Client, create_server, invite_and_join
@@ -146,3 +148,35 @@ async def test_a_member_who_left_no_longer_shows_there(
         assert frame.get("t") != "presence.update", frame
     for client in (phone, watcher, friend_side):
         await client.close()
+
+
+async def test_heartbeats_renew_presence_even_after_redis_forgets_its_scripts(
+    guilds: Client, make_user: MakeUser, start_gateway: StartGateway, redis_client: Redis
+) -> None:
+    owner = await make_user("olga")
+    await create_server(guilds, owner)
+    instance = await start_gateway()
+    client = await GatewayClient.connect(instance.url)
+    await client.identify(owner.token)
+    presence = instance.gateway.presence
+    expiries = presence.update_args(int(owner.id), "", "")["keys"][1]
+
+    async def expiry() -> float:
+        [(_, score)] = await redis_client.zrange(expiries, 0, 0, withscores=True)
+        return float(score)
+
+    before = await expiry()
+    await redis_client.script_flush()  # as after a Redis restart
+    await client.send(Op.HEARTBEAT, client.seq)
+    while (await client.receive())["op"] != Op.HEARTBEAT_ACK:
+        pass
+    assert await eventually(lambda: _later(expiry, before), what="the expiry renewed")
+    assert await presence.status_of(int(owner.id)) == "online"
+    await client.send(Op.HEARTBEAT, client.seq)  # and the connection is still fine
+    while (await client.receive())["op"] != Op.HEARTBEAT_ACK:
+        pass
+    await client.close()
+
+
+async def _later(read: Callable[[], Awaitable[float]], than: float) -> bool:
+    return await read() > than

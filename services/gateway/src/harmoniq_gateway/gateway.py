@@ -10,6 +10,7 @@ import msgspec
 from nats.aio.msg import Msg
 from nats.aio.subscription import Subscription
 from redis.asyncio import Redis
+from redis.exceptions import NoScriptError
 
 from harmoniq_common.access import (
     USER_SERVERS,
@@ -102,14 +103,23 @@ class Gateway:
         await self.presence.set(session.user_id, session.id, status)
 
     async def heartbeat(self, session: Session) -> None:
-        """Renew the resume record and the presence expiry in one round trip."""
+        """Renew the resume record and the presence expiry in one round trip.
+
+        EVALSHA directly: a pipeline given the script object first asks Redis whether the
+        script exists (another round trip per heartbeat). Only when Redis has lost its script
+        cache (a restart) does the call go again the slow way, which loads it."""
+        call = self.presence.update_args(session.user_id, session.id, session.status)
+        script = self.presence.update_script
         async with self._redis.pipeline(transaction=False) as pipe:
             self._save_into(pipe, session)
-            await self.presence.update_script(
-                **self.presence.update_args(session.user_id, session.id, session.status),
-                client=pipe,
-            )
-            _, outcome = await pipe.execute()
+            pipe.evalsha(script.sha, len(call["keys"]), *call["keys"], *call["args"])
+            saved, outcome = await pipe.execute(raise_on_error=False)
+        if isinstance(saved, Exception):
+            raise saved
+        if isinstance(outcome, NoScriptError):
+            outcome = await script(**call)
+        elif isinstance(outcome, Exception):
+            raise outcome
         self.presence.changed(session.user_id, outcome)
 
     async def membership_changed(self, session: Session) -> None:
