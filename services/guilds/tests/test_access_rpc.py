@@ -11,9 +11,21 @@ from nats.aio.client import Client as NatsClient
 from nats.aio.subscription import Subscription
 from redis.asyncio import Redis
 
-from harmoniq_common.access import CHANNEL_ACCESS, SERVER_ACCESS, AccessCache
+from harmoniq_common.access import (
+    CHANNEL_ACCESS,
+    SERVER_ACCESS,
+    SERVER_ACCESS_BATCH,
+    SERVER_ACCESS_MANY,
+    AccessCache,
+    ServerAccess,
+    ServerAccessMany,
+    ServerAccessManyRequest,
+    ServerAccessRequest,
+)
 from harmoniq_common.bus import Subjects
+from harmoniq_common.consumers import request
 from harmoniq_common.errors import ApiError
+from harmoniq_common.ids import Snowflake
 from harmoniq_common.permissions import ALL, DEFAULT_MEMBER, DEFAULT_MODERATOR, Permission
 from harmoniq_common.testing.users import TestUser
 from harmoniq_guilds.testing import Client, Crew, make_crew, text_channel
@@ -234,3 +246,65 @@ async def test_server_access_lists_only_what_the_member_may_see(
     with pytest.raises(ApiError) as refused:
         await cache.server(stranger.id, int(crew.id))
     assert refused.value.status_code == 404
+
+
+async def test_many_members_access_in_one_question(
+    client: Client,
+    make_user: MakeUser,
+    cache: AccessCache,
+    nats_client: NatsClient,
+    namespace: str,
+) -> None:
+    crew = await make_crew(client, make_user)
+    stranger = await make_user("stranger")
+    users = [crew.owner, crew.admin, crew.moderator, crew.member, stranger]
+    alone = {u.id: await cache.server(u.id, int(crew.id)) for u in users[:4]}
+    async for many_questions in _questions(
+        nats_client, Subjects(namespace).rpc("guilds", SERVER_ACCESS_MANY)
+    ):
+        # The same answers as one at a time (those are cached: nothing is asked) ...
+        assert await cache.servers(int(crew.id), [u.id for u in users[:4]]) == alone
+        assert await many_questions.count() == 0
+        # ... and after a change, one question for all, strangers left out.
+        taken = await client.patch(
+            crew.url(f"/roles/{crew.id}"),
+            json={"permissions": int(DEFAULT_MEMBER & ~P.SEND_MESSAGES)},
+            headers=crew.owner.headers,
+        )
+        assert taken.status_code == 200
+        answers = await cache.servers(int(crew.id), [u.id for u in users] * 2)
+        assert await many_questions.count() == 1
+        assert set(answers) == {u.id for u in users[:4]}
+        assert answers[crew.member.id].channels_allowing(P.SEND_MESSAGES) == []
+        assert answers[crew.member.id] != alone[crew.member.id]
+        assert answers[crew.admin.id].channels == alone[crew.admin.id].channels
+        for user in users[:4]:  # what one question for each would have said
+            single = await request(
+                nats_client,
+                Subjects(namespace).rpc("guilds", SERVER_ACCESS),
+                ServerAccessRequest(user_id=Snowflake(user.id), server_id=crew.server_id),
+                ServerAccess,
+            )
+            assert answers[user.id] == single
+        # Now cached under the new epoch.
+        assert await cache.servers(int(crew.id), [crew.member.id]) == {
+            crew.member.id: answers[crew.member.id]
+        }
+        assert await many_questions.count() == 1
+    assert await cache.servers(404, [crew.member.id]) == {}  # unknown server: nobody
+
+
+async def test_many_members_question_is_bounded(
+    client: Client, nats_client: NatsClient, namespace: str
+) -> None:
+    too_many = ServerAccessManyRequest(
+        server_id=Snowflake(1), user_ids=[Snowflake(i) for i in range(SERVER_ACCESS_BATCH + 1)]
+    )
+    with pytest.raises(ApiError) as refused:
+        await request(
+            nats_client,
+            Subjects(namespace).rpc("guilds", SERVER_ACCESS_MANY),
+            too_many,
+            ServerAccessMany,
+        )
+    assert refused.value.status_code == 400

@@ -12,6 +12,10 @@ See docs/decisions.md ("How services learn permissions").
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Collection
+from typing import Annotated
+
 import msgspec
 from nats.aio.client import Client as NatsClient
 from redis.asyncio import Redis
@@ -26,11 +30,15 @@ from .permissions import Overwrite, Permission, RoleGrant, channel_permissions
 __all__ = [
     "CHANNEL_ACCESS",
     "SERVER_ACCESS",
+    "SERVER_ACCESS_BATCH",
+    "SERVER_ACCESS_MANY",
     "USER_SERVERS",
     "AccessCache",
     "ChannelAccess",
     "ChannelAccessRequest",
     "ServerAccess",
+    "ServerAccessMany",
+    "ServerAccessManyRequest",
     "ServerAccessRequest",
     "ServerSnapshot",
     "UserServers",
@@ -40,6 +48,10 @@ __all__ = [
 
 CHANNEL_ACCESS = "channel_access"
 SERVER_ACCESS = "server_access"
+SERVER_ACCESS_MANY = "server_access_many"
+# Members per SERVER_ACCESS_MANY question: keeps an answer well under NATS's 1 MiB payload
+# limit for servers with hundreds of channels.
+SERVER_ACCESS_BATCH = 100
 USER_SERVERS = "user_servers"
 _TTL_SECONDS = 300
 
@@ -93,6 +105,18 @@ class ServerAccess(msgspec.Struct, frozen=True, kw_only=True):
 
     def channels_allowing(self, permission: Permission) -> list[Snowflake]:
         return [c.channel_id for c in self.channels if c.allows(permission)]
+
+
+class ServerAccessManyRequest(msgspec.Struct, frozen=True, kw_only=True):
+    server_id: Snowflake
+    user_ids: Annotated[list[Snowflake], msgspec.Meta(min_length=1, max_length=SERVER_ACCESS_BATCH)]
+
+
+class ServerAccessMany(msgspec.Struct, frozen=True, kw_only=True):
+    """One :class:`ServerAccess` per asked user who is a member; non-members are left out."""
+
+    server_id: Snowflake
+    members: list[ServerAccess]
 
 
 class UserServersRequest(msgspec.Struct, frozen=True, kw_only=True):
@@ -191,3 +215,48 @@ class AccessCache:
         )
         await self._redis.set(key, encode(answer), ex=_TTL_SECONDS)
         return answer
+
+    async def servers(self, server_id: int, user_ids: Collection[int]) -> dict[int, ServerAccess]:
+        """Many members' access to one server (after a role change, every session in it):
+        one cache read for all, one question per :data:`SERVER_ACCESS_BATCH` users not
+        cached. Users who are not members are missing from the result."""
+        wanted = sorted(set(user_ids))
+        if not wanted:
+            return {}
+        epoch = _text(await self._redis.get(_epoch_key(self._subjects, server_id)) or b"0")
+        keys = [f"{self._prefix}{server_id}:{epoch}:s:{u}" for u in wanted]
+        found: dict[int, ServerAccess] = {}
+        missing: list[int] = []
+        for user_id, cached in zip(wanted, await self._redis.mget(keys), strict=True):
+            if cached:
+                found[user_id] = decode(cached, ServerAccess)
+            else:
+                missing.append(user_id)
+        batches = [
+            missing[i : i + SERVER_ACCESS_BATCH]
+            for i in range(0, len(missing), SERVER_ACCESS_BATCH)
+        ]
+        answers = await asyncio.gather(
+            *(
+                request(
+                    self._nats,
+                    self._subjects.rpc("guilds", SERVER_ACCESS_MANY),
+                    ServerAccessManyRequest(
+                        server_id=Snowflake(server_id), user_ids=[Snowflake(u) for u in batch]
+                    ),
+                    ServerAccessMany,
+                )
+                for batch in batches
+            )
+        )
+        async with self._redis.pipeline(transaction=False) as pipe:
+            for answer in answers:
+                for member in answer.members:
+                    found[int(member.user_id)] = member
+                    pipe.set(
+                        f"{self._prefix}{server_id}:{epoch}:s:{member.user_id}",
+                        encode(member),
+                        ex=_TTL_SECONDS,
+                    )
+            await pipe.execute()
+        return found

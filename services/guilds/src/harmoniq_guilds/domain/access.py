@@ -25,8 +25,11 @@ __all__ = [
     "ServerAccess",
     "answer_channel_access",
     "answer_server_access",
+    "answer_server_access_many",
+    "channels_with_overwrites",
     "load_access",
     "overwrite_grants",
+    "server_answer",
 ]
 
 
@@ -126,7 +129,11 @@ async def channel_with_overwrites(
 
 
 def _channel_answer(
-    access: ServerAccess, channel: ChannelRow, overwrites: list[OverwriteRow]
+    access: ServerAccess,
+    channel: ChannelRow,
+    overwrites: list[OverwriteRow],
+    *,
+    with_role_ids: bool = True,
 ) -> contract.ChannelAccess:
     mine = [o for o in overwrites if o.channel_id == channel.id]
     return contract.ChannelAccess(
@@ -134,7 +141,7 @@ def _channel_answer(
         channel_id=channel.id,
         kind=channel.kind,
         permissions=access.explain(channel, mine).permissions,
-        role_ids=sorted(access.roles),
+        role_ids=sorted(access.roles) if with_role_ids else [],
     )
 
 
@@ -156,15 +163,21 @@ async def answer_channel_access(
     return answer
 
 
-async def answer_server_access(
-    conn: asyncpg.Connection, question: contract.ServerAccessRequest
+async def channels_with_overwrites(
+    conn: asyncpg.Connection, server_id: int
+) -> tuple[list[ChannelRow], list[OverwriteRow]]:
+    server_channels = await channels.list_for_server(conn, server_id)
+    return server_channels, await channels.overwrites_for(conn, [c.id for c in server_channels])
+
+
+def server_answer(
+    access: ServerAccess, server_channels: list[ChannelRow], overwrites: list[OverwriteRow]
 ) -> contract.ServerAccess:
     """The member's permissions in each channel they can view; the others are left out, as
-    from their channel list (a private channel's id and kind are not theirs to know)."""
-    access = await load_access(conn, question.server_id, question.user_id)
-    server_channels = await channels.list_for_server(conn, question.server_id)
-    overwrites = await channels.overwrites_for(conn, [c.id for c in server_channels])
-    answers = [_channel_answer(access, c, overwrites) for c in server_channels]
+    from their channel list (a private channel's id and kind are not theirs to know). The
+    server's role ids are not repeated per channel: nobody reads them there, and a gateway
+    holds one of these per session and server."""
+    answers = [_channel_answer(access, c, overwrites, with_role_ids=False) for c in server_channels]
     return contract.ServerAccess(
         server_id=access.server.id,
         channels=[a for a in answers if a.allows(Permission.VIEW_CHANNEL)],
@@ -174,3 +187,34 @@ async def answer_server_access(
         default_role=RoleGrant(int(access.server.id), access.default_role.permissions),
         member_roles=[RoleGrant(int(g.id), g.permissions) for g in access.grants()],
     )
+
+
+async def answer_server_access(
+    conn: asyncpg.Connection, question: contract.ServerAccessRequest
+) -> contract.ServerAccess:
+    access = await load_access(conn, question.server_id, question.user_id)
+    return server_answer(access, *await channels_with_overwrites(conn, question.server_id))
+
+
+async def answer_server_access_many(
+    conn: asyncpg.Connection, question: contract.ServerAccessManyRequest
+) -> contract.ServerAccessMany:
+    """Many members' access at once (a gateway after a role change in a large server): the
+    server, its roles, channels and overwrites are read once, not once per member. Users who
+    are not members are left out of the answer."""
+    answer = contract.ServerAccessMany(server_id=question.server_id, members=[])
+    server = await servers.get(conn, question.server_id)
+    if server is None:
+        return answer
+    server_roles = {r.id: r for r in await roles.list_for_server(conn, server.id)}
+    server_channels, overwrites = await channels_with_overwrites(conn, server.id)
+    found = await members_store.get_many(conn, server.id, [int(u) for u in question.user_ids])
+    answer.members.extend(
+        server_answer(
+            ServerAccess(server, member.user_id, server_roles, member.roles),
+            server_channels,
+            overwrites,
+        )
+        for member in found
+    )
+    return answer

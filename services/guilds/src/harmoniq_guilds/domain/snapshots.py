@@ -5,10 +5,9 @@ from __future__ import annotations
 import asyncpg
 
 from harmoniq_common import access as contract
-from harmoniq_common.permissions import Permission
 
-from ..store import channels, members, servers
-from .access import answer_server_access, load_access
+from ..store import members, servers
+from .access import channels_with_overwrites, load_access, server_answer
 from .views import channel_view, member_view, role_view, server_view
 
 __all__ = ["user_servers"]
@@ -23,12 +22,9 @@ async def user_servers(
     snapshots: list[contract.ServerSnapshot] = []
     for server in await servers.list_for_user(conn, question.user_id, 0, _ALL):
         access = await load_access(conn, server.id, question.user_id)
-        answer = await answer_server_access(
-            conn, contract.ServerAccessRequest(user_id=question.user_id, server_id=server.id)
-        )
-        visible = {c.channel_id for c in answer.channels if c.allows(Permission.VIEW_CHANNEL)}
-        server_channels = await channels.list_for_server(conn, server.id)
-        overwrites = await channels.overwrites_for(conn, [c.id for c in server_channels])
+        server_channels, overwrites = await channels_with_overwrites(conn, server.id)
+        answer = server_answer(access, server_channels, overwrites)
+        visible = {c.channel_id for c in answer.channels}
         member = await members.get(conn, server.id, question.user_id)
         assert member is not None  # load_access found it
         snapshots.append(

@@ -14,6 +14,7 @@ __all__ = [
     "ban",
     "count",
     "get",
+    "get_many",
     "is_banned",
     "list_bans",
     "list_page",
@@ -54,6 +55,18 @@ async def get(conn: asyncpg.Connection, server_id: int, user_id: int) -> MemberR
         ),
         MemberRow,
     )
+
+
+async def get_many(
+    conn: asyncpg.Connection, server_id: int, user_ids: list[int]
+) -> list[MemberRow]:
+    """Those of ``user_ids`` who are members (the others are left out)."""
+    records = await conn.fetch(
+        f"{_SELECT} WHERE m.server_id = $1 AND m.user_id = ANY($2::bigint[]){_GROUP}",
+        server_id,
+        user_ids,
+    )
+    return to_rows(records, MemberRow)
 
 
 async def list_page(
