@@ -50,6 +50,9 @@ class Delivery(msgspec.Struct, frozen=True):
     subject: str
     data: bytes
     generation: int = 0  # of the consumer it came from; CATCH_UP when replayed from memory
+    # Handled here before (a new consumer generation starts behind the old one): it goes to
+    # the sessions still waiting for it, and changes nothing else a second time.
+    repeat: bool = False
 
 
 class CatchUp(msgspec.Struct, frozen=True):
@@ -89,6 +92,8 @@ class Hub:
         self._processed = 0  # the last stream sequence handled
         self._restart_from: int | None = None
         self._changed = asyncio.Event()
+        self._quiet = asyncio.Event()  # no consumer replacement pending or under way
+        self._quiet.set()
         self._subscription: Subscription | None = None
         self._task: asyncio.Task[None] | None = None
         self._processor: asyncio.Task[None] | None = None
@@ -110,6 +115,7 @@ class Hub:
     def _restart(self, since: int) -> None:
         start = since + 1
         self._restart_from = start if self._restart_from is None else min(self._restart_from, start)
+        self._quiet.clear()
         self._changed.set()
 
     def watch_user(self, session: Session) -> None:
@@ -194,6 +200,11 @@ class Hub:
         # The consumer keeps the extra subjects until the next change; their events find no
         # session and are dropped, which is cheaper than replacing it at every disconnect.
 
+    async def quiet(self) -> None:
+        """Wait until every session is served by the newest consumer and no replacement is
+        pending (tests and benchmarks: an event published now is delivered exactly once)."""
+        await self._quiet.wait()
+
     async def settle(self) -> None:
         """Wait until new ephemeral subscriptions are in place on the NATS server."""
         pending = [t for t in self._pending if not t.done()]
@@ -251,6 +262,8 @@ class Hub:
             self._changed.clear()
             async with self._lock:
                 await self._replace_consumer()
+            if not self._changed.is_set():
+                self._quiet.set()
 
     async def _replace_consumer(self) -> None:
         start = min(self._restart_from or self._processed + 1, self._processed + 1)
@@ -307,7 +320,10 @@ class Hub:
             if isinstance(item, CatchUp):
                 await self._catch_up(item)
                 continue
-            EVENTS.inc()
+            if item.stream_seq <= self._recent_from or item.stream_seq in self._recent:
+                item = msgspec.structs.replace(item, repeat=True)
+            else:
+                EVENTS.inc()
             try:
                 await self._handler(item, None)
             except Exception:

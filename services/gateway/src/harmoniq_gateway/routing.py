@@ -14,7 +14,7 @@ import msgspec
 import structlog
 
 from harmoniq_common import events as ev
-from harmoniq_common.access import AccessCache, bump_epoch
+from harmoniq_common.access import AccessCache, ServerAccess, bump_epoch
 from harmoniq_common.codec import encode
 from harmoniq_common.errors import ApiError
 from harmoniq_common.events import EventPayload, decode_envelope, decode_payload
@@ -41,6 +41,18 @@ ACCESS_CHANGES = (
     ev.MemberLeft,
     ev.BanAdded,
 )
+
+
+# Changes to one member's standing: only that member's permissions are to be asked again.
+MEMBER_ACCESS_CHANGES = (ev.MemberUpdated, ev.MemberLeft, ev.BanAdded)
+
+
+def _member_of(event: EventPayload) -> int | None:
+    if isinstance(event, ev.MemberUpdated):
+        return int(event.member.user.id)
+    if isinstance(event, ev.MemberLeft | ev.BanAdded):
+        return int(event.user_id)
+    return None
 
 
 def channel_of(event: EventPayload) -> int | None:
@@ -81,18 +93,44 @@ class Router:
     async def refresh(self, session: Session, server_id: int) -> bool:
         """Load the session's permissions in a server; False if it is no longer a member."""
         try:
-            session.set_access(await self._access.server(session.user_id, server_id))
-            return True
+            access = await self._access.server(session.user_id, server_id)
         except ApiError as exc:
             if exc.status_code != 404:
                 raise
-            self.hub.unwatch_server(session, server_id)
-            await self._membership_changed(session)
-            return False
+            access = None
+        return await self._settle(session, server_id, access)
+
+    async def _settle(self, session: Session, server_id: int, access: ServerAccess | None) -> bool:
+        """Apply freshly read permissions; ``None``: no longer a member (False)."""
+        if access is not None:
+            session.set_access(access)
+            return True
+        self.hub.unwatch_server(session, server_id)
+        await self._membership_changed(session)
+        return False
+
+    async def _fresh_access(
+        self, event: EventPayload, server_id: int, sessions: list[Session]
+    ) -> dict[int, ServerAccess | None]:
+        """The permissions to apply before delivering ``event``, asked for all its recipients
+        at once (a role change in a server of thousands is a few questions, not thousands):
+        everyone's after a server-wide change, only the member's own after a change to one
+        member, and anyone's not yet loaded. ``None`` marks those no longer members."""
+        member = _member_of(event)
+        server_wide = isinstance(event, ACCESS_CHANGES) and member is None
+        stale = {
+            s.user_id
+            for s in sessions
+            if server_wide or s.user_id == member or s.servers.get(server_id) is None
+        }
+        if isinstance(event, ev.ChannelDeleted) or not stale:
+            return {}  # a deleted channel is judged by what each session was told
+        found = await self._access.servers(server_id, stale)
+        return {user_id: found.get(user_id) for user_id in stale}
 
     async def handle(self, delivery: Delivery, only: Session | None) -> None:
-        """Deliver to the sessions that may see it (``only`` one of them: a catch-up replay,
-        which changes nothing else)."""
+        """Deliver to the sessions that may see it (``only`` one of them: a catch-up replay).
+        A replay or a repeat changes nothing else: that happened when it was first handled."""
         envelope = decode_envelope(delivery.data)
         event = decode_payload(envelope)
         subjects = self._platform.subjects
@@ -110,13 +148,17 @@ class Router:
         if server_id is None:
             await self._user_event(delivery, event, frame, only)
             return
-        sessions = _recipients(self.hub.by_server.get(server_id, ()), only)
-        if only is not None:
-            pass  # the shared effects below happened when the event was first handled
-        elif isinstance(event, ACCESS_CHANGES):
+        sessions = [
+            s
+            for s in _recipients(self.hub.by_server.get(server_id, ()), only)
+            if s.wants_durable(delivery.stream_seq, delivery.generation)
+        ]
+        first = only is None and not delivery.repeat
+        if first and isinstance(event, ACCESS_CHANGES):
             await bump_epoch(self._platform.redis, subjects, server_id)
         channel = channel_of(event)
         needs = required(event)
+        fresh = await self._fresh_access(event, server_id, sessions)
         for session in sessions:
             if not session.take_durable(delivery.stream_seq, delivery.generation):
                 continue
@@ -126,11 +168,11 @@ class Router:
                 visible = int(event.channel_id) in known
                 known.discard(int(event.channel_id))
             elif isinstance(event, ev.ChannelCreated | ev.ChannelUpdated):
-                await self._channel_change(session, server_id, event, frame)
+                await self._channel_change(session, server_id, event, frame, fresh)
                 continue
             else:
-                stale = isinstance(event, ACCESS_CHANGES) or before is None
-                if stale and not await self.refresh(session, server_id):
+                stale = session.user_id in fresh
+                if stale and not await self._settle(session, server_id, fresh[session.user_id]):
                     # Just lost the server (kicked, banned): tell them, then nothing more.
                     if isinstance(event, ev.MemberLeft | ev.BanAdded | ev.ServerDeleted):
                         session.send_bytes(frame(session))
@@ -143,7 +185,7 @@ class Router:
                 session.send_bytes(frame(session))
             if isinstance(event, ev.ChannelDeleted) and before is not None:
                 before.pop(int(event.channel_id), None)
-        if only is not None:
+        if not first:
             pass
         elif isinstance(event, ev.MessageCreated) and self.message_sent is not None:
             message = event.message
@@ -161,6 +203,7 @@ class Router:
         server_id: int,
         event: ev.ChannelCreated | ev.ChannelUpdated,
         frame: Callable[[Session], bytes],
+        fresh: dict[int, ServerAccess | None],
     ) -> None:
         """Judged by the channel as the event describes it, not as it is by now (it may have
         changed again, or be gone): with the member's roles, under the event's overwrites.
@@ -168,7 +211,7 @@ class Router:
         channel_id = int(event.channel.id)
         channels = session.servers.get(server_id)
         was_visible = channels is not None and session.can_view(server_id, channel_id)
-        if not await self.refresh(session, server_id):
+        if not await self._settle(session, server_id, fresh.get(session.user_id)):
             return
         access = session.access[server_id]
         permissions = access.permissions_in(event.channel)

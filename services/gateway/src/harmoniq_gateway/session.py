@@ -56,15 +56,18 @@ class Session:
 
     # -- sequence ---------------------------------------------------------------------------
 
-    def take_durable(self, stream_seq: int, generation: int) -> bool:
-        """Account for a durable event; False if this session already had it (replays) or
-        waits for it from a newer consumer generation or a catch-up."""
+    def wants_durable(self, stream_seq: int, generation: int) -> bool:
+        """False if this session already had the event (replays) or waits for it from a newer
+        consumer generation or a catch-up."""
         if stream_seq <= self.last_durable:
             return False
         if generation == CATCH_UP:
-            if self.hold_until != CATCH_UP:  # held again meanwhile: a consumer replays it
-                return False
-        elif generation < self.hold_until:
+            return self.hold_until == CATCH_UP  # held again meanwhile: a consumer replays it
+        return generation >= self.hold_until
+
+    def take_durable(self, stream_seq: int, generation: int) -> bool:
+        """Account for a durable event, if :meth:`wants_durable` it."""
+        if not self.wants_durable(stream_seq, generation):
             return False
         self.last_durable = stream_seq
         self.ephemeral = 0
