@@ -168,3 +168,35 @@ async def test_request_reply_round_trip_errors_and_correlation(
             await request(nats_client, subject + ".nobody", Snowflake(1), UserSummary, timeout=0.3)
     finally:
         await subscription.unsubscribe()
+
+
+async def test_questions_are_answered_side_by_side_up_to_a_bound(
+    nats_client: NatsClient, namespace: str
+) -> None:
+    """A question that waits (on the database, say) does not hold up the next one; past the
+    bound, the rest wait their turn and are still answered."""
+    subject = Subjects(namespace).rpc("guilds", "slow_or_fast")
+    release = asyncio.Event()
+    waiting = 0
+
+    async def answer(number: int) -> int:
+        nonlocal waiting
+        if number < 0:
+            waiting += 1
+            await release.wait()
+        return number
+
+    subscription = await serve(nats_client, subject, int, answer, queue="g", concurrency=2)
+    try:
+        slow = asyncio.create_task(request(nats_client, subject, -1, int))
+        assert await request(nats_client, subject, 7, int) == 7
+        assert not slow.done() and waiting == 1
+        # Both slots taken by slow questions: a third waits for one of them.
+        slower = asyncio.create_task(request(nats_client, subject, -2, int))
+        queued = asyncio.create_task(request(nats_client, subject, 8, int))
+        done, _ = await asyncio.wait({queued}, timeout=0.3)
+        assert not done and waiting == 2
+        release.set()
+        assert await asyncio.gather(slow, slower, queued) == [-1, -2, 8]
+    finally:
+        await subscription.unsubscribe()

@@ -205,21 +205,38 @@ async def serve(
     handler: Callable[[T], Awaitable[Any]],
     *,
     queue: str,
+    concurrency: int = 16,
 ) -> Subscription:
-    """Answer requests on ``subject``; instances share the work through the queue group."""
+    """Answer requests on ``subject``; instances share the work through the queue group.
+
+    nats-py hands a subscription's messages to its callback one at a time, so questions are
+    answered in tasks, up to ``concurrency`` at once: one waiting on the database does not
+    hold up the others. When all are busy the callback waits, and further questions stay
+    queued in the subscription."""
+    slots = asyncio.Semaphore(concurrency)
+    answering: set[asyncio.Task[None]] = set()
+
+    async def answer(message: Msg) -> None:
+        try:
+            bind_correlation_id((message.headers or {}).get(CORRELATION_HEADER))
+            try:
+                result = await handler(decode(message.data, request_type))
+                reply = _RpcReply(result=msgspec.Raw(encode(result)))
+            except msgspec.ValidationError as exc:
+                reply = _RpcReply(error=RpcError("invalid_request", str(exc)))
+            except ApiError as exc:
+                reply = _RpcReply(error=RpcError(exc.code, exc.message, exc.status_code))
+            except Exception:
+                log.exception("rpc.handler_failed", subject=subject)
+                reply = _RpcReply(error=RpcError("internal_error", "internal error", 503))
+            await message.respond(encode(reply))
+        finally:
+            slots.release()
 
     async def respond(message: Msg) -> None:
-        bind_correlation_id((message.headers or {}).get(CORRELATION_HEADER))
-        try:
-            result = await handler(decode(message.data, request_type))
-            reply = _RpcReply(result=msgspec.Raw(encode(result)))
-        except msgspec.ValidationError as exc:
-            reply = _RpcReply(error=RpcError("invalid_request", str(exc)))
-        except ApiError as exc:
-            reply = _RpcReply(error=RpcError(exc.code, exc.message, exc.status_code))
-        except Exception:
-            log.exception("rpc.handler_failed", subject=subject)
-            reply = _RpcReply(error=RpcError("internal_error", "internal error", 503))
-        await message.respond(encode(reply))
+        await slots.acquire()
+        task = asyncio.create_task(answer(message))
+        answering.add(task)  # held until done: the loop keeps only weak references
+        task.add_done_callback(answering.discard)
 
     return await nc.subscribe(subject, queue=queue, cb=respond)
