@@ -28,7 +28,7 @@ from harmoniq_common.errors import ApiError
 from harmoniq_common.ids import Snowflake
 from harmoniq_common.permissions import ALL, DEFAULT_MEMBER, DEFAULT_MODERATOR, Permission
 from harmoniq_common.testing.users import TestUser
-from harmoniq_guilds.testing import Client, Crew, make_crew, text_channel
+from harmoniq_guilds.testing import Client, Crew, join, make_crew, text_channel
 
 MakeUser = Callable[..., Awaitable[TestUser]]
 P = Permission
@@ -292,6 +292,21 @@ async def test_many_members_access_in_one_question(
         }
         assert await many_questions.count() == 1
     assert await cache.servers(404, [crew.member.id]) == {}  # unknown server: nobody
+
+    # Members alike share an answer, except where an overwrite names one of them.
+    twin = await make_user("twin")
+    await join(client, crew.code, twin)
+    channel = int((await text_channel(client, crew.server, crew.owner))["id"])
+    singled_out = await client.put(
+        f"/api/v1/channels/{channel}/permissions/{crew.member.id}",
+        json={"target_kind": "member", "deny": int(P.VIEW_CHANNEL)},
+        headers=crew.owner.headers,
+    )
+    assert singled_out.status_code == 204
+    answers = await cache.servers(int(crew.id), [crew.member.id, twin.id])
+    assert channel in answers[twin.id].channels_allowing(P.VIEW_CHANNEL)
+    assert channel not in answers[crew.member.id].channels_allowing(P.VIEW_CHANNEL)
+    assert answers[crew.member.id].user_id == crew.member.id
 
 
 async def test_many_members_question_is_bounded(

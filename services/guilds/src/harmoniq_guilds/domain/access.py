@@ -170,17 +170,28 @@ async def channels_with_overwrites(
     return server_channels, await channels.overwrites_for(conn, [c.id for c in server_channels])
 
 
-def server_answer(
+def _visible_channels(
     access: ServerAccess, server_channels: list[ChannelRow], overwrites: list[OverwriteRow]
+) -> list[contract.ChannelAccess]:
+    answers = [_channel_answer(access, c, overwrites, with_role_ids=False) for c in server_channels]
+    return [a for a in answers if a.allows(Permission.VIEW_CHANNEL)]
+
+
+def server_answer(
+    access: ServerAccess,
+    server_channels: list[ChannelRow],
+    overwrites: list[OverwriteRow],
+    visible: list[contract.ChannelAccess] | None = None,
 ) -> contract.ServerAccess:
     """The member's permissions in each channel they can view; the others are left out, as
     from their channel list (a private channel's id and kind are not theirs to know). The
     server's role ids are not repeated per channel: nobody reads them there, and a gateway
-    holds one of these per session and server."""
-    answers = [_channel_answer(access, c, overwrites, with_role_ids=False) for c in server_channels]
+    holds one of these per session and server. ``visible``: those channels, if known."""
+    if visible is None:
+        visible = _visible_channels(access, server_channels, overwrites)
     return contract.ServerAccess(
         server_id=access.server.id,
-        channels=[a for a in answers if a.allows(Permission.VIEW_CHANNEL)],
+        channels=visible,
         user_id=access.user_id,
         is_owner=access.is_owner,
         # Plain ints: RoleGrant is the permission function's type, not an id on the wire.
@@ -209,12 +220,18 @@ async def answer_server_access_many(
     server_roles = {r.id: r for r in await roles.list_for_server(conn, server.id)}
     server_channels, overwrites = await channels_with_overwrites(conn, server.id)
     found = await members_store.get_many(conn, server.id, [int(u) for u in question.user_ids])
-    answer.members.extend(
-        server_answer(
-            ServerAccess(server, member.user_id, server_roles, member.roles),
-            server_channels,
-            overwrites,
+    # Most members of a large server share their roles, and overwrites naming one member are
+    # few: members alike are computed once (the permission arithmetic is most of the cost).
+    singled_out = {o.target_id for o in overwrites if o.target_kind == "member"}
+    computed: dict[tuple[object, ...], list[contract.ChannelAccess]] = {}
+    for member in found:
+        access = ServerAccess(server, member.user_id, server_roles, member.roles)
+        alike = (
+            access.is_owner,
+            frozenset(member.roles),
+            member.user_id if member.user_id in singled_out else None,
         )
-        for member in found
-    )
+        if alike not in computed:
+            computed[alike] = _visible_channels(access, server_channels, overwrites)
+        answer.members.append(server_answer(access, server_channels, overwrites, computed[alike]))
     return answer

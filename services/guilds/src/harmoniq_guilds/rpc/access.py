@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import asyncpg
 from nats.aio.subscription import Subscription
 
 from harmoniq_common import access as contract
@@ -16,43 +20,31 @@ from ..domain.access import (
 
 __all__ = ["serve_access"]
 
+Answer = Callable[[asyncpg.Connection, Any], Awaitable[Any]]
+
+QUESTIONS: tuple[tuple[str, type[Any], Answer], ...] = (
+    (contract.CHANNEL_ACCESS, contract.ChannelAccessRequest, answer_channel_access),
+    (contract.SERVER_ACCESS, contract.ServerAccessRequest, answer_server_access),
+    (contract.SERVER_ACCESS_MANY, contract.ServerAccessManyRequest, answer_server_access_many),
+)
+
+
+def _on_a_connection(platform: Platform, answer: Answer) -> Callable[[Any], Awaitable[Any]]:
+    async def handler(question: Any) -> Any:
+        async with platform.pool.acquire() as conn:
+            return await answer(conn, question)
+
+    return handler
+
 
 async def serve_access(platform: Platform) -> list[Subscription]:
-    async def channel_access(question: contract.ChannelAccessRequest) -> contract.ChannelAccess:
-        async with platform.pool.acquire() as conn:
-            return await answer_channel_access(conn, question)
-
-    async def server_access(question: contract.ServerAccessRequest) -> contract.ServerAccess:
-        async with platform.pool.acquire() as conn:
-            return await answer_server_access(conn, question)
-
-    async def server_access_many(
-        question: contract.ServerAccessManyRequest,
-    ) -> contract.ServerAccessMany:
-        async with platform.pool.acquire() as conn:
-            return await answer_server_access_many(conn, question)
-
-    subjects = platform.subjects
     return [
         await serve(
             platform.nats,
-            subjects.rpc("guilds", contract.CHANNEL_ACCESS),
-            contract.ChannelAccessRequest,
-            channel_access,
+            platform.subjects.rpc("guilds", name),
+            kind,
+            _on_a_connection(platform, answer),
             queue="guilds",
-        ),
-        await serve(
-            platform.nats,
-            subjects.rpc("guilds", contract.SERVER_ACCESS),
-            contract.ServerAccessRequest,
-            server_access,
-            queue="guilds",
-        ),
-        await serve(
-            platform.nats,
-            subjects.rpc("guilds", contract.SERVER_ACCESS_MANY),
-            contract.ServerAccessManyRequest,
-            server_access_many,
-            queue="guilds",
-        ),
+        )
+        for name, kind, answer in QUESTIONS
     ]
