@@ -6,6 +6,8 @@ from collections.abc import Awaitable, Callable
 
 from nats.aio.client import Client as NatsClient
 
+from harmoniq_common.bus import Subjects
+from harmoniq_common.directory import USER_SUMMARIES
 from harmoniq_common.events import (
     MessageCreated,
     MessageDeleted,
@@ -15,6 +17,7 @@ from harmoniq_common.events import (
 )
 from harmoniq_common.testing.events import collect_events
 from harmoniq_common.testing.users import TestUser
+from harmoniq_common.testing.waiting import eventually
 from harmoniq_guilds.testing import Client, create_server, invite_and_join, text_channel
 from harmoniq_messages.testing import history, send
 
@@ -261,3 +264,38 @@ async def test_bad_input_is_refused_and_stores_nothing(
         f"/api/v1/channels/{voice['id']}/messages", json={"content": "x"}, headers=owner.headers
     )
     assert in_voice.status_code == 400 and in_voice.json()["code"] == "not_a_text_channel"
+
+
+async def test_an_author_unknown_here_is_asked_of_auth_once_then_remembered(
+    client: Client, guilds: Client, make_user: MakeUser, nats_client: NatsClient, namespace: str
+) -> None:
+    _, member, channel_id, _ = await _room(client, guilds, make_user)
+    platform = client.app.state.platform
+
+    async def member_known() -> bool:
+        async with platform.pool.acquire() as conn:
+            return bool(await conn.fetchval("SELECT true FROM users WHERE id = $1", member.id))
+
+    async def forget_member() -> None:
+        # As if auth's user.created had not arrived yet.
+        async with platform.pool.acquire() as conn:
+            await conn.execute("DELETE FROM users WHERE id = $1", member.id)
+
+    # auth's event has been applied (else it could bring the row back after we remove it)
+    async def in_projection() -> bool:
+        return bool(client.blocking_portal.call(member_known))
+
+    await eventually(in_projection, what="the member in the users projection")
+    questions = await nats_client.subscribe(Subjects(namespace).rpc("auth", USER_SUMMARIES))
+    await nats_client.flush()
+    client.blocking_portal.call(forget_member)
+    sent = await send(client, member, channel_id, "first words")
+    assert sent["author"]["username"] == "max"  # asked of auth, not "unknown"
+    await nats_client.flush()
+    assert questions.delivered == 1
+    # From now on this process knows them: no lookup, no question, on every later send.
+    client.blocking_portal.call(forget_member)
+    await send(client, member, channel_id, "second words")
+    await nats_client.flush()
+    assert questions.delivered == 1
+    await questions.unsubscribe()

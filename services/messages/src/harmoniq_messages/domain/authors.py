@@ -14,22 +14,24 @@ from harmoniq_common.uow import UnitOfWork
 
 from ..store import users
 
-__all__ = ["apply_user_event", "ensure_known"]
+__all__ = ["KnownAuthors", "apply_user_event", "ensure_known"]
 
 log = structlog.get_logger(__name__)
 
 
-async def ensure_known(platform: Platform, user_ids: list[int]) -> None:
-    """Make sure these users are in the projection before a message shows them.
+async def ensure_known(platform: Platform, user_ids: list[int]) -> set[int]:
+    """Make sure these users are in the projection before a message shows them; those that
+    are in it now.
 
     A user who posts right after registering can be ahead of auth's events; rather than show
     them as "unknown" in the message everybody receives, ask auth. If auth does not answer,
     the message is still accepted (the name fills in when the event arrives).
     """
     async with platform.pool.acquire() as conn:
-        missing = [u for u in set(user_ids) if u not in await users.known_ids(conn, user_ids)]
+        known = await users.known_ids(conn, user_ids)
+    missing = [u for u in set(user_ids) if u not in known]
     if not missing:
-        return
+        return known
     try:
         answer = await request(
             platform.nats,
@@ -40,10 +42,30 @@ async def ensure_known(platform: Platform, user_ids: list[int]) -> None:
         )
     except ApiError:
         log.warning("messages.user_lookup_failed", user_ids=missing)
-        return
+        return known
     async with platform.pool.acquire() as conn:
         for summary in answer.users:
             await users.upsert(conn, summary)
+    return known | {int(summary.id) for summary in answer.users}
+
+
+class KnownAuthors:
+    """Who this process has seen in the projection. A user never leaves it (deletion only
+    anonymises the row), so a send by someone seen before skips the lookup: one pool
+    checkout and query less on every message."""
+
+    def __init__(self, platform: Platform, limit: int = 100_000) -> None:
+        self._platform = platform
+        self._limit = limit
+        self._seen: set[int] = set()
+
+    async def ensure(self, user_ids: list[int]) -> None:
+        unseen = [u for u in user_ids if u not in self._seen]
+        if not unseen:
+            return
+        if len(self._seen) >= self._limit:
+            self._seen.clear()  # bounded memory; the cost is one lookup per author again
+        self._seen |= await ensure_known(self._platform, unseen)
 
 
 async def apply_user_event(tx: UnitOfWork, event: UserCreated | UserUpdated | UserDeleted) -> None:

@@ -27,7 +27,7 @@ from harmoniq_common.uow import UnitOfWork, unit_of_work
 from ..settings import MessagesSettings
 from ..store import messages
 from ..store.rows import MessageRow, ReactionCountRow
-from .authors import ensure_known
+from .authors import KnownAuthors
 from .content import has_link, parse_mentions
 from .views import message_view, reaction_counts, reply_previews
 
@@ -53,6 +53,7 @@ class Messages:
         self._platform = platform
         self._settings = settings
         self._access = access
+        self._authors = KnownAuthors(platform)
 
     async def access(self, user_id: int, channel_id: int) -> ChannelAccess:
         return await self._access.channel(user_id, channel_id)
@@ -89,7 +90,7 @@ class Messages:
         require(access, Permission.SEND_MESSAGES)
         if reply_to_id is not None:
             require(access, Permission.READ_MESSAGE_HISTORY)
-        await ensure_known(self._platform, [user_id])
+        await self._authors.ensure([user_id])
         mentions = parse_mentions(content, access)
         async with unit_of_work(self._platform) as tx:
             if reply_to_id is not None:
