@@ -17,6 +17,9 @@ on freshly started gateway processes:
    POST to the moment each client reads it; deliveries are counted once per (client, message),
    so the delivered fraction is exact; CPU of every process (gateway, the client process
    itself, nginx, messages, NATS, Postgres…) over the send phase from ``/proc``;
+4b. a role change: the owner toggles a permission of the server's default role (through
+   nginx) and times, from the start of the PATCH, each client's reading of ``role.updated``
+   (every session's permissions are asked again before it is delivered);
 5. churn: 6 s more of the same traffic while a few more members connect (each a new user for
    its instance, which changes the instance's interest);
 6. closes the clients and waits for the gateway to go quiet. Warnings and errors the gateway
@@ -59,6 +62,7 @@ import httpx
 import redis.asyncio
 import uvloop
 
+from harmoniq_common.permissions import Permission
 from harmoniq_common.testing.infra import InfraStack, free_port
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -161,6 +165,10 @@ class Result:
     churn_p50_ms: float = 0.0  # latency of the messages sent while newcomers connected
     churn_max_ms: float = 0.0
     churn_delivered: str = ""
+    # A role change: PATCH start -> each client reads role.updated
+    role_change_received: int = 0
+    role_change_p50_ms: float = 0.0
+    role_change_max_ms: float = 0.0
     # Redis connections of the whole fleet, most at once, per phase
     redis_clients_peak: dict[str, int] = field(default_factory=dict)
     gateway_log: dict[str, int] = field(default_factory=dict)  # warnings/errors, by event
@@ -435,6 +443,35 @@ async def _send(
     return _Phase(list(post_ms), achieved, complete)
 
 
+async def _role_change(http: httpx.AsyncClient, cast: Cast, swarm: Swarm, result: Result) -> None:
+    headers = {"Authorization": f"Bearer {cast.owner_token}"}
+    roles = _expect(
+        await http.get(f"/api/v1/servers/{cast.server_id}/roles", headers=headers), 200, "roles"
+    )
+    everyone = next(r for r in roles if r["id"] == cast.server_id)
+    arrivals = swarm.arrivals["role.updated"] = []
+    started = time.perf_counter()
+    _expect(
+        await http.patch(
+            f"/api/v1/servers/{cast.server_id}/roles/{cast.server_id}",
+            json={"permissions": everyone["permissions"] ^ int(Permission.ADD_REACTIONS)},
+            headers=headers,
+        ),
+        200,
+        "role change",
+    )
+    with contextlib.suppress(TimeoutError):
+        async with asyncio.timeout(120):
+            while len(arrivals) < len(swarm.members):
+                await asyncio.sleep(0.01)
+    took = sorted((at - started) * 1000 for at in arrivals)
+    result.role_change_received = len(took)
+    if took:
+        result.role_change_p50_ms = statistics.median(took)
+        result.role_change_max_ms = took[-1]
+    del swarm.arrivals["role.updated"]
+
+
 def _latencies(swarm: Swarm) -> dict[str, float]:
     everything = [value for per_message in swarm.latencies for value in per_message]
     if not everything:
@@ -556,6 +593,9 @@ async def _one_run(
                 round(max(m) * 1000, 1) if m else -1.0 for m in swarm.latencies
             ]
 
+            # 4b. a role change reaches everyone
+            await _role_change(http, cast, swarm, result)
+
             # 5. churn: the same traffic while a few more members connect (new users to the
             #    instance: each one changes its interest)
             if plan.churn_seconds and cast.churn_tokens:
@@ -661,6 +701,9 @@ def _print(result: Result) -> None:
             f"{name} {seconds:.2f} s ({seconds * cores:.0%})"
             for name, seconds in sorted(result.cpu.items(), key=lambda kv: -kv[1])
         )
+        + f"\n    role change: role.updated read by {result.role_change_received}/"
+        f"{result.held} clients, p50 {result.role_change_p50_ms:.0f} ms,"
+        f" last {result.role_change_max_ms:.0f} ms after the PATCH began"
         + (
             f"\n    churn: {len(result.churn_identify_ms)} newcomers connected (READY after"
             f" {result.churn_identify_ms} ms) while sending: latency p50"
@@ -684,8 +727,8 @@ def _table(results: list[Result]) -> str:
         "| N | instances | path | p50 | p99 | max | delivered | connect | held"
         " | KiB / idle conn | gateway CPU, send phase | µs CPU / delivery (net of idle)"
         " | client CPU"
-        " | max while newcomers connect |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+        " | max while newcomers connect | role change: last client |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in results:
         gateway = r.cpu.get("gateway", 0.0)
@@ -697,7 +740,7 @@ def _table(results: list[Result]) -> str:
             f" | {r.kib_per_connection:.0f} | {gateway:.1f} s in {r.send_wall_s:.1f} s"
             f" ({gateway / wall:.0%})"
             f" | {r.us_per_delivery:.0f} ({r.net_us_per_delivery:.0f})"
-            f" | {client / wall:.0%} | {r.churn_max_ms:.0f} ms |"
+            f" | {client / wall:.0%} | {r.churn_max_ms:.0f} ms | {r.role_change_max_ms:.0f} ms |"
             + (f" BROKE: {r.error[:80]}" if r.error else "")
         )
     return "\n".join(lines)

@@ -178,6 +178,8 @@ class Swarm:
     _all_in: asyncio.Event = field(default_factory=asyncio.Event)
     # Warm-up messages (tag "warm"): just counted.
     warm_delivered: int = 0
+    # Other dispatches being timed (a role change): event type -> when each client read it.
+    arrivals: dict[str, list[float]] = field(default_factory=dict)
 
     # -- connecting -------------------------------------------------------------------------
 
@@ -291,6 +293,8 @@ class Swarm:
                     self._arrived(member, _creates.decode(frame.d).message.content, now)
                 else:
                     self.other_frames[frame.t or f"op{frame.op}"] += 1
+                    if frame.t in self.arrivals:
+                        self.arrivals[frame.t].append(now)
             self.closes["1000 (normal)"] += 1
         except websockets.ConnectionClosed as closed:
             code = closed.rcvd.code if closed.rcvd else 1006

@@ -43,11 +43,9 @@ ACCESS_CHANGES = (
 )
 
 
-# Changes to one member's standing: only that member's permissions are to be asked again.
-MEMBER_ACCESS_CHANGES = (ev.MemberUpdated, ev.MemberLeft, ev.BanAdded)
-
-
 def _member_of(event: EventPayload) -> int | None:
+    """The one member whose standing the event changes (only their permissions are to be
+    asked again), if it is that kind of change."""
     if isinstance(event, ev.MemberUpdated):
         return int(event.member.user.id)
     if isinstance(event, ev.MemberLeft | ev.BanAdded):
