@@ -200,6 +200,50 @@ async def test_joining_or_creating_a_server_starts_its_events_at_once(
         await client.close()
 
 
+async def test_a_server_come_and_gone_while_away_is_not_replayed_by_half(
+    guilds: Client, make_user: MakeUser, start_gateway: StartGateway
+) -> None:
+    """Its deletion goes to those who follow it; a session that learns of it only on replay
+    no longer can, so it is not told of the creation either (a fresh READY agrees)."""
+    owner, joiner = await make_user("olga"), await make_user("nia")
+    home = await create_server(guilds, owner)
+    url = (await start_gateway()).url
+    away = {}
+    for user in (owner, joiner):
+        client = await GatewayClient.connect(url)
+        await client.identify(user.token)
+        away[user.id] = (client.session_id, client.seq)
+        await client.close()
+    brief = await create_server(guilds, owner, "brief")
+    await invite_and_join(guilds, brief, owner, joiner)
+    gone = await guilds.delete(f"/api/v1/servers/{brief['id']}", headers=owner.headers)
+    assert gone.status_code == 204
+    back = await guilds.patch(
+        f"/api/v1/servers/{home['id']}", json={"description": "back"}, headers=owner.headers
+    )
+    assert back.status_code == 200
+    await invite_and_join(guilds, home, owner, joiner)  # the joiner's last event: this join
+
+    for user, last in ((owner, "server.updated"), (joiner, "member.joined")):
+        session_id, seq = away[user.id]
+        again = await GatewayClient.connect(url)
+        await again.send(Op.RESUME, {"token": user.token, "session_id": session_id, "seq": seq})
+        replayed: list[tuple[str, str | None]] = []
+        while True:
+            frame = await again.dispatch()
+            d = frame["d"]
+            server = (
+                d.get("server_id")
+                or d.get("server", {}).get("id")
+                or d.get("member", {}).get("server_id")
+            )
+            replayed.append((frame["t"], server))
+            if frame["t"] == last and server == home["id"]:
+                break
+        assert all(server != brief["id"] for _, server in replayed), replayed
+        await again.close()
+
+
 async def test_logout_all_closes_the_users_sockets(
     auth_client: Client, make_user: MakeUser, start_gateway: StartGateway
 ) -> None:

@@ -257,8 +257,11 @@ class Router:
                 session.servers[server_id] = None
                 self.hub.watch_server(session, server_id)
                 self.hub.attach(session, delivery.stream_seq)
-                if await self.refresh(session, server_id):
-                    await self._membership_changed(session)
+                if not await self.refresh(session, server_id):
+                    # Left or deleted since (a replay, or a quick succession): its end will
+                    # not reach this session, so neither does its start; READY agrees.
+                    continue
+                await self._membership_changed(session)
             session.send_bytes(frame(session))
 
 
