@@ -13,11 +13,16 @@ import msgspec
 from harmoniq_common.codec import decode
 from harmoniq_common.events import EVENT_TYPES
 from harmoniq_common.testing.users import TestUser
+from harmoniq_gateway.presence import PresenceEvent
+from harmoniq_gateway.protocol import Op
 from harmoniq_gateway.testing import GatewayClient
+from harmoniq_gateway.typing_events import TypingEvent
 from harmoniq_guilds.testing import Client, create_server, invite_and_join, text_channel
+from harmoniq_messages.testing import send
 
 MakeUser = Callable[..., Awaitable[TestUser]]
 StartGateway = Callable[[], Awaitable[Any]]
+BOOK = "\N{OPEN BOOK}"
 State = dict[str, dict[str, Any]]
 
 
@@ -156,3 +161,92 @@ async def test_ready_plus_events_equals_the_next_ready(
     assert expected_state == after
     await client.close()
     await fresh.close()
+
+
+async def test_every_dispatch_type_arrives_as_its_schema_and_the_user_as_updated(
+    guilds: Client,
+    messages: Client,
+    auth_client: Client,
+    make_user: MakeUser,
+    start_gateway: StartGateway,
+) -> None:
+    """The owner (who may see everything) watches one of each action; every dispatch decodes
+    as its declared payload, and a fresh READY shows the user as their user.updated said."""
+    owner, member = await make_user("olga"), await make_user("max")
+    server = await create_server(guilds, owner)
+    await invite_and_join(guilds, server, owner, member)
+    sid, general = server["id"], (await text_channel(guilds, server, owner))["id"]
+    url = (await start_gateway()).url
+    watcher, actor = await GatewayClient.connect(url), await GatewayClient.connect(url)
+    await watcher.identify(owner.token)
+    await actor.identify(member.token)
+    h, m = owner.headers, member.headers
+
+    async def ok(response: Any) -> dict[str, Any]:
+        assert response.status_code in (200, 201, 204), response.text
+        return dict(response.json()) if response.content else {}
+
+    schemas: dict[str, type] = {
+        **EVENT_TYPES,
+        "typing.start": TypingEvent,
+        "typing.stop": TypingEvent,
+        "presence.update": PresenceEvent,
+    }
+    seen: dict[str, dict[str, Any]] = {}
+
+    async def watch_until(last: str) -> None:
+        while last not in seen:
+            frame = await watcher.dispatch()
+            event_type = frame["t"]
+            assert event_type in schemas, event_type
+            decode(msgspec.json.encode(frame["d"]), schemas[event_type])
+            seen[event_type] = frame["d"]
+
+    await actor.send(Op.TYPING, {"channel_id": general})
+    await actor.send(Op.PRESENCE_UPDATE, {"status": "idle"})
+    await watch_until("presence.update")  # coalesced: before they stop sharing the server
+    base = f"/api/v1/channels/{general}/messages"
+    hello = await send(messages, member, general, "hello")  # and typing.stop
+    await ok(await messages.patch(f"{base}/{hello['id']}", json={"content": "hi"}, headers=m))
+    await ok(await messages.put(f"{base}/{hello['id']}/reactions/{BOOK}/@me", headers=h))
+    await ok(await messages.delete(f"{base}/{hello['id']}/reactions/{BOOK}/@me", headers=h))
+    await ok(await messages.put(f"{base}/{hello['id']}/pin", headers=h))
+    doomed = [(await send(messages, owner, general, f"doomed {i}"))["id"] for i in range(2)]
+    await ok(await messages.post(f"{base}/bulk-delete", json={"message_ids": doomed}, headers=h))
+    await ok(await messages.delete(f"{base}/{hello['id']}", headers=h))
+    invite = await ok(await guilds.post(f"/api/v1/channels/{general}/invites", json={}, headers=h))
+    await ok(await guilds.delete(f"/api/v1/invites/{invite['code']}", headers=h))
+    await ok(await auth_client.patch("/api/v1/users/me", json={"username": "olga2"}, headers=h))
+    await ok(await guilds.put(f"/api/v1/servers/{sid}/bans/{member.id}", headers=h))
+    await ok(await guilds.delete(f"/api/v1/servers/{sid}/bans/{member.id}", headers=h))
+    second = await create_server(guilds, owner, "second")
+    await watch_until("server.created")  # followed from then on
+    await ok(await guilds.delete(f"/api/v1/servers/{second['id']}", headers=h))
+    await watch_until("server.deleted")
+    assert set(seen) >= {
+        "typing.start",
+        "typing.stop",
+        "presence.update",
+        "message.create",
+        "message.update",
+        "message.delete",
+        "message.bulk_delete",
+        "reaction.add",
+        "reaction.remove",
+        "pin.update",
+        "invite.created",
+        "invite.deleted",
+        "user.updated",
+        "ban.added",
+        "member.left",
+        "ban.removed",
+        "server.created",
+        "server.deleted",
+    }, sorted(seen)
+    fresh = await GatewayClient.connect(url)
+    ready = (await fresh.identify(owner.token))["d"]
+    assert ready["user"] == seen["user.updated"]["user"]
+    assert ready["user"]["username"] == "olga2"
+    assert [s["server"]["id"] for s in ready["servers"]] == [sid]
+    for client in (watcher, actor, fresh):
+        await client.close()
