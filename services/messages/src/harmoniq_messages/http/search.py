@@ -1,12 +1,17 @@
-"""Search: ``/api/v1/channels/{id}/messages/search`` and ``/api/v1/servers/{id}/messages/search``."""
+"""Search: ``/api/v1/channels/{id}/messages/search`` and ``/api/v1/servers/{id}/messages/search``.
+
+The query parameters both share are one dependency (``filters``); the server search adds its
+``channel_id`` filter on top of it.
+"""
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import datetime
 from typing import Annotated, Literal
 
 from litestar import Controller, get
-from litestar.di import NamedDependency
+from litestar.di import NamedDependency, Provide
 from litestar.params import FromPath, QueryParameter
 
 from harmoniq_common.ids import parse_id
@@ -19,6 +24,7 @@ from .schemas import SearchResults
 __all__ = ["ChannelSearchController", "ServerSearchController"]
 
 D = NamedDependency[Domain]
+Filters = NamedDependency[SearchFilters]
 Text = Annotated[str | None, QueryParameter(name="q", min_length=1, max_length=200)]
 Id = Annotated[str | None, QueryParameter(max_length=20)]
 Has = Annotated[Literal["link", "attachment"] | None, QueryParameter()]
@@ -29,22 +35,21 @@ Moment = Annotated[datetime | None, QueryParameter()]
 Offset = Annotated[int, QueryParameter(ge=0, le=5000)]
 
 
-def _filters(
-    q: str | None,
-    author_id: str | None,
-    channel_id: str | None,
-    has: str | None,
-    pinned: bool | None,
-    before: datetime | None,
-    after: datetime | None,
-    order: str,
-    limit: int,
-    offset: int,
+def provide_filters(
+    q: Text = None,
+    author_id: Id = None,
+    has: Has = None,
+    pinned: Pinned = None,
+    before: Moment = None,
+    after: Moment = None,
+    order: Order = "relevance",
+    limit: Limit = 25,
+    offset: Offset = 0,
 ) -> SearchFilters:
+    """Words (any language, stems for English) or substrings, and the filters."""
     return SearchFilters(
         text=q.strip() or None if q else None,
         author_id=None if author_id is None else parse_id("author_id", author_id),
-        channel_id=None if channel_id is None else parse_id("channel_id", channel_id),
         has_link=True if has == "link" else None,
         has_attachment=True if has == "attachment" else None,
         pinned=pinned,
@@ -54,6 +59,12 @@ def _filters(
         limit=limit,
         offset=offset,
     )
+
+
+def provide_server_filters(base_filters: Filters, channel_id: Id = None) -> SearchFilters:
+    if channel_id is None:
+        return base_filters
+    return dataclasses.replace(base_filters, channel_id=parse_id("channel_id", channel_id))
 
 
 def _results(found: tuple[Page, bool], filters: SearchFilters) -> SearchResults:
@@ -68,26 +79,16 @@ def _results(found: tuple[Page, bool], filters: SearchFilters) -> SearchResults:
 class ChannelSearchController(Controller):
     path = "/api/v1/channels/{channel_id:str}/messages/search"
     tags = ["search"]
-    dependencies = dependencies()
+    dependencies = {
+        **dependencies(),
+        "filters": Provide(provide_filters, sync_to_thread=False),
+    }
 
     @get("/", operation_id="searchChannel")
     async def search(
-        self,
-        request: UserRequest,
-        channel_id: FromPath[str],
-        domain: D,
-        q: Text = None,
-        author_id: Id = None,
-        has: Has = None,
-        pinned: Pinned = None,
-        before: Moment = None,
-        after: Moment = None,
-        order: Order = "relevance",
-        limit: Limit = 25,
-        offset: Offset = 0,
+        self, request: UserRequest, channel_id: FromPath[str], domain: D, filters: Filters
     ) -> SearchResults:
         """Words (any language, stems for English) or substrings, with filters."""
-        filters = _filters(q, author_id, None, has, pinned, before, after, order, limit, offset)
         found = await domain.search.in_channel(
             request.user.user_id, parse_id("channel_id", channel_id), filters
         )
@@ -97,29 +98,17 @@ class ChannelSearchController(Controller):
 class ServerSearchController(Controller):
     path = "/api/v1/servers/{server_id:str}/messages/search"
     tags = ["search"]
-    dependencies = dependencies()
+    dependencies = {
+        **dependencies(),
+        "base_filters": Provide(provide_filters, sync_to_thread=False),
+        "filters": Provide(provide_server_filters, sync_to_thread=False),
+    }
 
     @get("/", operation_id="searchServer")
     async def search(
-        self,
-        request: UserRequest,
-        server_id: FromPath[str],
-        domain: D,
-        q: Text = None,
-        author_id: Id = None,
-        channel_id: Id = None,
-        has: Has = None,
-        pinned: Pinned = None,
-        before: Moment = None,
-        after: Moment = None,
-        order: Order = "relevance",
-        limit: Limit = 25,
-        offset: Offset = 0,
+        self, request: UserRequest, server_id: FromPath[str], domain: D, filters: Filters
     ) -> SearchResults:
-        """Across every channel of the server the caller may read."""
-        filters = _filters(
-            q, author_id, channel_id, has, pinned, before, after, order, limit, offset
-        )
+        """Across every channel of the server the caller may read (or one: ``channel_id``)."""
         found = await domain.search.in_server(
             request.user.user_id, parse_id("server_id", server_id), filters
         )
