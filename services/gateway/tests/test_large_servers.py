@@ -6,19 +6,25 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 import pytest
+from redis.asyncio import Redis
 
 from harmoniq_common.testing.users import TestUser
-from harmoniq_gateway.protocol import Op
+from harmoniq_gateway.protocol import Close, Op
 from harmoniq_gateway.testing import GatewayClient
 from harmoniq_guilds.testing import Client, create_server, invite_and_join, join
 
 MakeUser = Callable[..., Awaitable[TestUser]]
 StartGateway = Callable[[], Awaitable[Any]]
+PAGE = 50
 
 
 @pytest.fixture
 def gateway_overrides() -> dict[str, Any]:
-    return {"large_server_threshold": 1, "presence_coalesce_seconds": 0.05}
+    return {
+        "large_server_threshold": 1,
+        "presence_coalesce_seconds": 0.05,
+        "members_page_size": PAGE,
+    }
 
 
 async def test_presence_in_a_large_server_needs_a_subscription(
@@ -95,4 +101,44 @@ async def test_a_server_that_grows_large_switches_to_subscriptions_and_back_out(
         pass
     await _no_presence_before_ack(listening)
     for client in (listening, elsewhere, friend_client, watcher):
+        await client.close()
+
+
+async def test_who_is_online_comes_a_page_at_a_time(
+    guilds: Client, make_user: MakeUser, start_gateway: StartGateway, redis_client: Redis
+) -> None:
+    owner, friend = await make_user("olga"), await make_user("max")
+    server = await create_server(guilds, owner)
+    await invite_and_join(guilds, server, owner, friend)
+    gateway = await start_gateway()
+    friend_client = await GatewayClient.connect(gateway.url)
+    await friend_client.identify(friend.token)
+    listening = await GatewayClient.connect(gateway.url)
+    await listening.identify(owner.token)
+    # A crowd online, as presence keeps it (far more than a page, and a real hash table).
+    crowd = {str(10**17 + i): "online" for i in range(600)}
+    online_key = gateway.gateway.presence._online_key(int(server["id"]))
+    await redis_client.hset(online_key, mapping=crowd)
+
+    pages, seen = 0, set()
+    cursor = None
+    while True:
+        ask = {"server_id": server["id"]} | ({"cursor": cursor} if cursor else {})
+        await listening.send(Op.SUBSCRIBE_MEMBERS, ask)
+        page = (await listening.dispatch("members.subscribed"))["d"]
+        pages += 1
+        assert len(page["presences"]) < 4 * PAGE  # a page, not everyone
+        seen |= {p["user_id"] for p in page["presences"]}
+        cursor = page["cursor"]
+        if cursor is None:
+            break
+    assert seen == set(crowd) | {str(friend.id)}  # everyone but themselves, none twice over
+    assert pages >= 600 // (2 * PAGE)
+    # Changes flow from the first page on.
+    await friend_client.send(Op.PRESENCE_UPDATE, {"status": "dnd"})
+    while (await listening.dispatch("presence.update"))["d"]["status"] != "dnd":
+        pass
+    await listening.send(Op.SUBSCRIBE_MEMBERS, {"server_id": server["id"], "cursor": "x"})
+    assert (await listening.closed())[0] == Close.DECODE_ERROR
+    for client in (listening, friend_client):
         await client.close()

@@ -195,6 +195,8 @@ async def _handle(gateway: Gateway, session: Session, frame: ClientFrame) -> Non
         await gateway.set_status(session, parse(PresenceUpdate, frame.d).status)
     elif frame.op == Op.SUBSCRIBE_MEMBERS:
         members = parse(SubscribeMembers, frame.d)
-        await gateway.subscribe_members(session, int(members.server_id), members.subscribe)
+        await gateway.subscribe_members(
+            session, int(members.server_id), members.subscribe, int(members.cursor or 0)
+        )
     else:
         raise ProtocolError(Close.UNKNOWN_OPCODE, f"unknown opcode {frame.op}")

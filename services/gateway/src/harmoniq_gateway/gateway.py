@@ -57,6 +57,7 @@ class Ready(msgspec.Struct, kw_only=True):
 class MembersSubscribed(msgspec.Struct, kw_only=True):
     server_id: Snowflake
     presences: list[PresenceEvent]
+    cursor: str | None = None  # more online members: send op 8 again with it
 
 
 class Gateway:
@@ -126,16 +127,22 @@ class Gateway:
         """The session's user joined or lost a server: their presence follows."""
         await self.presence.set_servers(session.user_id, sorted(session.servers))
 
-    async def subscribe_members(self, session: Session, server_id: int, subscribe: bool) -> None:
+    async def subscribe_members(
+        self, session: Session, server_id: int, subscribe: bool, cursor: int = 0
+    ) -> None:
         """Presence of a server's members for this session (it shows the member list): who is
-        not offline now, then every change. Large servers send presence only this way."""
+        not offline now, a page at a time, then every change. Large servers send presence
+        only this way."""
         if not subscribe:
             self.presence.unsubscribe(session, server_id)
             return
         if server_id not in session.servers:
             return
-        self.presence.subscribe(session, server_id)  # first, so no change falls in between
-        online = await self.presence.online_in([server_id])
+        if not cursor:
+            self.presence.subscribe(session, server_id)  # first: no change falls in between
+        online, next_cursor = await self.presence.online_page(
+            server_id, cursor, self.settings.members_page_size
+        )
         session.send(
             ServerFrame(
                 op=Op.DISPATCH,
@@ -144,6 +151,7 @@ class Gateway:
                 d=MembersSubscribed(
                     server_id=Snowflake(server_id),
                     presences=[p for p in online if int(p.user_id) != session.user_id],
+                    cursor=str(next_cursor) if next_cursor else None,
                 ),
             )
         )

@@ -40,3 +40,5 @@ class Typing(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
 class SubscribeMembers(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     server_id: Snowflake
     subscribe: bool = True  # false: stop (the member list is no longer shown)
+    # The next page of who is online, as the last ``members.subscribed`` gave it.
+    cursor: Annotated[str, Meta(pattern=r"^[1-9][0-9]{0,19}$")] | None = None

@@ -22,7 +22,7 @@ import asyncio
 import contextlib
 import time
 from collections import defaultdict
-from typing import Any
+from typing import Any, cast
 
 import msgspec
 import structlog
@@ -201,6 +201,23 @@ class Presence:
             for server_id, statuses in zip(servers, found, strict=True)
             for user, status in statuses.items()
         ]
+
+    async def online_page(
+        self, server_id: int, cursor: int, count: int
+    ) -> tuple[list[PresenceEvent], int]:
+        """A page of who is not offline in the server (HSCAN: someone present throughout is
+        in some page, maybe twice); the cursor of the next page, 0 after the last."""
+        next_cursor, statuses = await self._platform.redis.hscan(
+            self._online_key(server_id), cursor=cursor, count=count
+        )
+        found = cast(dict[bytes, bytes], statuses)  # HSCAN answers a mapping (RESP2 and 3)
+        page = [
+            PresenceEvent(
+                server_id=Snowflake(server_id), user_id=Snowflake(int(user)), status=status.decode()
+            )
+            for user, status in found.items()
+        ]
+        return page, int(next_cursor)
 
     # -- large servers: presence for those who asked ------------------------------------------
 

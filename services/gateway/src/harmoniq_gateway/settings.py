@@ -32,6 +32,8 @@ class GatewaySettings(CommonSettings, frozen=True, kw_only=True):
     # this many members send presence only to sessions that asked for it (op 8).
     presence_coalesce_seconds: float = 0.5
     large_server_threshold: int = 75
+    # op 8 answers with who is online in pages of about this many (HSCAN's COUNT).
+    members_page_size: int = 1000
     presence_sweep_interval_seconds: float = 5.0
     # Allocations between young-generation collections (Python's default: 700). Thousands of
     # long-lived sessions make every full collection walk millions of objects; collecting
