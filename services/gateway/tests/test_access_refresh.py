@@ -9,17 +9,19 @@ from typing import Any
 
 from nats.aio.client import Client as NatsClient
 from nats.aio.msg import Msg
+from redis.asyncio import Redis
 
 from harmoniq_common.access import (
     SERVER_ACCESS,
     SERVER_ACCESS_MANY,
+    AccessCache,
     ServerAccessManyRequest,
 )
 from harmoniq_common.bus import Subjects
 from harmoniq_common.codec import decode
 from harmoniq_common.permissions import DEFAULT_MEMBER, Permission
 from harmoniq_common.testing.users import TestUser
-from harmoniq_gateway.protocol import Op
+from harmoniq_gateway.protocol import Close, Op
 from harmoniq_gateway.testing import GatewayClient
 from harmoniq_guilds.testing import (
     Client,
@@ -126,3 +128,41 @@ async def test_permissions_are_asked_in_one_batch_and_apply_at_once(
     assert questions.single == 0  # never one session at a time
     for client in clients.values():
         await client.close()
+
+
+async def test_when_permissions_cannot_be_read_the_event_waits_for_the_resume(
+    guilds: Client,
+    make_user: MakeUser,
+    start_gateway: StartGateway,
+    redis_client: Redis,
+    nats_client: NatsClient,
+) -> None:
+    owner, member = await make_user("olga"), await make_user("max")
+    server = await create_server(guilds, owner)
+    await invite_and_join(guilds, server, owner, member)
+    instance = await start_gateway()
+    client = await GatewayClient.connect(instance.url)
+    await client.identify(member.token)
+    await instance.gateway.hub.quiet()
+    router = instance.gateway.router
+    working = router._access
+    # guilds out of reach: questions go where nobody answers (no responders, at once)
+    router._access = AccessCache(redis_client, nats_client, Subjects("nobody-answers"))
+    renamed = await guilds.patch(
+        f"/api/v1/servers/{server['id']}/roles/{server['id']}",
+        json={"name": "everyone else"},
+        headers=owner.headers,
+    )
+    assert renamed.status_code == 200, renamed.text
+    code, reason = await client.closed()
+    assert code == Close.UNKNOWN_ERROR, reason
+    router._access = working  # guilds is back
+
+    again = await GatewayClient.connect(instance.url)
+    await again.send(
+        Op.RESUME, {"token": member.token, "session_id": client.session_id, "seq": client.seq}
+    )
+    assert (await again.dispatch())["t"] == "resumed"
+    role = (await again.dispatch("role.updated"))["d"]["role"]
+    assert role["id"] == server["id"] and role["name"] == "everyone else"
+    await again.close()

@@ -113,7 +113,10 @@ class Router:
         """The permissions to apply before delivering ``event``, asked for all its recipients
         at once (a role change in a server of thousands is a few questions, not thousands):
         everyone's after a server-wide change, only the member's own after a change to one
-        member, and anyone's not yet loaded. ``None`` marks those no longer members."""
+        member, and anyone's not yet loaded. ``None`` marks those no longer members.
+
+        If guilds cannot answer, those sessions are closed to resume (4000): the event is
+        replayed to them then, judged by permissions that could be read, instead of lost."""
         member = _member_of(event)
         server_wide = isinstance(event, ACCESS_CHANGES) and member is None
         stale = {
@@ -123,7 +126,14 @@ class Router:
         }
         if isinstance(event, ev.ChannelDeleted) or not stale:
             return {}  # a deleted channel is judged by what each session was told
-        found = await self._access.servers(server_id, stale)
+        try:
+            found = await self._access.servers(server_id, stale)
+        except ApiError:
+            log.warning("gateway.access_unavailable", server_id=server_id, sessions=len(stale))
+            for session in sessions:
+                if session.user_id in stale:
+                    session.close(Close.UNKNOWN_ERROR, "permissions unavailable, resume")
+            raise
         return {user_id: found.get(user_id) for user_id in stale}
 
     async def handle(self, delivery: Delivery, only: Session | None) -> None:
@@ -156,7 +166,11 @@ class Router:
             await bump_epoch(self._platform.redis, subjects, server_id)
         channel = channel_of(event)
         needs = required(event)
-        fresh = await self._fresh_access(event, server_id, sessions)
+        try:
+            fresh = await self._fresh_access(event, server_id, sessions)
+        except ApiError:
+            fresh = {}
+            sessions = [s for s in sessions if s.closing is None]
         for session in sessions:
             if not session.take_durable(delivery.stream_seq, delivery.generation):
                 continue
@@ -257,7 +271,12 @@ class Router:
                 session.servers[server_id] = None
                 self.hub.watch_server(session, server_id)
                 self.hub.attach(session, delivery.stream_seq)
-                if not await self.refresh(session, server_id):
+                try:
+                    member = await self.refresh(session, server_id)
+                except ApiError:  # guilds cannot answer: replayed when they resume
+                    session.close(Close.UNKNOWN_ERROR, "permissions unavailable, resume")
+                    continue
+                if not member:
                     # Left or deleted since (a replay, or a quick succession): its end will
                     # not reach this session, so neither does its start; READY agrees.
                     continue
