@@ -61,14 +61,14 @@ def _apply(state: State, me: str, event_type: str, d: dict[str, Any]) -> None:
     elif event_type == "role.deleted":
         entry["roles"].pop(d["role_id"], None)
     elif event_type == "member.joined":
-        entry["member_count"] += 1
+        entry["member_count"] = d["member_count"]  # set, not counted: replays cannot miscount
     elif event_type == "member.updated" and d["member"]["user"]["id"] == me:
         entry["member"] = d["member"]
     elif event_type == "member.left":
         if d["user_id"] == me:
             del state[server_id]
         else:
-            entry["member_count"] -= 1
+            entry["member_count"] = d["member_count"]
 
 
 async def test_ready_plus_events_equals_the_next_ready(

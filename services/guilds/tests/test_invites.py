@@ -13,7 +13,13 @@ from litestar.testing.transport import TestClientTransport as SyncTransport
 from nats.aio.client import Client as NatsClient
 
 from harmoniq_common.bus import Subjects
-from harmoniq_common.events import InviteCreated, InviteDeleted, MemberJoined, decode_payload
+from harmoniq_common.events import (
+    InviteCreated,
+    InviteDeleted,
+    MemberJoined,
+    MemberLeft,
+    decode_payload,
+)
 from harmoniq_common.permissions import Permission
 from harmoniq_common.testing.events import collect_events
 from harmoniq_common.testing.users import TestUser
@@ -292,17 +298,22 @@ async def test_invite_codes_and_who_may_create_them(client: Client, make_user: M
 
 
 async def _joins_at_once(
-    client: Client, db: asyncpg.Pool, code: str, users: list[TestUser]
+    client: Client, db: asyncpg.Pool, code: str | list[str], users: list[TestUser]
 ) -> list[int]:
-    """Join requests that really overlap: while the test holds the invite's row lock, every
+    """Join requests that really overlap: while the test holds the invites' row locks, every
     request is sent (each from a thread of its own: the test client's transport handles one
-    request at a time) and gets as far as it can; the lock is let go once all of them wait."""
+    request at a time) and gets as far as it can; the locks are let go once all of them wait.
+    ``code``: one invite for all, or one per user."""
+    codes = code if isinstance(code, list) else [code] * len(users)
     transport = SyncTransport(client)
     requests = [
-        client.build_request("POST", f"/api/v1/invites/{code}", headers=u.headers) for u in users
+        client.build_request("POST", f"/api/v1/invites/{c}", headers=u.headers)
+        for c, u in zip(codes, users, strict=True)
     ]
     async with db.acquire() as conn, conn.transaction():
-        await conn.execute("SELECT 1 FROM invites WHERE code = $1 FOR UPDATE", code)
+        await conn.execute(
+            "SELECT 1 FROM invites WHERE code = ANY($1::text[]) FOR UPDATE", sorted(set(codes))
+        )
         sending = asyncio.gather(
             *(asyncio.to_thread(transport.handle_request, r) for r in requests)
         )
@@ -345,3 +356,35 @@ async def test_concurrent_joins_take_one_use_each(
         count=2,
     )
     assert len(joined) == 2
+
+
+async def test_concurrent_joins_announce_exact_member_counts(
+    client: Client, make_user: MakeUser, db: asyncpg.Pool, nats_client: NatsClient, namespace: str
+) -> None:
+    """Through different invites nothing else makes them take turns: each announcement still
+    states the count with that member, in stream order (a client sets it, never adds one)."""
+    owner, *joiners = [await make_user(n) for n in ("olga", "ann", "ben", "cid")]
+    server = await create_server(client, owner)
+    general = await text_channel(client, server, owner)
+    codes = [(await _invite(client, general["id"], owner))["code"] for _ in joiners]
+    assert await _joins_at_once(client, db, codes, joiners) == [200, 200, 200]
+    joined = await collect_events(
+        nats_client,
+        namespace,
+        Subjects(namespace).server_event(int(server["id"]), "member.joined"),
+        count=3,
+    )
+    payloads = [decode_payload(e) for e in joined]
+    assert [p.member_count for p in payloads if isinstance(p, MemberJoined)] == [2, 3, 4]
+    kicked = await client.delete(
+        f"/api/v1/servers/{server['id']}/members/{joiners[0].id}", headers=owner.headers
+    )
+    assert kicked.status_code == 204
+    [left] = await collect_events(
+        nats_client,
+        namespace,
+        Subjects(namespace).server_event(int(server["id"]), "member.left"),
+        count=1,
+    )
+    payload = decode_payload(left)
+    assert isinstance(payload, MemberLeft) and payload.member_count == 3

@@ -239,5 +239,5 @@ async def test_bans_with_reason_and_message_deletion(
         nats_client, namespace, subjects.server_event(int(crew.id), "member.left"), count=1
     )
     assert decode_payload(left) == MemberLeft(
-        server_id=crew.server_id, user_id=victim.id, reason="banned"
-    )
+        server_id=crew.server_id, user_id=victim.id, reason="banned", member_count=4
+    )  # the crew of four, without the victim

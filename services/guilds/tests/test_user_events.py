@@ -148,8 +148,14 @@ async def test_a_deleted_account_leaves_everything_once(
             subjects.server_event(int(server["id"]), "member.left"),
             count=1,
         )
+        remaining = await db.fetchval(
+            "SELECT count(*) FROM members WHERE server_id = $1", int(server["id"])
+        )
         assert decode_payload(left) == MemberLeft(
-            server_id=int(server["id"]), user_id=alice.id, reason="account_deleted"
+            server_id=int(server["id"]),
+            user_id=alice.id,
+            reason="account_deleted",
+            member_count=remaining,
         )
     [updated] = await collect_events(
         nats_client,

@@ -186,6 +186,9 @@ class RoleDeleted(EventPayload, frozen=True, kw_only=True):
 class MemberJoined(EventPayload, frozen=True, kw_only=True):
     event_type: ClassVar[str] = "member.joined"
     member: MemberView
+    # The server's member count with them, exact in stream order (absent from events
+    # published before it existed): set it, do not add one, and a replay cannot miscount.
+    member_count: int | None = None
 
 
 class MemberUpdated(EventPayload, frozen=True, kw_only=True):
@@ -200,6 +203,7 @@ class MemberLeft(EventPayload, frozen=True, kw_only=True):
     server_id: Snowflake
     user_id: Snowflake
     reason: str  # "left" | "kicked" | "banned" | "account_deleted"
+    member_count: int | None = None  # without them; as in MemberJoined
 
 
 class InviteCreated(EventPayload, frozen=True, kw_only=True):

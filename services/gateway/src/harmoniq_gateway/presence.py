@@ -241,9 +241,12 @@ class Presence:
         if not servers:
             self._subscriptions.pop(session, None)
 
-    def member_count_changed(self, server_id: int, delta: int) -> None:
+    def member_count_changed(self, server_id: int, delta: int, count: int | None) -> None:
+        """``count``: the server's count as the event states it (exact); ``delta`` for events
+        from before events stated it."""
         if server_id in self.member_counts:
-            self.member_counts[server_id] = max(0, self.member_counts[server_id] + delta)
+            known = self.member_counts[server_id] + delta if count is None else count
+            self.member_counts[server_id] = max(0, known)
 
     # -- publishing ---------------------------------------------------------------------------
 

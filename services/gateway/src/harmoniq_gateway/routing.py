@@ -78,7 +78,7 @@ class Router:
         self.hub: Hub  # set once the hub exists (they refer to each other)
         self.message_sent: Callable[[int, int, int], None] | None = None
         self.membership_changed: Callable[[Session], Awaitable[None]] | None = None
-        self.member_count_changed: Callable[[int, int], None] | None = None
+        self.member_count_changed: Callable[[int, int, int | None], None] | None = None
 
     async def _membership_changed(self, session: Session) -> None:
         if self.membership_changed is None:
@@ -203,7 +203,8 @@ class Router:
             message = event.message
             self.message_sent(server_id, int(message.channel_id), int(message.author.id))
         elif isinstance(event, ev.MemberJoined | ev.MemberLeft) and self.member_count_changed:
-            self.member_count_changed(server_id, 1 if isinstance(event, ev.MemberJoined) else -1)
+            delta = 1 if isinstance(event, ev.MemberJoined) else -1
+            self.member_count_changed(server_id, delta, event.member_count)
         if isinstance(event, ev.ServerDeleted):
             for session in sessions:
                 self.hub.unwatch_server(session, server_id)

@@ -176,7 +176,10 @@ class Invites:
                 raise NotFound("unknown or expired invite", code="unknown_invite")
             member = await members.get(tx.conn, server.id, user_id)
             assert member is not None
-            joined = MemberJoined(member=member_view(member))
+            joined = MemberJoined(
+                member=member_view(member),
+                member_count=await members.count_in_turn(tx.conn, server.id),
+            )
             await tx.emit(
                 self._platform.subjects.server_event(server.id, MemberJoined.event_type), joined
             )

@@ -100,7 +100,12 @@ class Members:
         if await members.remove(tx.conn, server_id, member_id):
             await tx.emit(
                 self._subject(server_id, MemberLeft.event_type),
-                MemberLeft(server_id=Snowflake(server_id), user_id=member_id, reason=why),
+                MemberLeft(
+                    server_id=Snowflake(server_id),
+                    user_id=member_id,
+                    reason=why,
+                    member_count=await members.count_in_turn(tx.conn, server_id),
+                ),
             )
 
     async def ban(

@@ -193,7 +193,12 @@ class Servers:
             await members.remove(tx.conn, server_id, user_id)
             await tx.emit(
                 self._subject(server_id, MemberLeft.event_type),
-                MemberLeft(server_id=Snowflake(server_id), user_id=user_id, reason="left"),
+                MemberLeft(
+                    server_id=Snowflake(server_id),
+                    user_id=user_id,
+                    reason="left",
+                    member_count=await members.count_in_turn(tx.conn, server_id),
+                ),
             )
 
 

@@ -52,10 +52,16 @@ async def apply_user_event(
         await audit.record(
             tx, server_id, user_id, "server.transfer", target_id=heir, reason="account deleted"
         )
-    for server_id in await members.server_ids(tx.conn, user_id):
+    # In id order: the per-server turns (count_in_turn) are taken in one order everywhere.
+    for server_id in sorted(await members.server_ids(tx.conn, user_id)):
         await members.remove(tx.conn, server_id, user_id)
         await tx.emit(
             platform.subjects.server_event(server_id, MemberLeft.event_type),
-            MemberLeft(server_id=server_id, user_id=Snowflake(user_id), reason="account_deleted"),
+            MemberLeft(
+                server_id=server_id,
+                user_id=Snowflake(user_id),
+                reason="account_deleted",
+                member_count=await members.count_in_turn(tx.conn, server_id),
+            ),
         )
     log.info("guilds.user_removed", user_id=user_id)

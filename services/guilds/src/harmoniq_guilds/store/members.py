@@ -13,6 +13,7 @@ __all__ = [
     "add_role",
     "ban",
     "count",
+    "count_in_turn",
     "get",
     "get_many",
     "is_banned",
@@ -97,6 +98,16 @@ async def longest_standing(
 async def count(conn: asyncpg.Connection, server_id: int) -> int:
     value: int = await conn.fetchval("SELECT count(*) FROM members WHERE server_id = $1", server_id)
     return value
+
+
+async def count_in_turn(conn: asyncpg.Connection, server_id: int) -> int:
+    """The member count right after this transaction's membership change, exact in commit
+    order: one server's membership changes take turns from here until they commit, so
+    concurrent joins announce N+1, N+2… rather than N+1 twice."""
+    await conn.execute(
+        "SELECT pg_advisory_xact_lock(hashtext('members'), hashtext($1))", str(server_id)
+    )
+    return await count(conn, server_id)
 
 
 async def remove(conn: asyncpg.Connection, server_id: int, user_id: int) -> bool:
