@@ -217,24 +217,14 @@ class AccessCache:
         return answer
 
     async def servers(self, server_id: int, user_ids: Collection[int]) -> dict[int, ServerAccess]:
-        """Many members' access to one server (after a role change, every session in it):
-        one cache read for all, one question per :data:`SERVER_ACCESS_BATCH` users not
-        cached. Users who are not members are missing from the result."""
+        """Many members' access to one server (after a role change, every session in it), one
+        question per :data:`SERVER_ACCESS_BATCH` users. Users who are not members are missing
+        from the result. Not cached: the one asking holds the answers (a gateway, in its
+        sessions), and right after a change nobody else has them to share (reading and
+        writing 5,000 entries took about 0.2 s of a gateway's time, timed step by step)."""
         wanted = sorted(set(user_ids))
-        if not wanted:
-            return {}
-        epoch = _text(await self._redis.get(_epoch_key(self._subjects, server_id)) or b"0")
-        keys = [f"{self._prefix}{server_id}:{epoch}:s:{u}" for u in wanted]
-        found: dict[int, ServerAccess] = {}
-        missing: list[int] = []
-        for user_id, cached in zip(wanted, await self._redis.mget(keys), strict=True):
-            if cached:
-                found[user_id] = decode(cached, ServerAccess)
-            else:
-                missing.append(user_id)
         batches = [
-            missing[i : i + SERVER_ACCESS_BATCH]
-            for i in range(0, len(missing), SERVER_ACCESS_BATCH)
+            wanted[i : i + SERVER_ACCESS_BATCH] for i in range(0, len(wanted), SERVER_ACCESS_BATCH)
         ]
         answers = await asyncio.gather(
             *(
@@ -249,14 +239,4 @@ class AccessCache:
                 for batch in batches
             )
         )
-        async with self._redis.pipeline(transaction=False) as pipe:
-            for answer in answers:
-                for member in answer.members:
-                    found[int(member.user_id)] = member
-                    pipe.set(
-                        f"{self._prefix}{server_id}:{epoch}:s:{member.user_id}",
-                        encode(member),
-                        ex=_TTL_SECONDS,
-                    )
-            await pipe.execute()
-        return found
+        return {int(member.user_id): member for answer in answers for member in answer.members}
