@@ -146,9 +146,7 @@ async def test_a_member_who_left_no_longer_shows_there(
     assert status == "idle"
     # Had it gone to `left` too, the owner's copy would be queued by now: their next frame
     # after a heartbeat is the acknowledgement.
-    await watcher.send(Op.HEARTBEAT, watcher.seq)
-    while (frame := await watcher.receive())["op"] != Op.HEARTBEAT_ACK:
-        assert frame.get("t") != "presence.update", frame
+    assert "presence.update" not in await watcher.types_until_ack()
     for client in (phone, watcher, friend_side):
         await client.close()
 
@@ -170,14 +168,10 @@ async def test_heartbeats_renew_presence_even_after_redis_forgets_its_scripts(
 
     before = await expiry()
     await redis_client.script_flush()  # as after a Redis restart
-    await client.send(Op.HEARTBEAT, client.seq)
-    while (await client.receive())["op"] != Op.HEARTBEAT_ACK:
-        pass
+    await client.frames_until_ack()
     assert await eventually(lambda: _later(expiry, before), what="the expiry renewed")
     assert await presence.status_of(int(owner.id)) == "online"
-    await client.send(Op.HEARTBEAT, client.seq)  # and the connection is still fine
-    while (await client.receive())["op"] != Op.HEARTBEAT_ACK:
-        pass
+    await client.frames_until_ack()  # and the connection is still fine
     await client.close()
 
 

@@ -9,7 +9,6 @@ from typing import Any
 import pytest
 
 from harmoniq_common.testing.users import TestUser
-from harmoniq_gateway.protocol import Op
 from harmoniq_gateway.testing import GatewayClient
 from harmoniq_guilds.testing import Client, create_server
 
@@ -34,9 +33,6 @@ async def test_a_burst_of_identifies_all_get_ready_on_a_pool_of_two(
     readies = await asyncio.gather(*(client.identify(owner.token) for client in clients))
     assert {r["d"]["servers"][0]["server"]["id"] for r in readies} == {server["id"]}
     assert len({r["d"]["session_id"] for r in readies}) == 40
-    for client in clients:  # heartbeats (two Redis writes each) at once, all acknowledged
-        await client.send(Op.HEARTBEAT, client.seq)
-    for client in clients:
-        while (await client.receive())["op"] != Op.HEARTBEAT_ACK:
-            pass
+    # heartbeats (two Redis writes each) at once, all acknowledged
+    await asyncio.gather(*(client.frames_until_ack() for client in clients))
     await asyncio.gather(*(client.close() for client in clients))

@@ -78,6 +78,21 @@ class GatewayClient:
                 if frame["op"] == Op.DISPATCH and (event_type is None or frame["t"] == event_type):
                     return frame
 
+    async def frames_until_ack(self) -> list[dict[str, Any]]:
+        """Send a heartbeat; every frame that came before its acknowledgement. Frames are
+        written in order, so this is what the gateway had queued for the client when it read
+        the heartbeat: an event delivered to all its recipients by then is here, or not
+        meant for this client."""
+        await self.send(Op.HEARTBEAT, self.seq)
+        frames: list[dict[str, Any]] = []
+        while (frame := await self.receive())["op"] != Op.HEARTBEAT_ACK:
+            frames.append(frame)
+        return frames
+
+    async def types_until_ack(self) -> set[str | None]:
+        """The dispatch types among :meth:`frames_until_ack` (``None`` for other frames)."""
+        return {frame.get("t") for frame in await self.frames_until_ack()}
+
     async def identify(self, token: str) -> dict[str, Any]:
         await self.send(Op.IDENTIFY, {"token": token, "properties": {"os": "test"}})
         ready = await self.dispatch("ready")
