@@ -112,6 +112,16 @@ class PresenceEvent(msgspec.Struct, frozen=True, kw_only=True):
     last_seen: int | None = None  # Unix seconds, when they went offline
 
 
+def _presences(server_id: int, statuses: dict[bytes, bytes]) -> list[PresenceEvent]:
+    """A server's online hash (user id -> status) as presence events."""
+    return [
+        PresenceEvent(
+            server_id=Snowflake(server_id), user_id=Snowflake(int(user)), status=status.decode()
+        )
+        for user, status in statuses.items()
+    ]
+
+
 class Presence:
     def __init__(
         self,
@@ -193,13 +203,9 @@ class Presence:
                 pipe.hgetall(self._online_key(server_id))
             found: list[dict[bytes, bytes]] = await pipe.execute()
         return [
-            PresenceEvent(
-                server_id=Snowflake(server_id),
-                user_id=Snowflake(int(user)),
-                status=status.decode(),
-            )
+            event
             for server_id, statuses in zip(servers, found, strict=True)
-            for user, status in statuses.items()
+            for event in _presences(server_id, statuses)
         ]
 
     async def online_page(
@@ -210,14 +216,8 @@ class Presence:
         next_cursor, statuses = await self._platform.redis.hscan(
             self._online_key(server_id), cursor=cursor, count=count
         )
-        found = cast(dict[bytes, bytes], statuses)  # HSCAN answers a mapping (RESP2 and 3)
-        page = [
-            PresenceEvent(
-                server_id=Snowflake(server_id), user_id=Snowflake(int(user)), status=status.decode()
-            )
-            for user, status in found.items()
-        ]
-        return page, int(next_cursor)
+        # HSCAN answers a mapping (RESP2 and 3)
+        return _presences(server_id, cast(dict[bytes, bytes], statuses)), int(next_cursor)
 
     # -- large servers: presence for those who asked ------------------------------------------
 

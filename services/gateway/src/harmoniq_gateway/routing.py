@@ -109,14 +109,14 @@ class Router:
 
     async def _fresh_access(
         self, event: EventPayload, server_id: int, sessions: list[Session]
-    ) -> dict[int, ServerAccess | None]:
+    ) -> dict[int, ServerAccess | None] | None:
         """The permissions to apply before delivering ``event``, asked for all its recipients
         at once (a role change in a server of thousands is a few questions, not thousands):
         everyone's after a server-wide change, only the member's own after a change to one
         member, and anyone's not yet loaded. ``None`` marks those no longer members.
 
-        If guilds cannot answer, those sessions are closed to resume (4000): the event is
-        replayed to them then, judged by permissions that could be read, instead of lost."""
+        ``None`` if guilds cannot answer: those sessions are closed to resume (4000), and the
+        event is replayed to them then, judged by permissions that could be read, not lost."""
         member = _member_of(event)
         server_wide = isinstance(event, ACCESS_CHANGES) and member is None
         stale = {
@@ -133,7 +133,7 @@ class Router:
             for session in sessions:
                 if session.user_id in stale:
                     session.close(Close.UNKNOWN_ERROR, "permissions unavailable, resume")
-            raise
+            return None
         return {user_id: found.get(user_id) for user_id in stale}
 
     async def handle(self, delivery: Delivery, only: Session | None) -> None:
@@ -166,9 +166,8 @@ class Router:
             await bump_epoch(self._platform.redis, subjects, server_id)
         channel = channel_of(event)
         needs = required(event)
-        try:
-            fresh = await self._fresh_access(event, server_id, sessions)
-        except ApiError:
+        fresh = await self._fresh_access(event, server_id, sessions)
+        if fresh is None:  # those who needed it were closed, to resume
             fresh = {}
             sessions = [s for s in sessions if s.closing is None]
         for session in sessions:
