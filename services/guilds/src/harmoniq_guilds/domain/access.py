@@ -30,6 +30,7 @@ __all__ = [
     "load_access",
     "overwrite_grants",
     "server_answer",
+    "visible_channels",
 ]
 
 
@@ -170,25 +171,21 @@ async def channels_with_overwrites(
     return server_channels, await channels.overwrites_for(conn, [c.id for c in server_channels])
 
 
-def _visible_channels(
+def visible_channels(
     access: ServerAccess, server_channels: list[ChannelRow], overwrites: list[OverwriteRow]
 ) -> list[contract.ChannelAccess]:
+    """The member's permissions in each channel they can view; the others are left out, as
+    from their channel list (a private channel's id and kind are not theirs to know). The
+    server's role ids are not repeated per channel: nobody reads them there, and a gateway
+    holds one of these per session and server."""
     answers = [_channel_answer(access, c, overwrites, with_role_ids=False) for c in server_channels]
     return [a for a in answers if a.allows(Permission.VIEW_CHANNEL)]
 
 
 def server_answer(
-    access: ServerAccess,
-    server_channels: list[ChannelRow],
-    overwrites: list[OverwriteRow],
-    visible: list[contract.ChannelAccess] | None = None,
+    access: ServerAccess, visible: list[contract.ChannelAccess]
 ) -> contract.ServerAccess:
-    """The member's permissions in each channel they can view; the others are left out, as
-    from their channel list (a private channel's id and kind are not theirs to know). The
-    server's role ids are not repeated per channel: nobody reads them there, and a gateway
-    holds one of these per session and server. ``visible``: those channels, if known."""
-    if visible is None:
-        visible = _visible_channels(access, server_channels, overwrites)
+    """The member's standing in the server, with their :func:`visible_channels`."""
     return contract.ServerAccess(
         server_id=access.server.id,
         channels=visible,
@@ -204,7 +201,8 @@ async def answer_server_access(
     conn: asyncpg.Connection, question: contract.ServerAccessRequest
 ) -> contract.ServerAccess:
     access = await load_access(conn, question.server_id, question.user_id)
-    return server_answer(access, *await channels_with_overwrites(conn, question.server_id))
+    server_channels, overwrites = await channels_with_overwrites(conn, question.server_id)
+    return server_answer(access, visible_channels(access, server_channels, overwrites))
 
 
 async def answer_server_access_many(
@@ -232,6 +230,6 @@ async def answer_server_access_many(
             member.user_id if member.user_id in singled_out else None,
         )
         if alike not in computed:
-            computed[alike] = _visible_channels(access, server_channels, overwrites)
-        answer.members.append(server_answer(access, server_channels, overwrites, computed[alike]))
+            computed[alike] = visible_channels(access, server_channels, overwrites)
+        answer.members.append(server_answer(access, computed[alike]))
     return answer

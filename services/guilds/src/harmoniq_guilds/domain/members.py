@@ -16,7 +16,26 @@ from .access import load_access
 from .changes import guild_change
 from .views import member_view
 
-__all__ = ["Members"]
+__all__ = ["Members", "remove_member"]
+
+
+async def remove_member(
+    tx: UnitOfWork, platform: Platform, server_id: int, user_id: int, reason: str
+) -> bool:
+    """Remove a member and announce it (``member.left`` with the count without them); False
+    if they were not one. Every way out of a server (leave, kick, ban, account deletion)."""
+    if not await members.remove(tx.conn, server_id, user_id):
+        return False
+    await tx.emit(
+        platform.subjects.server_event(server_id, MemberLeft.event_type),
+        MemberLeft(
+            server_id=Snowflake(server_id),
+            user_id=Snowflake(user_id),
+            reason=reason,
+            member_count=await members.count_in_turn(tx.conn, server_id),
+        ),
+    )
+    return True
 
 
 class Members:
@@ -91,21 +110,9 @@ class Members:
             if target is None:
                 raise NotFound("unknown member", code="unknown_member")
             access.require_outranks(target, "kicked")
-            await self._remove(tx, server_id, member_id, "kicked")
+            await remove_member(tx, self._platform, server_id, member_id, "kicked")
             await audit.record(
                 tx, server_id, user_id, "member.kick", target_id=member_id, reason=reason
-            )
-
-    async def _remove(self, tx: UnitOfWork, server_id: int, member_id: Snowflake, why: str) -> None:
-        if await members.remove(tx.conn, server_id, member_id):
-            await tx.emit(
-                self._subject(server_id, MemberLeft.event_type),
-                MemberLeft(
-                    server_id=Snowflake(server_id),
-                    user_id=member_id,
-                    reason=why,
-                    member_count=await members.count_in_turn(tx.conn, server_id),
-                ),
             )
 
     async def ban(
@@ -127,7 +134,7 @@ class Members:
             elif target_id == access.server.owner_id:
                 raise Forbidden("the owner cannot be banned", code="role_hierarchy")
             await members.ban(tx.conn, server_id, target_id, reason, user_id)
-            await self._remove(tx, server_id, target_id, "banned")
+            await remove_member(tx, self._platform, server_id, target_id, "banned")
             await tx.emit(
                 self._subject(server_id, BanAdded.event_type),
                 BanAdded(

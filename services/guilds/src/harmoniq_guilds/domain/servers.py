@@ -6,7 +6,6 @@ from dataclasses import dataclass
 
 from harmoniq_common.errors import BadRequest, Forbidden
 from harmoniq_common.events import (
-    MemberLeft,
     ServerCreated,
     ServerDeleted,
     ServerUpdated,
@@ -22,6 +21,7 @@ from ..store.rows import ServerRow
 from . import audit
 from .access import ServerAccess, load_access
 from .changes import guild_change
+from .members import remove_member
 from .views import channel_view, role_view, server_view
 
 __all__ = ["ServerChange", "Servers"]
@@ -190,16 +190,7 @@ class Servers:
                     "the owner cannot leave; transfer the server or delete it",
                     code="owner_cannot_leave",
                 )
-            await members.remove(tx.conn, server_id, user_id)
-            await tx.emit(
-                self._subject(server_id, MemberLeft.event_type),
-                MemberLeft(
-                    server_id=Snowflake(server_id),
-                    user_id=user_id,
-                    reason="left",
-                    member_count=await members.count_in_turn(tx.conn, server_id),
-                ),
-            )
+            await remove_member(tx, self._platform, server_id, user_id, "left")
 
 
 def _changes(change: ServerChange) -> dict[str, object]:

@@ -7,7 +7,7 @@ import asyncpg
 from harmoniq_common import access as contract
 
 from ..store import members, servers
-from .access import channels_with_overwrites, load_access, server_answer
+from .access import channels_with_overwrites, load_access, server_answer, visible_channels
 from .views import channel_view, member_view, role_view, server_view
 
 __all__ = ["user_servers"]
@@ -23,7 +23,7 @@ async def user_servers(
     for server in await servers.list_for_user(conn, question.user_id, 0, _ALL):
         access = await load_access(conn, server.id, question.user_id)
         server_channels, overwrites = await channels_with_overwrites(conn, server.id)
-        answer = server_answer(access, server_channels, overwrites)
+        answer = server_answer(access, visible_channels(access, server_channels, overwrites))
         visible = {c.channel_id for c in answer.channels}
         member = await members.get(conn, server.id, question.user_id)
         assert member is not None  # load_access found it

@@ -5,18 +5,17 @@ from __future__ import annotations
 import structlog
 
 from harmoniq_common.events import (
-    MemberLeft,
     ServerUpdated,
     UserCreated,
     UserDeleted,
     UserUpdated,
 )
-from harmoniq_common.ids import Snowflake
 from harmoniq_common.platform import Platform
 from harmoniq_common.uow import UnitOfWork
 
 from ..store import members, servers
 from . import audit
+from .members import remove_member
 from .servers import Servers
 from .views import server_view
 
@@ -54,14 +53,5 @@ async def apply_user_event(
         )
     # In id order: the per-server turns (count_in_turn) are taken in one order everywhere.
     for server_id in sorted(await members.server_ids(tx.conn, user_id)):
-        await members.remove(tx.conn, server_id, user_id)
-        await tx.emit(
-            platform.subjects.server_event(server_id, MemberLeft.event_type),
-            MemberLeft(
-                server_id=server_id,
-                user_id=Snowflake(user_id),
-                reason="account_deleted",
-                member_count=await members.count_in_turn(tx.conn, server_id),
-            ),
-        )
+        await remove_member(tx, platform, server_id, user_id, "account_deleted")
     log.info("guilds.user_removed", user_id=user_id)
