@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
+import time
 
 import pytest
 from hypothesis import given
@@ -12,6 +13,7 @@ from redis.asyncio import Redis
 
 from harmoniq_common.ids import (
     EPOCH_MS,
+    INCARNATION_KEY,
     MAX_WORKER_ID,
     Snowflake,
     SnowflakeGenerator,
@@ -19,6 +21,7 @@ from harmoniq_common.ids import (
     WorkerLeaseLost,
     snowflake_time_ms,
 )
+from harmoniq_common.testing.waiting import eventually
 
 
 def test_ids_are_unique_and_increasing_even_across_threads() -> None:
@@ -69,7 +72,7 @@ def test_parse_rejects_garbage(bad: object) -> None:
 async def test_leases_give_distinct_workers_and_lost_lease_stops_minting(
     redis_client: Redis, namespace: str
 ) -> None:
-    leases = [WorkerLease(redis_client, namespace, ttl_ms=3000) for _ in range(20)]
+    leases = [WorkerLease(redis_client, namespace, ttl_ms=3000, validity=2.0) for _ in range(20)]
     generators = await asyncio.gather(*(lease.acquire() for lease in leases))
     assert len({g.worker_id for g in generators}) == 20
     # Someone else's process took the key (our lease expired while we were partitioned):
@@ -85,3 +88,57 @@ async def test_leases_give_distinct_workers_and_lost_lease_stops_minting(
     # Release deletes only what we own: the other process's key stays.
     remaining = await redis_client.keys(f"{namespace}:snowflake:worker:*")
     assert remaining == [f"{namespace}:snowflake:worker:{victim.generator.worker_id}".encode()]
+
+
+async def test_a_lease_lost_with_redis_data_is_taken_again_and_newcomers_wait(
+    redis_client: Redis, namespace: str
+) -> None:
+    """Redis restarted empty: the holder leases again and mints on; a newcomer that may take
+    the same worker id mints only after every holder from before the loss has stopped."""
+    validity = 1.0
+    holder = WorkerLease(
+        redis_client, namespace, ttl_ms=5000, renew_interval=0.1, validity=validity
+    )
+    generator = await holder.acquire()
+    before = [generator.next_id() for _ in range(100)]
+    worker = generator.worker_id
+
+    # What a restart without persistence does to the keys the lease relies on.
+    await redis_client.delete(f"{namespace}:snowflake:worker:{worker}", INCARNATION_KEY)
+    lost_at = time.monotonic()
+    await eventually(
+        lambda: _async(not generator.valid), timeout=5, what="the holder noticing its loss"
+    )
+    # It leased again (its own id was free) but waits out the window of earlier holders.
+    newcomer = WorkerLease(
+        redis_client, namespace, ttl_ms=5000, renew_interval=0.1, validity=validity
+    )
+    newcomer_generator = await newcomer.acquire()
+    assert time.monotonic() - lost_at >= validity, "a newcomer minted inside the danger window"
+    assert newcomer_generator.worker_id != worker
+    await eventually(lambda: _async(generator.valid), timeout=5, what="minting again")
+    assert time.monotonic() - lost_at >= validity
+    assert generator.worker_id == worker
+    after = [generator.next_id() for _ in range(100)]
+    assert before + after == sorted(set(before + after))
+    assert await redis_client.get(f"{namespace}:snowflake:worker:{worker}") is not None
+    for lease in (holder, newcomer):
+        await lease.release()
+
+
+async def test_a_holder_that_cannot_confirm_its_lease_stops_minting(
+    redis_client: Redis, namespace: str
+) -> None:
+    """Confirmation lapses (Redis unreachable, or the loop too busy to renew): no ids."""
+    lease = WorkerLease(redis_client, namespace, ttl_ms=5000, renew_interval=0.1, validity=0.5)
+    generator = await lease.acquire()
+    generator.next_id()
+    lease.stop_renewing()  # as when Redis cannot be reached: no more confirmations
+    await eventually(lambda: _async(not generator.valid), timeout=3, what="the lease lapsing")
+    with pytest.raises(WorkerLeaseLost):
+        generator.next_id()
+    await lease.release()
+
+
+async def _async(value: bool) -> bool:
+    return value

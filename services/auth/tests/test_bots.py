@@ -148,7 +148,7 @@ async def test_deleting_a_bot_or_its_owner_kills_its_token(
     await redis_client.delete(f"{namespace}:auth:bot:{live['bot']['id']}")
     await redis_client.set(f"{namespace}:auth:bot:{second['bot']['id']}", "stale")
     assert (await _me(client, bot_auth(live["token"]))).status_code == 401
-    bots = client.app.state.bots
-    await asyncio.to_thread(client.blocking_portal.call, bots.restore_tokens)
+    revocation = client.app.state.revocation
+    await asyncio.to_thread(client.blocking_portal.call, revocation.restore)
     assert (await _me(client, bot_auth(live["token"]))).status_code == 200
     assert await redis_client.get(f"{namespace}:auth:bot:{second['bot']['id']}") is None

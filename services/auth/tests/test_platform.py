@@ -18,7 +18,13 @@ async def test_health_endpoints(client: Client) -> None:
     assert (await client.get("/health/live")).json() == {"status": "ok", "checks": {}}
     ready = await client.get("/health/ready")
     assert ready.status_code == 200
-    assert ready.json()["checks"] == {"postgres": "ok", "redis": "ok", "nats": "ok"}
+    assert ready.json()["checks"] == {
+        "postgres": "ok",
+        "redis": "ok",
+        "revocation_state": "ok",
+        "nats": "ok",
+        "ids": "ok",
+    }
 
 
 async def test_metrics_count_requests(client: Client) -> None:

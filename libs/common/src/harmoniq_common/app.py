@@ -61,7 +61,8 @@ def live() -> HealthStatus:
 
 @get("/health/ready", include_in_schema=False, exclude_from_auth=True)
 async def ready(request: Request[Any, Any, Any]) -> Response[HealthStatus]:
-    """Postgres, Redis and NATS all answer, and the instance is not shutting down."""
+    """Whether this instance can serve writes now: Postgres, Redis and NATS answer, its
+    snowflake lease is confirmed, Redis holds the revocation state, and it is not draining."""
     platform: Platform | None = getattr(request.app.state, "platform", None)
     checks: dict[str, str] = {}
     if platform is None or platform.draining:
@@ -72,11 +73,13 @@ async def ready(request: Request[Any, Any, Any]) -> Response[HealthStatus]:
     except Exception as exc:
         checks["postgres"] = f"error: {type(exc).__name__}"
     try:
-        await platform.redis.ping()
+        complete = await platform.marks.complete()
         checks["redis"] = "ok"
+        checks["revocation_state"] = "ok" if complete else "error: not restored yet"
     except Exception as exc:
         checks["redis"] = f"error: {type(exc).__name__}"
     checks["nats"] = "ok" if platform.nats.is_connected else "error: disconnected"
+    checks["ids"] = "ok" if platform.ids.valid else "error: worker id lease not confirmed"
     healthy = all(v == "ok" for v in checks.values())
     return Response(
         HealthStatus("ok" if healthy else "degraded", checks), status_code=200 if healthy else 503

@@ -13,9 +13,10 @@ revocation that silently stops working is worse than an outage.
 
 Bots authenticate with ``Authorization: Bot <bot id>.<secret>`` (and IDENTIFY with the same
 ``Bot …`` string). Auth keeps the SHA-256 of each bot's current token in Redis
-(``{ns}:auth:bot:{bot_id}``; rewritten from Postgres at start-up), so every service checks one
-with one GET; a reset or a deleted bot replaces or removes the key and the old token is dead
-at once. The same fail-closed rule applies.
+(``{ns}:auth:bot:{bot_id}``), so every service checks one with one read; a reset or a deleted
+bot replaces or removes the key and the old token is dead at once. The same fail-closed rule
+applies, and both kinds of check also refuse while Redis lacks the complete revocation state
+(see :class:`RevocationMarks`): Redis restarted empty must not bring logged-out tokens back.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import secrets
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -46,6 +48,7 @@ __all__ = [
     "BotTokens",
     "Principal",
     "RevocationMarks",
+    "RevocationStateMissing",
     "TokenVerifier",
     "key_id",
     "load_public_keys",
@@ -89,12 +92,33 @@ def load_public_keys_file(path: str | Path) -> dict[str, Ed25519PublicKey]:
     return load_public_keys(Path(path).read_text())
 
 
+class RevocationStateMissing(ServiceUnavailable):
+    """Redis holds no complete revocation state (it restarted empty, or auth has not loaded
+    it yet): no token can be trusted until auth has rewritten it from Postgres."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            "token revocation state is being restored, try again shortly",
+            headers={"Retry-After": "1"},
+        )
+
+
 class RevocationMarks:
-    """The Redis marks that make revocation instant; written by auth, read by everyone."""
+    """The Redis marks that make revocation instant; written by auth, read by everyone.
+
+    Redis may lose them (a restart without persistence, an eviction, a flush), and a missing
+    mark reads like "not revoked". So auth also writes ``{ns}:auth:revocation_state`` after it
+    has rewritten every mark and bot digest from Postgres, and readers check it in the same
+    round trip: without it they refuse (503) rather than accept a logged-out token.
+    """
 
     def __init__(self, redis: Redis, namespace: str) -> None:
         self._redis = redis
         self._ns = namespace
+
+    @property
+    def state_key(self) -> str:
+        return f"{self._ns}:auth:revocation_state"
 
     def _user_key(self, user_id: int) -> str:
         return f"{self._ns}:auth:revoked_before:{user_id}"
@@ -118,11 +142,39 @@ class RevocationMarks:
     async def revoke_session(self, session_id: int, ttl_seconds: int) -> None:
         await self._redis.set(self._session_key(session_id), 1, ex=ttl_seconds)
 
+    async def begin_restore(self) -> str:
+        """Before auth rewrites every mark: a token that :meth:`finish_restore` needs, so a
+        Redis that restarts empty half-way through is not declared complete."""
+        token = secrets.token_hex(8)
+        await self._redis.set(self.state_key + ":restoring", token, ex=3600)
+        return token
+
+    async def finish_restore(self, token: str) -> bool:
+        """Declare the state complete if this Redis saw the whole restore; whether it did."""
+        done = await self._redis.eval(
+            "if redis.call('GET', KEYS[2]) == ARGV[1] then "
+            "redis.call('SET', KEYS[1], ARGV[2]) redis.call('DEL', KEYS[2]) return 1 end "
+            "return 0",
+            2,
+            self.state_key,
+            self.state_key + ":restoring",
+            token,
+            now_ms(),
+        )
+        return bool(done)
+
+    async def complete(self) -> bool:
+        """Whether Redis holds the complete revocation state; :class:`RedisError` propagates."""
+        return bool(await self._redis.exists(self.state_key))
+
     async def is_revoked(self, user_id: int, session_id: int | None, issued_at_ms: int) -> bool:
-        keys = [self._user_key(user_id)]
+        """Raises :class:`RevocationStateMissing` when the answer cannot be trusted."""
+        keys = [self.state_key, self._user_key(user_id)]
         if session_id is not None:
             keys.append(self._session_key(session_id))
-        before, *session = await self._redis.mget(keys)
+        state, before, *session = await self._redis.mget(keys)
+        if state is None:
+            raise RevocationStateMissing()
         if before is not None and issued_at_ms < int(before):
             return True
         return bool(session and session[0] is not None)
@@ -134,6 +186,7 @@ class BotTokens:
     def __init__(self, redis: Redis, namespace: str) -> None:
         self._redis = redis
         self._ns = namespace
+        self._state_key = RevocationMarks(redis, namespace).state_key
 
     def key(self, bot_id: int) -> str:
         return f"{self._ns}:auth:bot:{bot_id}"
@@ -158,9 +211,12 @@ class BotTokens:
         if not secret:
             raise Unauthorized("malformed bot token", code="invalid_token")
         try:
-            stored = await self._redis.get(self.key(bot_id))
+            # The digests are rewritten with the revocation marks: the same state key vouches.
+            state, stored = await self._redis.mget([self._state_key, self.key(bot_id)])
         except RedisError as exc:
             raise ServiceUnavailable("cannot check the bot token right now") from exc
+        if state is None:
+            raise RevocationStateMissing()
         presented = self.digest(token).hex()
         expected = stored.decode() if isinstance(stored, bytes) else stored
         if expected is None or not hmac.compare_digest(presented, expected):

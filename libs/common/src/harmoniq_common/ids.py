@@ -2,14 +2,17 @@
 
 Layout (most significant first): 41 bits of milliseconds since :data:`EPOCH_MS`, 10 bits of
 worker id, 12 bits of per-millisecond sequence. The worker id is leased from Redis
-(``SET NX PX``) so two instances of one service never share one; the lease is renewed in the
-background and a generator whose lease is lost refuses to mint ids rather than risk a collision.
+(``SET NX PX``) so two instances never share one; the lease is confirmed every second, a
+generator whose lease is unconfirmed refuses to mint rather than risk a collision, and a lost
+lease (Redis restarted empty) is taken again: see :class:`WorkerLease`.
 JSON carries ids as strings (JavaScript loses precision past 2**53); Postgres keeps ``bigint``.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import math
 import secrets
 import threading
 import time
@@ -18,8 +21,11 @@ from typing import Any
 import structlog
 from redis.asyncio import Redis
 
+from .errors import BadRequest, ServiceUnavailable
+
 __all__ = [
     "EPOCH_MS",
+    "INCARNATION_KEY",
     "MAX_WORKER_ID",
     "Snowflake",
     "SnowflakeGenerator",
@@ -68,12 +74,25 @@ def snowflake_time_ms(snowflake: int) -> int:
     return (snowflake >> (WORKER_BITS + SEQUENCE_BITS)) + EPOCH_MS
 
 
-class WorkerLeaseLost(RuntimeError):
-    """The Redis lease on this generator's worker id expired; minting would risk duplicates."""
+class WorkerLeaseLost(ServiceUnavailable):
+    """This generator cannot prove it still holds its worker id; minting could duplicate ids.
+
+    A 503 (try again shortly) at every door: the lease comes back by itself within seconds.
+    """
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, code="ids_unavailable", headers={"Retry-After": "1"})
 
 
 class SnowflakeGenerator:
-    """Mints ids for one worker id; thread-safe because ids are also minted off-loop."""
+    """Mints ids for one worker id; thread-safe because ids are also minted off-loop.
+
+    A generator made by hand (tests, tools) may mint for ever; one held by a
+    :class:`WorkerLease` mints only inside the window the lease has proved: from
+    ``not_before`` (a new lease waits out any holder that may not know it lost the id yet)
+    until ``valid_until`` (the last confirmation of the lease plus its validity), both in
+    :func:`time.monotonic` seconds.
+    """
 
     def __init__(self, worker_id: int) -> None:
         if not 0 <= worker_id <= MAX_WORKER_ID:
@@ -82,12 +101,28 @@ class SnowflakeGenerator:
         self._last_ms = -1
         self._sequence = 0
         self._lock = threading.Lock()
-        self.valid = True
+        self.not_before = 0.0
+        self.valid_until = math.inf
+
+    @property
+    def valid(self) -> bool:
+        """Whether :meth:`next_id` would mint right now."""
+        return self.not_before <= time.monotonic() < self.valid_until
+
+    def rebind(self, worker_id: int, not_before: float, valid_until: float) -> None:
+        """Mint under another (or the same, re-leased) worker id from ``not_before`` on."""
+        with self._lock:
+            if worker_id != self.worker_id:
+                self.worker_id = worker_id
+                self._last_ms = -1
+                self._sequence = 0
+            self.not_before = not_before
+            self.valid_until = valid_until
 
     def next_id(self) -> Snowflake:
-        if not self.valid:
-            raise WorkerLeaseLost(f"worker id {self.worker_id} is no longer leased")
         with self._lock:
+            if not self.valid:
+                raise WorkerLeaseLost(f"worker id {self.worker_id} is not leased right now")
             now = time.time_ns() // 1_000_000 - EPOCH_MS
             # A clock that steps back must not reuse (ms, seq) pairs: stay on the last ms.
             now = max(now, self._last_ms)
@@ -106,36 +141,46 @@ class SnowflakeGenerator:
             )
 
 
+# Describes the Redis data set itself, not one fleet: deliberately outside every namespace.
+INCARNATION_KEY = "harmoniq:redis:incarnation"
+
+
 class WorkerLease:
     """Holds ``{namespace}:snowflake:worker:{n}`` in Redis for as long as the process runs.
 
     One key space for the whole fleet, so an id is unique fleet-wide, not only per service.
-    The renewal runs every third of the TTL; the TTL bounds how long a dead instance's worker
-    id stays reserved.
+
+    Redis may restart empty (compose runs it without persistence) or be flushed. Then every
+    holder's key is gone, and a newcomer could take a worker id that a live holder still
+    mints with. Two rules close that gap:
+
+    * A holder mints only while its lease is *confirmed*: it re-checks ownership every
+      ``renew_interval`` seconds and mints for at most ``validity`` seconds after the last
+      confirmation was sent. When Redis cannot answer it stops minting once that runs out
+      (writes fail with 503, as they do anyway while tokens cannot be checked); when it finds
+      its key gone or taken it leases again at once.
+    * Redis remembers when its data set was born (:data:`INCARNATION_KEY`, written by the first
+      lease after a loss, read with Redis's clock). A lease taken less than ``validity`` plus a
+      margin after that birth waits until then before minting: by that time every holder from
+      before the loss has run out of confirmation. On a Redis that has lived longer (the
+      normal case) a new lease mints at once.
+
+    The key's TTL only bounds how long a dead instance's worker id stays reserved.
     """
 
-    def __init__(
-        self, redis: Redis, namespace: str, *, ttl_ms: int = 30_000, owner: str | None = None
-    ) -> None:
-        self._redis = redis
-        self._prefix = f"{namespace}:snowflake:worker:"
-        self._ttl_ms = ttl_ms
-        self._owner = owner or secrets.token_hex(8)
-        self._task: asyncio.Task[None] | None = None
-        self.generator: SnowflakeGenerator | None = None
-
-    async def acquire(self) -> SnowflakeGenerator:
-        start = secrets.randbelow(MAX_WORKER_ID + 1)
-        for offset in range(MAX_WORKER_ID + 1):
-            worker = (start + offset) % (MAX_WORKER_ID + 1)
-            if await self._redis.set(
-                self._prefix + str(worker), self._owner, nx=True, px=self._ttl_ms
-            ):
-                self.generator = SnowflakeGenerator(worker)
-                self._task = asyncio.create_task(self._renew(worker), name="snowflake-lease")
-                log.info("snowflake.worker_leased", worker_id=worker)
-                return self.generator
-        raise RuntimeError("no free snowflake worker id: more than 1024 live instances?")
+    _ACQUIRE = """
+    local t = redis.call('TIME')
+    local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+    local born = tonumber(redis.call('GET', KEYS[2]))
+    if not born then
+        born = now
+        redis.call('SET', KEYS[2], now)
+    end
+    if redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then
+        return math.max(0, born + tonumber(ARGV[3]) - now)
+    end
+    return -1
+    """
 
     _RENEW = """
     if redis.call('GET', KEYS[1]) == ARGV[1] then
@@ -144,28 +189,119 @@ class WorkerLease:
     return 0
     """
 
-    async def renew_once(self) -> bool:
-        """Extend the lease; on finding it taken, invalidate the generator and say so."""
-        assert self.generator is not None
-        key = self._prefix + str(self.generator.worker_id)
-        renewed = await self._redis.eval(self._RENEW, 1, key, self._owner, self._ttl_ms)
-        if not renewed:
-            self.generator.valid = False
-            log.error("snowflake.lease_lost", worker_id=self.generator.worker_id)
-        return bool(renewed)
+    def __init__(
+        self,
+        redis: Redis,
+        namespace: str,
+        *,
+        ttl_ms: int = 30_000,
+        renew_interval: float = 1.0,
+        validity: float = 5.0,
+        owner: str | None = None,
+    ) -> None:
+        if not renew_interval < validity < ttl_ms / 1000:
+            raise ValueError("need renew_interval < validity < ttl")
+        self._redis = redis
+        self._prefix = f"{namespace}:snowflake:worker:"
+        self._ttl_ms = ttl_ms
+        self._renew_interval = renew_interval
+        self._validity = validity
+        self._owner = owner or secrets.token_hex(8)
+        self._task: asyncio.Task[None] | None = None
+        self._stopping = asyncio.Event()
+        self.generator: SnowflakeGenerator | None = None
 
-    async def _renew(self, worker: int) -> None:
-        while True:
-            await asyncio.sleep(self._ttl_ms / 3000)
+    @property
+    def _guard_ms(self) -> int:
+        return int((self._validity + 1.0) * 1000)
+
+    async def acquire(self) -> SnowflakeGenerator:
+        """Lease a worker id, start renewing it, and return once its generator may mint."""
+        sent_at = time.monotonic()
+        worker, wait = await self._lease(prefer=None)
+        self.generator = SnowflakeGenerator(worker)
+        self._confirmed(worker, sent_at, wait)
+        self._task = asyncio.create_task(self._hold(), name="snowflake-lease")
+        log.info("snowflake.worker_leased", worker_id=worker, wait_ms=wait)
+        if wait:
+            await asyncio.sleep(wait / 1000)  # the window of a holder from before a Redis loss
+        return self.generator
+
+    async def _lease(self, prefer: int | None) -> tuple[int, int]:
+        """A free worker id (``prefer`` first) and how many ms to wait before minting."""
+        start = secrets.randbelow(MAX_WORKER_ID + 1) if prefer is None else prefer
+        for offset in range(MAX_WORKER_ID + 1):
+            worker = (start + offset) % (MAX_WORKER_ID + 1)
+            wait = await self._redis.eval(
+                self._ACQUIRE,
+                2,
+                self._prefix + str(worker),
+                INCARNATION_KEY,
+                self._owner,
+                self._ttl_ms,
+                self._guard_ms,
+            )
+            if int(wait) >= 0:
+                return worker, int(wait)
+        raise RuntimeError("no free snowflake worker id: more than 1024 live instances?")
+
+    def _confirmed(self, worker: int, sent_at: float, wait_ms: int | None = None) -> None:
+        """The lease was confirmed by a call sent at ``sent_at``; a new one (``wait_ms`` given)
+        mints from ``wait_ms`` after the answer, counted from now (later than Redis's clock)."""
+        assert self.generator is not None
+        not_before = self.generator.not_before
+        if wait_ms is not None:
+            not_before = time.monotonic() + wait_ms / 1000
+        self.generator.rebind(worker, not_before, sent_at + self._validity)
+
+    async def renew_once(self) -> bool:
+        """Confirm and extend the lease; on finding it gone or taken, stop minting, say so."""
+        assert self.generator is not None
+        worker = self.generator.worker_id
+        sent_at = time.monotonic()
+        renewed = await self._redis.eval(
+            self._RENEW, 1, self._prefix + str(worker), self._owner, self._ttl_ms
+        )
+        if renewed:
+            self._confirmed(worker, sent_at)
+            return True
+        self.generator.rebind(worker, self.generator.not_before, 0.0)
+        log.error("snowflake.lease_lost", worker_id=worker)
+        return False
+
+    async def _hold(self) -> None:
+        """Renew for ever; lease again (the same id if it is free) whenever the lease is lost.
+
+        Stopped by event, not cancellation: a cancellation can be swallowed inside a Redis call.
+        """
+        assert self.generator is not None
+        while not self._stopping.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stopping.wait(), self._renew_interval)
+                return
             try:
-                if not await self.renew_once():
-                    return
-            except Exception:  # Redis blip: keep trying while the lease still has time left.
-                log.warning("snowflake.lease_renew_failed", worker_id=worker, exc_info=True)
+                if await self.renew_once():
+                    continue
+                sent_at = time.monotonic()
+                worker, wait = await self._lease(prefer=self.generator.worker_id)
+                self._confirmed(worker, sent_at, wait)
+                log.warning("snowflake.worker_leased_again", worker_id=worker, wait_ms=wait)
+            except Exception:  # Redis away: the generator stops by itself when validity ends.
+                log.warning(
+                    "snowflake.lease_renew_failed",
+                    worker_id=self.generator.worker_id,
+                    exc_info=True,
+                )
+
+    def stop_renewing(self) -> None:
+        """Stop confirming the lease (it lapses after ``validity``); :meth:`release` also does."""
+        self._stopping.set()
 
     async def release(self) -> None:
+        self._stopping.set()
         if self._task is not None:
-            self._task.cancel()
+            with contextlib.suppress(Exception):
+                await self._task
         if self.generator is not None:
             await self._redis.eval(
                 "if redis.call('GET', KEYS[1]) == ARGV[1] then "
@@ -178,8 +314,6 @@ class WorkerLease:
 
 def parse_id(field: str, value: str) -> Snowflake:
     """A path or query id, or a 400 naming the field (for HTTP handlers)."""
-    from .errors import BadRequest
-
     try:
         return Snowflake.parse(value)
     except ValueError as exc:

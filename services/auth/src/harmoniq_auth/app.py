@@ -18,6 +18,7 @@ from harmoniq_common.settings import load_settings
 from .domain.accounts import Accounts
 from .domain.bots import Bots
 from .domain.passwords import Passwords
+from .domain.revocation import RevocationState
 from .domain.sessions import Sessions
 from .domain.tokens import AccessTokenIssuer, jwks
 from .http.auth import AuthController
@@ -57,15 +58,18 @@ def _domain(
         app.state.sessions = sessions
         app.state.bots = bots
         app.state.jwks = jwks(public_keys)
-        restored = await sessions.restore_marks()
-        log.info("auth.revocation_marks_restored", count=restored)
-        log.info("auth.bot_tokens_restored", count=await bots.restore_tokens())
+        revocation = RevocationState(
+            platform, sessions, bots, interval=settings.revocation_check_interval_seconds
+        )
+        await revocation.start()
+        app.state.revocation = revocation
         purger = asyncio.create_task(_purge_forever(accounts, settings.purge_interval_seconds))
         users_rpc = await serve_users(platform)
         try:
             yield
         finally:
             await users_rpc.unsubscribe()
+            await revocation.stop()
             purger.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await purger

@@ -24,5 +24,9 @@ class AuthSettings(CommonSettings, frozen=True, kw_only=True):
     token_rate_period_seconds: float = 60.0
     deleted_account_retention_days: int = 30
     purge_interval_seconds: float = 3600.0
+    # How often each instance checks that Redis still holds the revocation state (and
+    # rewrites it from Postgres when Redis came back empty); other services refuse tokens
+    # (503) in between.
+    revocation_check_interval_seconds: float = 1.0
     # Bot accounts one user may own.
     bots_per_account: int = 25

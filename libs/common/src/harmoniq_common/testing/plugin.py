@@ -21,6 +21,7 @@ from nats.aio.client import Client as NatsClient
 from nats.js.errors import NotFoundError
 from redis.asyncio import Redis
 
+from ..auth import RevocationMarks
 from ..bus import Subjects
 from ..migrate import ServiceSchema
 from .databases import TemplateDatabases
@@ -63,8 +64,12 @@ async def namespace(harmoniq_infra: Infra) -> AsyncIterator[str]:
     Removed afterwards, and only it: a shared Redis or NATS may hold a developer's data.
     """
     ns = f"t{secrets.token_hex(5)}"
-    yield ns
     redis = Redis.from_url(harmoniq_infra.redis_url)
+    # What auth's start-up does before any token is trusted (services/auth restores the
+    # state itself; tests of the other services run without it).
+    marks = RevocationMarks(redis, ns)
+    assert await marks.finish_restore(await marks.begin_restore())
+    yield ns
     try:
         async for key in redis.scan_iter(match=f"{ns}:*", count=1000):
             await redis.delete(key)

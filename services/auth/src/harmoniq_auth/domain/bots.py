@@ -12,6 +12,7 @@ from __future__ import annotations
 import secrets
 from datetime import UTC, datetime
 
+import asyncpg
 import structlog
 
 from harmoniq_common.auth import BotTokens
@@ -101,12 +102,12 @@ class Bots:
     async def owned_ids(self, tx: UnitOfWork, owner_id: Snowflake) -> list[Snowflake]:
         return [bot.id for bot in await bots.owned_by(tx.conn, owner_id)]
 
-    async def restore_tokens(self) -> int:
+    async def restore_tokens(self, conn: asyncpg.Connection) -> int:
         """Rewrite every live bot's digest in Redis, and remove dead bots' (Redis may have
-        been lost, or a removal may not have happened after its commit)."""
-        async with self._platform.pool.acquire() as conn:
-            live = await bots.live_tokens(conn)
-            dead = await bots.dead(conn)
+        been lost, or a removal may not have happened after its commit). The caller holds
+        the exclusive token lock (:func:`bots.lock_tokens_exclusive`)."""
+        live = await bots.live_tokens(conn)
+        dead = await bots.dead(conn)
         for bot_id, digest in live:
             await self._tokens.store(bot_id, digest)
         for bot_id in dead:

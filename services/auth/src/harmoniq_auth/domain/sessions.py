@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
+import asyncpg
 import structlog
 
 from harmoniq_common.errors import Unauthorized
@@ -126,12 +127,11 @@ class Sessions:
             lambda: self._platform.marks.revoke_user(user_id, _ms(before), self._mark_ttl)
         )
 
-    async def restore_marks(self) -> int:
+    async def restore_marks(self, conn: asyncpg.Connection) -> int:
         """Rewrite the Redis marks still in force from Postgres (Redis may have been lost)."""
         since = datetime.now(UTC) - timedelta(seconds=self._mark_ttl)
-        async with self._platform.pool.acquire() as conn:
-            revoked_users = await users.recently_revoked(conn, since)
-            revoked_sessions = await sessions.recently_revoked(conn, since)
+        revoked_users = await users.recently_revoked(conn, since)
+        revoked_sessions = await sessions.recently_revoked(conn, since)
         for user_id, before in revoked_users:
             await self._platform.marks.revoke_user(user_id, _ms(before), self._mark_ttl)
         for session_id in revoked_sessions:

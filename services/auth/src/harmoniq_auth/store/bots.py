@@ -80,7 +80,19 @@ async def get_owned(
     return None if record is None else _bot(record)
 
 
+# A restore of the digests (domain/revocation.py) reads them all and writes Redis under the
+# exclusive lock; a change of one digest takes it shared until its commit. So a restore never
+# writes a digest older than one a reset or deletion has already put in Redis.
+_TOKENS_LOCK = "SELECT pg_advisory_xact_lock{}(hashtext('harmoniq_auth.bot_tokens'))"
+
+
+async def lock_tokens_exclusive(conn: asyncpg.Connection) -> None:
+    """For the rest of the transaction no digest changes (a restore reads them all)."""
+    await conn.execute(_TOKENS_LOCK.format(""))
+
+
 async def set_token(conn: asyncpg.Connection, bot_id: int, token_hash: bytes) -> None:
+    await conn.execute(_TOKENS_LOCK.format("_shared"))
     await conn.execute(
         "UPDATE users SET bot_token_hash = $2, updated_at = now() WHERE id = $1",
         bot_id,
@@ -89,6 +101,7 @@ async def set_token(conn: asyncpg.Connection, bot_id: int, token_hash: bytes) ->
 
 
 async def forget_token(conn: asyncpg.Connection, bot_id: int) -> None:
+    await conn.execute(_TOKENS_LOCK.format("_shared"))
     await conn.execute("UPDATE users SET bot_token_hash = NULL WHERE id = $1", bot_id)
 
 
