@@ -11,7 +11,7 @@ closes the pools.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import AbstractAsyncContextManager
 from typing import Any
 
@@ -109,8 +109,11 @@ def _platform_lifespan(
                 max_size=settings.database_pool_max,
             )
             stack.push_async_callback(pool.close)
+            nats_reconnected: list[Callable[[], Awaitable[None]]] = []
             nc = await bus.connect_nats(
-                settings.nats_url, name=f"{settings.service}-{settings.instance_id}"
+                settings.nats_url,
+                name=f"{settings.service}-{settings.instance_id}",
+                on_reconnect=nats_reconnected,
             )
             stack.push_async_callback(_close_nats, nc)
             js = nc.jetstream()
@@ -139,6 +142,7 @@ def _platform_lifespan(
                 marks=marks,
                 limiter=RateLimiter(redis, settings.namespace),
                 outbox=relay,
+                nats_reconnected=nats_reconnected,
             )
             app.state.platform = platform
             await relay.start()

