@@ -127,7 +127,7 @@ def _check_origin(origin: str) -> None:
         or parts.path
         or parts.query
         or parts.fragment
-        or origin == "*"
+        or "*" in origin  # Litestar reads * as a wildcard; allowed origins are named in full
     ):
         raise ValueError(
             f"HARMONIQ_CORS_ALLOWED_ORIGINS: {origin!r} is not an origin like https://host[:port]"
