@@ -1,7 +1,8 @@
 """docker-compose.yml and its Dockerfile, checked as far as a machine without a Docker engine (and
 without the compose plugin) can: the Compose Specification's JSON schema (vendored by
-check-jsonschema, so offline), interpolation without a .env file, and the fleet's own rules
-(every service registered, health-checked, scalable, started in the right order)."""
+check-jsonschema, so offline), interpolation (refused without a .env that sets the secrets), and
+the fleet's own rules (every service registered, health-checked, scalable, started in the right
+order, no known secret anywhere)."""
 
 from __future__ import annotations
 
@@ -20,11 +21,22 @@ import yaml
 
 ROOT = Path(__file__).resolve().parents[2]
 COMPOSE_FILE = ROOT / "docker-compose.yml"
+TLS_OVERRIDE = ROOT / "docker-compose.tls.yml"
 DOCKERFILE = ROOT / "deploy" / "docker" / "Dockerfile.service"
 REGISTRY: dict[str, dict[str, Any]] = tomllib.loads((ROOT / "deploy/services.toml").read_text())
 INFRASTRUCTURE = ("nginx", "postgres", "redis", "nats", "minio", "coturn")
 # Only these publish ports on the host: nginx (HTTP) and coturn (TURN must be reachable).
 PUBLISHERS = {"nginx", "coturn"}
+# What compose must refuse to start without: every password, key and shared secret.
+SECRETS = {
+    "POSTGRES_PASSWORD",
+    "MINIO_ROOT_USER",
+    "MINIO_ROOT_PASSWORD",
+    "TURN_SHARED_SECRET",
+    *(f"HARMONIQ_{entry['schema'].upper()}_DB_PASSWORD" for entry in REGISTRY.values()),
+}
+# A .env as an operator writes it (`openssl rand -hex 24` for each secret).
+DOTENV = {name: f"{name.lower().replace('_', '')[:12]}-0123456789abcdef" for name in SECRETS}
 
 
 def _interpolate(value: str, env: dict[str, str], used: dict[str, str | None]) -> str:
@@ -78,14 +90,14 @@ def raw() -> dict[str, Any]:
 @pytest.fixture(scope="module")
 def variables(raw: dict[str, Any]) -> dict[str, str | None]:
     used: dict[str, str | None] = {}
-    _walk(raw, {}, used)
+    _walk(raw, DOTENV, used)
     return used
 
 
 @pytest.fixture(scope="module")
 def compose(raw: dict[str, Any]) -> dict[str, Any]:
-    """The file as `docker compose config` would see it with no .env and an empty environment."""
-    resolved: dict[str, Any] = _walk(raw, {}, {})
+    """The file as `docker compose config` would see it with a .env that sets the secrets."""
+    resolved: dict[str, Any] = _walk(raw, DOTENV, {})
     return resolved
 
 
@@ -135,24 +147,159 @@ def test_valid_after_interpolation(compose: dict[str, Any]) -> None:
     jsonschema.validate(compose, schema)
 
 
-def test_works_without_a_dotenv_file(variables: dict[str, str | None]) -> None:
-    """Every ${VAR} has a default, so `docker compose config` needs no .env and no environment."""
-    missing = sorted(name for name, default in variables.items() if default is None)
-    assert not missing, f"no default for {missing}"
-
-
-def test_defaults_agree_with_env_example(variables: dict[str, str | None]) -> None:
-    """.env.example documents every variable compose reads, with the same default."""
+def _env_example() -> dict[str, str]:
     example = {}
     for line in (ROOT / ".env.example").read_text().splitlines():
         if line and not line.startswith("#") and "=" in line:
             key, _, value = line.partition("=")
             example[key.strip()] = value.strip()
+    return example
+
+
+def test_secrets_and_only_secrets_have_no_default(
+    raw: dict[str, Any], variables: dict[str, str | None]
+) -> None:
+    """Every secret is `${VAR:?message}` wherever it is used (an empty value counts as unset);
+    everything else has a default, so a .env needs to set nothing but the secrets."""
+    without_default = {name for name, default in variables.items() if default is None}
+    assert without_default == SECRETS
+    text = COMPOSE_FILE.read_text()
+    for name in SECRETS:
+        uses = re.findall(rf"\$\{{{name}(:?[-?+]?)([^}}]*)\}}", text)
+        assert uses, name
+        for op, message in uses:
+            assert op == ":?", f"{name} must be ${{{name}:?...}} everywhere, not {op!r}"
+            assert ".env" in message, f"{name}: the message must say where to set it"
+
+
+def test_refuses_to_start_without_a_dotenv(raw: dict[str, Any]) -> None:
+    """`docker compose up` with no .env stops at the first secret, naming it."""
+    with pytest.raises(KeyError, match=r"is required: set \w+ in \.env"):
+        _walk(raw, {}, {})
+    for name in SECRETS:
+        with pytest.raises(KeyError, match=rf"{name} is required"):
+            _walk(raw, {**DOTENV, name: ""}, {})
+
+
+def test_defaults_agree_with_env_example(variables: dict[str, str | None]) -> None:
+    """.env.example documents every variable compose reads, with the same default; secrets are
+    listed empty, so a .env copied from it refuses to start until they are set."""
+    example = _env_example()
     for name, default in variables.items():
         assert name in example, f"{name} (used in docker-compose.yml) is not in .env.example"
-        assert example[name] == default, (
+        expected = "" if name in SECRETS else default
+        assert example[name] == expected, (
             f"{name}: compose default {default!r}, .env.example {example[name]!r}"
         )
+
+
+def test_the_services_refuse_development_secrets(
+    raw: dict[str, Any], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Past compose, each service and the migrator run with HARMONIQ_ENV=production: a .env that
+    still holds the old development passwords starts nothing."""
+    import importlib
+
+    from harmoniq_common.settings import CommonSettings, SettingsError, load_settings
+
+    keys = {}
+    for secret in ("jwt_public_key", "jwt_private_key"):
+        keys[f"/run/secrets/{secret}"] = str(tmp_path / secret)
+        (tmp_path / secret).write_text("key")
+    weak = {
+        **DOTENV,
+        **{
+            f"HARMONIQ_{e['schema'].upper()}_DB_PASSWORD": "harmoniq-dev" for e in REGISTRY.values()
+        },
+    }
+    for dotenv, refused in ((DOTENV, False), (weak, True)):
+        services = _services(_walk(raw, dotenv, {}))
+        assert services["migrate"]["environment"]["HARMONIQ_ENV"] == "production"
+        for name in REGISTRY:
+            env = {k: keys.get(str(v), str(v)) for k, v in services[name]["environment"].items()}
+            assert env["HARMONIQ_ENV"] == "production"
+            module = importlib.import_module(f"harmoniq_{name}.settings")
+            (cls,) = [
+                v
+                for v in vars(module).values()
+                if isinstance(v, type) and issubclass(v, CommonSettings) and v is not CommonSettings
+            ]
+            if refused:
+                with pytest.raises(SettingsError, match="HARMONIQ_DATABASE_URL is a development"):
+                    load_settings(cls, env)
+            else:
+                assert load_settings(cls, env).env == "production"
+
+
+def test_turn_is_never_an_open_relay(compose: dict[str, Any], tmp_path: Path) -> None:
+    """coturn answers only to HMAC credentials from the secret .env sets; the secret is in its
+    private config copy, never on a command line (visible to `ps` on the host)."""
+    conf = ROOT / "deploy" / "coturn" / "turnserver.conf"
+    directives = {
+        line.split("=", 1)[0].strip()
+        for line in conf.read_text().splitlines()
+        if line.strip() and not line.startswith("#")
+    }
+    assert "use-auth-secret" in directives
+    assert not directives & {"no-auth", "user", "static-auth-secret", "lt-cred-mech"}
+    assert "denied-peer-ip" in directives, "never relay into private networks"
+    coturn = _services(compose)["coturn"]
+    assert coturn["environment"]["TURN_SHARED_SECRET"] == DOTENV["TURN_SHARED_SECRET"]
+    (script,) = coturn["command"]
+    assert "TURN_SHARED_SECRET" not in script.split("exec", 1)[1]
+    # Run the container's script with sh against this machine's files.
+    secret = "a'b\"c$d`e\\f 0123456789"
+    private = tmp_path / "turnserver.conf"
+    local = script.replace("/tmp/turnserver.conf", str(private)).replace(
+        "/etc/coturn/turnserver.conf", str(conf)
+    )
+    local = local.replace("exec turnserver -c", "exec echo argv:")
+    done = subprocess.run(
+        ["sh", "-c", local],
+        env={"TURN_SHARED_SECRET": secret, "PATH": "/usr/bin:/bin"},
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert done.stdout.strip() == f"argv: {private}"
+    written = private.read_text()
+    assert written.startswith(conf.read_text())
+    assert written.splitlines()[-1] == f"static-auth-secret={secret}"
+    assert private.stat().st_mode & 0o077 == 0
+
+
+def test_tls_override_adds_https_to_nginx_only() -> None:
+    """docker-compose.tls.yml (docs/deploy.md): valid, publishes 8443 from nginx, mounts the
+    HTTPS server and the certificates from the git-ignored secrets/."""
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "check_jsonschema",
+            "--builtin-schema",
+            "vendor.compose-spec",
+            str(TLS_OVERRIDE),
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    used: dict[str, str | None] = {}
+    override = _walk(yaml.safe_load(TLS_OVERRIDE.read_text()), {}, used)
+    assert set(override["services"]) == {"nginx"}
+    nginx = override["services"]["nginx"]
+    assert nginx["ports"] == ["8443:8443"]
+    assert _env_example()["HARMONIQ_TLS_PORT"] == used["HARMONIQ_TLS_PORT"] == "8443"
+    mounts = dict(volume.rsplit(":", 1)[0].split(":", 1) for volume in nginx["volumes"])
+    assert mounts["./deploy/nginx/tls-server.compose.conf"].startswith("/etc/nginx/harmoniq-tls/")
+    assert mounts["./secrets/tls"] == "/etc/nginx/tls"
+    assert (ROOT / "deploy/nginx/tls-server.compose.conf").exists()
+    assert (
+        "include /etc/nginx/harmoniq-tls/*.conf;"
+        in (ROOT / "deploy/nginx/nginx.compose.conf").read_text()
+    )
 
 
 # --- the fleet's rules ---------------------------------------------------------------------------

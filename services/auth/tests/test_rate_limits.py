@@ -45,6 +45,29 @@ async def test_one_account_is_limited_across_clients(client: Client) -> None:
     assert (await _login(client, "bob", "10.6.0.51")).status_code == 401
 
 
+async def test_the_account_is_counted_whichever_name_is_typed(client: Client) -> None:
+    """Username or e-mail, in any case: five guesses at one account, then 429, even with the
+    right password, even from a sixth address."""
+    await register(client, "Dora", email="Dora@Example.com", ip="10.8.0.100")
+    names = ["dora", "DORA@EXAMPLE.COM", "Dora", "dora@example.com", "dOrA"]
+    for attempt, name in enumerate(names):
+        assert (await _login(client, name, f"10.8.0.{attempt}")).status_code == 401, name
+    blocked = await _login(client, "Dora@example.COM", "10.8.0.50", password=PASSWORD)
+    assert blocked.status_code == 429
+    assert blocked.json()["code"] == "rate_limited"
+
+
+async def test_typing_an_accounts_id_does_not_spend_its_budget(client: Client) -> None:
+    """Unknown names are counted per name, in their own key space: a string equal to a user id
+    (a valid username no one has) does not lock that user out."""
+    body = await register(client, "erin", ip="10.9.0.100")
+    for attempt in range(5):
+        response = await _login(client, body["user"]["id"], f"10.9.0.{attempt}")
+        assert response.status_code == 401
+    assert (await _login(client, body["user"]["id"], "10.9.0.60")).status_code == 429
+    assert (await _login(client, "erin", "10.9.0.61", password=PASSWORD)).status_code == 200
+
+
 async def test_register_is_limited_too(client: Client) -> None:
     for n in range(5):
         await register(client, f"user{n}", ip="10.7.0.1")

@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from datetime import datetime
 from typing import Any
 
+import asyncpg
+import msgspec
+import pytest_asyncio
 from litestar.testing import AsyncTestClient
 from nats.aio.client import Client as NatsClient
 
+from harmoniq_auth.app import create_app
+from harmoniq_auth.domain.tokens import hash_refresh_token
 from harmoniq_auth.settings import AuthSettings
 from harmoniq_auth.testing import PASSWORD, bearer, from_ip, register
 from harmoniq_common.events import UserSessionsRevoked, decode_payload
@@ -137,3 +144,88 @@ async def test_revocations_survive_the_loss_of_redis(
             me = await restarted.get("/api/v1/auth/me", headers=bearer(tokens["access_token"]))
             assert me.status_code == 401
             assert me.json()["code"] == "token_revoked"
+
+
+# --- the two clocks of a session: idle (per token) and absolute (per family) ----------------------
+@pytest_asyncio.fixture(loop_scope="session")
+async def short_lived(auth_settings: AuthSettings) -> AsyncIterator[Client]:
+    settings = msgspec.structs.replace(
+        auth_settings, refresh_token_ttl_seconds=600, refresh_family_max_age_seconds=3600
+    )
+    async with AsyncTestClient(create_app(settings)) as test_client:
+        yield test_client
+
+
+async def _family(database_url: str, refresh_token: str) -> tuple[datetime, datetime, datetime]:
+    """(the session's login time, its end, the end of this refresh token)."""
+    conn = await asyncpg.connect(database_url)
+    try:
+        row = await conn.fetchrow(
+            "SELECT s.created_at, s.expires_at AS family_ends, t.expires_at AS token_ends"
+            " FROM auth.refresh_tokens t JOIN auth.sessions s ON s.id = t.session_id"
+            " WHERE t.token_hash = $1",
+            hash_refresh_token(refresh_token),
+        )
+    finally:
+        await conn.close()
+    assert row is not None
+    return row["created_at"], row["family_ends"], row["token_ends"]
+
+
+async def test_rotation_renews_the_idle_clock_but_never_the_family(
+    short_lived: Client, auth_settings: AuthSettings
+) -> None:
+    tokens = await register(short_lived)
+    created, family_ends, token_ends = await _family(
+        auth_settings.database_url, tokens["refresh_token"]
+    )
+    assert abs((family_ends - created).total_seconds() - 3600) < 5
+    assert abs((token_ends - created).total_seconds() - 600) < 5
+    for _ in range(3):
+        tokens = (await _refresh(short_lived, tokens["refresh_token"])).json()
+        _, ends, token_ends = await _family(auth_settings.database_url, tokens["refresh_token"])
+        assert ends == family_ends, "a rotation must not extend the family"
+        assert token_ends <= family_ends
+
+
+async def test_a_family_past_its_maximum_age_is_refused_even_with_a_fresh_token(
+    short_lived: Client, auth_settings: AuthSettings
+) -> None:
+    tokens = await register(short_lived)
+    fresh = (await _refresh(short_lived, tokens["refresh_token"])).json()
+    # An hour later (the family's age), the newest token is still inside its idle window.
+    conn = await asyncpg.connect(auth_settings.database_url)
+    try:
+        await conn.execute(
+            "UPDATE auth.sessions SET expires_at = now() - interval '1 second',"
+            " created_at = now() - interval '3601 seconds'"
+        )
+        await conn.execute(
+            "UPDATE auth.refresh_tokens SET expires_at = now() + interval '5 minutes'"
+        )
+    finally:
+        await conn.close()
+    refused = await _refresh(short_lived, fresh["refresh_token"])
+    assert refused.status_code == 401
+    assert refused.json()["code"] == "refresh_token_expired"
+    assert "maximum age" in refused.json()["message"]
+
+
+async def test_an_idle_token_dies_inside_a_live_family(
+    short_lived: Client, auth_settings: AuthSettings
+) -> None:
+    tokens = await register(short_lived)
+    conn = await asyncpg.connect(auth_settings.database_url)
+    try:
+        await conn.execute(
+            "UPDATE auth.refresh_tokens SET expires_at = now() - interval '1 second'"
+        )
+    finally:
+        await conn.close()
+    refused = await _refresh(short_lived, tokens["refresh_token"])
+    assert refused.status_code == 401
+    assert refused.json() == {
+        "code": "refresh_token_expired",
+        "message": "refresh token expired",
+        "errors": [],
+    }

