@@ -6,10 +6,21 @@ from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 
 from nats.aio.client import Client as NatsClient
+from redis.asyncio import Redis
 
 from harmoniq_auth.testing import PASSWORD
 from harmoniq_common.bus import Subjects, outgoing_headers
-from harmoniq_common.events import BanAdded, MessagesBulkDeleted, decode_payload, encode_envelope
+from harmoniq_common.events import (
+    BanAdded,
+    ChannelCreated,
+    ChannelView,
+    EventPayload,
+    MessagesBulkDeleted,
+    RoleCreated,
+    RoleView,
+    decode_payload,
+    encode_envelope,
+)
 from harmoniq_common.ids import Snowflake
 from harmoniq_common.testing.events import collect_events
 from harmoniq_common.testing.users import TestUser
@@ -171,3 +182,51 @@ async def test_a_redelivered_ban_removes_and_announces_once(
     payload = decode_payload(deleted)
     assert isinstance(payload, MessagesBulkDeleted)
     assert sorted(str(i) for i in payload.message_ids) == sorted(m["id"] for m in spam)
+
+
+async def test_every_access_change_moves_the_epoch_again(
+    client: Client,
+    make_user: MakeUser,
+    guilds: Client,
+    nats_client: NatsClient,
+    redis_client: Redis,
+    namespace: str,
+) -> None:
+    """Events as they reach messages when guilds died between its commit and its own epoch
+    move (published here straight to the stream): each one that changes access, as its payload
+    declares, moves the epoch. channel.created and role.created used to be missed."""
+    owner = await make_user("olga")
+    server = await create_server(guilds, owner)
+    server_id = Snowflake(server["id"])
+    channel = (await text_channel(guilds, server, owner))["id"]
+    await send(client, owner, channel, "hello")
+    subjects = Subjects(namespace)
+    epoch_key = f"{namespace}:access:epoch:{server_id}"
+    now = datetime.now(UTC)
+    changes: list[EventPayload] = [
+        ChannelCreated(
+            channel=ChannelView(
+                id=Snowflake(991), server_id=server_id, kind="text", name="new", position=9
+            )
+        ),
+        RoleCreated(
+            role=RoleView(
+                id=Snowflake(992), server_id=server_id, name="new", permissions=0, position=1
+            )
+        ),
+    ]
+    js = nats_client.jetstream()
+    for number, event in enumerate(changes):
+        before = int(await redis_client.get(epoch_key) or 0)
+        await js.publish(
+            subjects.server_event(server_id, event.event_type),
+            encode_envelope(Snowflake(777_000 + number), event, now),
+            headers=outgoing_headers(msg_id=f"access-change-{number}"),
+        )
+        assert event.changes_access == "server"
+
+        async def moved(before: int = before) -> bool:
+            return int(await redis_client.get(epoch_key) or 0) > before
+
+        await eventually(moved, what=f"the epoch moved by {event.event_type}")
+        print("EPOCH", event.event_type, before, await redis_client.get(epoch_key))
