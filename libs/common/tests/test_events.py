@@ -14,7 +14,7 @@ from harmoniq_common.ids import Snowflake
 
 def _payload_classes() -> set[type[EventPayload]]:
     found: set[type[EventPayload]] = set()
-    pending = list(EventPayload.__subclasses__())
+    pending: list[type[EventPayload]] = list(EventPayload.__subclasses__())
     while pending:
         cls = pending.pop()
         found.add(cls)
@@ -26,7 +26,7 @@ def test_every_payload_is_registered() -> None:
     assert _payload_classes() == set(EVENT_TYPES.values())
 
 
-@pytest.mark.parametrize("cls", sorted(EVENT_TYPES.values(), key=lambda c: c.event_type))
+@pytest.mark.parametrize("cls", [cls for _, cls in sorted(EVENT_TYPES.items())])
 def test_every_payload_declares_whether_it_changes_access(cls: type[EventPayload]) -> None:
     # Declared on the class itself, not inherited: a new event type must decide.
     assert "changes_access" in vars(cls), f"{cls.__name__} does not declare changes_access"

@@ -16,7 +16,7 @@ from harmoniq_common.testing.events import collect_events
 
 async def _commit_events(pool: asyncpg.Pool, subjects: Subjects, n: int) -> list[int]:
     ids = SnowflakeGenerator(3)
-    written = []
+    written: list[int] = []
     async with pool.acquire() as conn, conn.transaction():
         for _ in range(n):
             event_id = ids.next_id()
