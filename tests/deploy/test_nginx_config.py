@@ -11,7 +11,9 @@ from __future__ import annotations
 import contextlib
 import http.client
 import json
+import os
 import re
+import shutil
 import signal
 import socket
 import subprocess
@@ -245,8 +247,8 @@ def test_every_registered_route_has_a_location() -> None:
 
 
 def test_missing_nginx_says_what_to_install(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(nginx_config.shutil, "which", lambda _name: None)
-    monkeypatch.setattr(nginx_config.os, "access", lambda _path, _mode: False)
+    monkeypatch.setattr(shutil, "which", lambda _name: None)  # as nginx_config calls them
+    monkeypatch.setattr(os, "access", lambda _path, _mode: False)
     with pytest.raises(nginx_config.NginxMissing, match=r"apt-get install -y nginx"):
         nginx_config.nginx_binary()
 

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import json
 import secrets
 import signal
+import threading
+import time
+from pathlib import Path
 
 import httpx
 
@@ -81,16 +85,98 @@ def test_unrouted_paths_get_the_json_error_body(http: httpx.Client) -> None:
 def test_sigterm_drains_an_instance_cleanly_and_nginx_reports_it_gone(
     fleet: Fleet, http: httpx.Client
 ) -> None:
-    """A second auth instance joins, serves, then leaves on SIGTERM with exit code 0."""
+    """A second auth instance joins behind nginx and serves; SIGTERM while requests keep
+    coming: none of them fails, it exits cleanly, nginx's log shows it refusing and the
+    instance that stays answering, and once dropped from the upstreams it is not tried."""
     [auth] = [s for s in fleet.services if s.name == "auth"]
+    [stays] = fleet.processes["auth"]
     extra = fleet.start_instance(auth, 1)
     fleet.wait_ready(extra)
     direct = httpx.get(f"http://127.0.0.1:{extra.port}/health/ready", timeout=5)
     assert direct.json()["checks"] == {"postgres": "ok", "redis": "ok", "nats": "ok"}
-    # uvicorn finishes in-flight requests and the lifespan, then re-raises the signal.
-    assert Fleet.stop_process(extra, signal.SIGTERM) in (0, -signal.SIGTERM)
+    fleet.reload_nginx()
+    assert fleet.nginx is not None
+    access_log = AccessLog(fleet.nginx.log_path.parent / "access.log")
+    extra_address, stays_address = f"127.0.0.1:{extra.port}", f"127.0.0.1:{stays.port}"
+
+    # It serves: nginx (round robin, once the reload is in effect) sends it requests.
+    deadline = time.monotonic() + 15
+    while extra_address not in access_log.upstreams(_jwks(http, "joined")):
+        assert time.monotonic() < deadline, "nginx never sent the new instance a request"
+        time.sleep(0.05)  # under nginx's per-address limit
+
+    # Requests keep coming while it stops: not one fails.
+    traffic = Traffic(fleet.url)
+    traffic.start()
+    try:
+        # uvicorn finishes in-flight requests and the lifespan, then re-raises the signal.
+        assert Fleet.stop_process(extra, signal.SIGTERM) in (0, -signal.SIGTERM)
+        after = [_jwks(http, f"after-{i}") for i in range(6)]
+    finally:
+        traffic.stop()
+    assert traffic.statuses and set(traffic.statuses) == {200}, traffic.statuses
     log = extra.log_path.read_text()
     assert "service.stopping" in log
     assert "Application shutdown complete" in log
+
+    # nginx reports it gone (max_fails=0 in dev: every other request tries it first, is
+    # refused, and goes on to the instance that stays) ...
+    tried = [access_log.upstreams(request_id) for request_id in after]
+    assert all(upstreams[-1] == stays_address for upstreams in tried), tried
+    assert [extra_address, stays_address] in tried, tried
+    # ... until it is dropped from the upstreams: then nginx no longer tries it.
     fleet.processes["auth"].remove(extra)
-    assert http.get("/api/v1/auth/jwks").status_code == 200
+    fleet.reload_nginx()
+    deadline = time.monotonic() + 15
+    while any(access_log.upstreams(_jwks(http, "dropped")) != [stays_address] for _ in range(2)):
+        assert time.monotonic() < deadline, "nginx still tries the instance that left"
+        time.sleep(0.05)
+
+
+def _jwks(http: httpx.Client, tag: str) -> str:
+    """One request through nginx, under a request id of its own; returns the id."""
+    request_id = f"{tag}-{secrets.token_hex(6)}"
+    response = http.get("/api/v1/auth/jwks", headers={"X-Request-Id": request_id})
+    assert response.status_code == 200, response.text
+    return request_id
+
+
+class AccessLog:
+    """nginx's JSON access log (deploy/nginx/proxy.conf): which upstreams a request tried."""
+
+    def __init__(self, path: Path) -> None:
+        self._path = path
+
+    def upstreams(self, request_id: str) -> list[str]:
+        # nginx writes the line after the response has gone: it may be a moment behind.
+        deadline = time.monotonic() + 5
+        while True:
+            for line in self._path.read_text().splitlines():
+                entry = json.loads(line)
+                if entry["request_id"] == request_id:
+                    return [u.strip() for u in entry["upstream"].split(",")]
+            assert time.monotonic() < deadline, f"{request_id} is not in nginx's access log"
+            time.sleep(0.02)  # another process's file: nothing to await
+
+
+class Traffic:
+    """Requests through nginx, one after another, about 40 a second (under nginx's per-address
+    limit), until stopped; their statuses."""
+
+    def __init__(self, url: str) -> None:
+        self._url = url
+        self._stopping = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self.statuses: list[int] = []
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stopping.set()
+        self._thread.join()
+
+    def _run(self) -> None:
+        with httpx.Client(base_url=self._url, timeout=10) as http:  # its own, in its thread
+            while not self._stopping.wait(0.025):  # pacing, not synchronisation
+                self.statuses.append(http.get("/api/v1/auth/jwks").status_code)

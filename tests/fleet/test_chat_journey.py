@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+import asyncio
 import secrets
+import time
 from typing import Any
 from urllib.parse import quote
 
+import asyncpg
 import httpx
 
 from harmoniq_common.permissions import Permission
+from harmoniq_common.testing.databases import with_database
+
+from fleet import Fleet
 
 
 class Person:
@@ -127,7 +133,7 @@ def test_two_people_chat_in_a_server_with_a_private_channel(http: httpx.Client) 
     bo.call("POST", messages, 404, json={"content": "still here?"})
 
 
-def test_a_deleted_server_takes_its_messages_with_it(http: httpx.Client) -> None:
+def test_a_deleted_server_takes_its_messages_with_it(fleet: Fleet, http: httpx.Client) -> None:
     ada = Person(http, f"cy{secrets.token_hex(3)}")
     server = ada.call("POST", "/api/v1/servers", 201, json={"name": "Short-lived"})
     general = next(
@@ -138,6 +144,29 @@ def test_a_deleted_server_takes_its_messages_with_it(http: httpx.Client) -> None
     ada.call(
         "POST", f"/api/v1/channels/{general['id']}/messages", 201, json={"content": "soon gone"}
     )
+    assert _stored_messages(fleet, server["id"]) == 1
     ada.call("DELETE", f"/api/v1/servers/{server['id']}", 204)
     ada.call("GET", f"/api/v1/channels/{general['id']}/messages", 404)
     ada.call("GET", f"/api/v1/servers/{server['id']}/messages/search?q=gone", 404)
+    # Refused at once; removed from messages' table once its consumer has the event.
+    deadline = time.monotonic() + 15
+    while _stored_messages(fleet, server["id"]):
+        assert time.monotonic() < deadline, "the server's messages were not removed"
+        time.sleep(0.1)  # another process's work, seen only in its table: nothing to await
+
+
+def _stored_messages(fleet: Fleet, server_id: str) -> int:
+    """What messages still holds for the server (not what it shows: a search would 404)."""
+
+    async def count() -> int:
+        conn = await asyncpg.connect(with_database(fleet.infra.postgres_url, fleet.database))
+        try:
+            return int(
+                await conn.fetchval(
+                    "SELECT count(*) FROM messages.messages WHERE server_id = $1", int(server_id)
+                )
+            )
+        finally:
+            await conn.close()
+
+    return asyncio.run(count())

@@ -97,17 +97,17 @@ async def test_clients_on_two_instances_chat_and_survive_a_kill(
     resumed: list[str] = []
     for name, token in (("ada", ada["access_token"]), ("bo", bo["access_token"])):
         client = clients[name]
-        got = await _next_message_or_drop(client)
-        if got is None:  # it was on the killed instance: resume through nginx elsewhere
+        message = await _next_message_or_drop(client)
+        if message is None:  # it was on the killed instance: resume through nginx elsewhere
             resumed.append(name)
             again = await GatewayClient.connect(url)
             await again.send(
                 Op.RESUME, {"token": token, "session_id": client.session_id, "seq": client.seq}
             )
             assert (await again.dispatch())["t"] == "resumed"
-            got = await again.dispatch("message.create")
+            message = await again.dispatch("message.create")
             clients[name] = again
-        assert got["d"]["message"]["id"] == missed["id"]
+        assert message["d"]["message"]["id"] == missed["id"]
     assert len(resumed) == 1, "the two clients were on different instances"
 
     # Presence after the kill: the resumed user is still online (a fresh READY says so), and

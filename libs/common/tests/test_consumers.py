@@ -197,6 +197,6 @@ async def test_questions_are_answered_side_by_side_up_to_a_bound(
         done, _ = await asyncio.wait({queued}, timeout=0.3)
         assert not done and waiting == 2
         release.set()
-        assert await asyncio.gather(slow, slower, queued) == [-1, -2, 8]
+        assert list(await asyncio.gather(slow, slower, queued)) == [-1, -2, 8]
     finally:
         await subscription.unsubscribe()

@@ -51,8 +51,14 @@ def test_two_workers_never_collide() -> None:
 
 
 def test_time_is_recoverable() -> None:
-    generator = SnowflakeGenerator(0)
-    assert snowflake_time_ms(generator.next_id()) >= EPOCH_MS
+    """The minting time to the millisecond, and the worker id, read back from the id."""
+    generator = SnowflakeGenerator(5)
+    before = time.time_ns() // 1_000_000
+    minted = generator.next_id()
+    after = time.time_ns() // 1_000_000
+    assert before <= snowflake_time_ms(minted) <= after
+    assert (minted >> 12) & MAX_WORKER_ID == 5
+    assert snowflake_time_ms(Snowflake(1 << 22)) == EPOCH_MS + 1  # one ms after the epoch
 
 
 @given(st.integers(min_value=1, max_value=(1 << 63) - 1))

@@ -16,7 +16,7 @@ from harmoniq_common.testing.events import collect_events
 
 async def _commit_events(pool: asyncpg.Pool, subjects: Subjects, n: int) -> list[int]:
     ids = SnowflakeGenerator(3)
-    written = []
+    written: list[int] = []
     async with pool.acquire() as conn, conn.transaction():
         for _ in range(n):
             event_id = ids.next_id()
@@ -74,17 +74,31 @@ async def test_republishing_after_a_crash_between_ack_and_delete_is_deduplicated
 async def test_a_rolled_back_transaction_publishes_nothing(
     pool: asyncpg.Pool, nats_client: NatsClient, namespace: str
 ) -> None:
+    """Nothing of it ever reaches JetStream, while an event committed after it does."""
     subjects = Subjects(namespace)
+    js = nats_client.jetstream()
+    await ensure_streams(js, subjects)
     ids = SnowflakeGenerator(4)
     async with pool.acquire() as conn:
         tx = conn.transaction()
         await tx.start()
-        event_id = ids.next_id()
+        rolled_back = ids.next_id()
         await enqueue(
             conn,
-            event_id,
-            subjects.user_event(1, "user.deleted"),
-            UserDeleted(user_id=event_id, deleted_at=datetime.now(UTC)),
+            rolled_back,
+            subjects.user_event(rolled_back, "user.deleted"),
+            UserDeleted(user_id=rolled_back, deleted_at=datetime.now(UTC)),
         )
         await tx.rollback()
+    [committed] = await _commit_events(pool, subjects, 1)
+
+    relay = OutboxRelay(pool, js, schema="probe")
+    await relay.start()
+    try:
+        # Everything on the stream, in order (collect_events also waits for any extra one).
+        envelopes = await collect_events(nats_client, namespace, subjects.all_events, count=1)
+    finally:
+        await relay.stop()
+    assert [e.id for e in envelopes] == [committed]
+    assert (await js.stream_info(subjects.events_stream)).state.messages == 1
     assert await pool.fetchval("SELECT count(*) FROM outbox") == 0

@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 from redis.asyncio import Redis
+from redis.typing import EncodableT, FieldT
 
 from harmoniq_common.testing.users import TestUser
 from harmoniq_gateway.protocol import Close, Op
@@ -110,7 +111,7 @@ async def test_who_is_online_comes_a_page_at_a_time(
     listening = await GatewayClient.connect(gateway.url)
     await listening.identify(owner.token)
     # A crowd online, as presence keeps it (far more than a page, and a real hash table).
-    crowd = {str(10**17 + i): "online" for i in range(600)}
+    crowd: dict[FieldT, EncodableT] = {str(10**17 + i): "online" for i in range(600)}
     online_key = gateway.gateway.presence._online_key(int(server["id"]))
     await redis_client.hset(online_key, mapping=crowd)
 

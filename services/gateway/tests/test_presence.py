@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Any, cast
 
 import pytest
 from redis.asyncio import Redis
@@ -163,7 +163,8 @@ async def test_heartbeats_renew_presence_even_after_redis_forgets_its_scripts(
     expiries = presence.update_args(int(owner.id), "", "")["keys"][1]
 
     async def expiry() -> float:
-        [(_, score)] = await redis_client.zrange(expiries, 0, 0, withscores=True)
+        found = await redis_client.zrange(expiries, 0, 0, withscores=True)
+        [(_, score)] = cast(list[tuple[bytes, float]], found)  # redis-py's union of shapes
         return float(score)
 
     before = await expiry()

@@ -322,3 +322,50 @@ async def test_many_members_question_is_bounded(
             ServerAccessMany,
         )
     assert refused.value.status_code == 400
+
+
+async def test_only_changes_to_access_move_the_epoch(
+    client: Client,
+    make_user: MakeUser,
+    cache: AccessCache,
+    channel_questions: Questions,
+    redis_client: Redis,
+    namespace: str,
+) -> None:
+    """As each event declares (``changes_access``): invites, joins and unbans leave every
+    cached answer in place; a new role (channel answers list the roles) does not."""
+    crew = await make_crew(client, make_user)
+    newcomer = await make_user("newcomer")
+    channel = int((await text_channel(client, crew.server, crew.owner))["id"])
+    for _ in range(2):  # the first teaches the cache the channel's server
+        await cache.channel(crew.member.id, channel)
+    asked = await channel_questions.count()
+    epoch = await _epoch(redis_client, namespace, crew)
+
+    invite = await client.post(
+        f"/api/v1/channels/{channel}/invites", json={}, headers=crew.owner.headers
+    )
+    assert invite.status_code == 201
+    await join(client, invite.json()["code"], newcomer)
+    assert await _epoch(redis_client, namespace, crew) == epoch
+    await cache.channel(crew.member.id, channel)
+    assert await channel_questions.count() == asked  # still the cached answer
+
+    banned = await client.put(crew.url(f"/bans/{newcomer.id}"), headers=crew.owner.headers)
+    assert banned.status_code == 204
+    epoch += 1  # a ban changes the banned member's access (they leave with it)
+    assert await _epoch(redis_client, namespace, crew) == epoch
+    await cache.channel(crew.member.id, channel)
+    asked += 1
+    unbanned = await client.delete(crew.url(f"/bans/{newcomer.id}"), headers=crew.owner.headers)
+    assert unbanned.status_code == 204
+    assert await _epoch(redis_client, namespace, crew) == epoch
+    await cache.channel(crew.member.id, channel)
+    assert await channel_questions.count() == asked
+
+    role = await client.post(crew.url("/roles"), json={"name": "new"}, headers=crew.owner.headers)
+    assert role.status_code == 201
+    assert await _epoch(redis_client, namespace, crew) == epoch + 1
+    answer = await cache.channel(crew.member.id, channel)
+    assert int(role.json()["id"]) in answer.role_ids
+    assert await channel_questions.count() == asked + 1

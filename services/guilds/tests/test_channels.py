@@ -9,6 +9,7 @@ from nats.aio.client import Client as NatsClient
 
 from harmoniq_common.bus import Subjects
 from harmoniq_common.events import ChannelCreated, ChannelDeleted, ChannelUpdated, decode_payload
+from harmoniq_common.ids import Snowflake
 from harmoniq_common.permissions import (
     DEFAULT_MEMBER,
     Overwrite,
@@ -160,7 +161,7 @@ async def test_channel_crud_reorder_and_events(
         nats_client, namespace, subjects.server_event(server, "channel.deleted"), count=1
     )
     assert decode_payload(gone) == ChannelDeleted(
-        server_id=crew.server_id, channel_id=int(info["id"])
+        server_id=crew.server_id, channel_id=Snowflake(info["id"])
     )
     updates = [
         decode_payload(e)

@@ -9,6 +9,7 @@ from nats.aio.client import Client as NatsClient
 
 from harmoniq_common.bus import Subjects
 from harmoniq_common.events import RoleCreated, RoleDeleted, RoleUpdated, decode_payload
+from harmoniq_common.ids import Snowflake
 from harmoniq_common.permissions import ALL, DEFAULT_MEMBER, DEFAULT_MODERATOR, Permission
 from harmoniq_common.testing.events import collect_events
 from harmoniq_common.testing.users import TestUser
@@ -132,7 +133,7 @@ async def test_custom_role_lifecycle(
     assert events[0].role.name == "Helpers"
     assert isinstance(events[1], RoleUpdated)
     assert events[1].role.permissions == int(P.BAN_MEMBERS)
-    assert events[2] == RoleDeleted(server_id=crew.server_id, role_id=int(helpers["id"]))
+    assert events[2] == RoleDeleted(server_id=crew.server_id, role_id=Snowflake(helpers["id"]))
 
 
 async def test_the_hierarchy_and_no_escalation(client: Client, make_user: MakeUser) -> None:

@@ -152,7 +152,7 @@ async def test_a_deleted_account_leaves_everything_once(
             "SELECT count(*) FROM members WHERE server_id = $1", int(server["id"])
         )
         assert decode_payload(left) == MemberLeft(
-            server_id=int(server["id"]),
+            server_id=Snowflake(server["id"]),
             user_id=alice.id,
             reason="account_deleted",
             member_count=remaining,
@@ -172,4 +172,4 @@ async def test_a_deleted_account_leaves_everything_once(
         subjects.server_event(int(alone["id"]), "server.deleted"),
         count=1,
     )
-    assert decode_payload(removed) == ServerDeleted(server_id=int(alone["id"]))
+    assert decode_payload(removed) == ServerDeleted(server_id=Snowflake(alone["id"]))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from typing import Any
 
 from nats.aio.client import Client as NatsClient
 
@@ -26,7 +27,7 @@ MakeUser = Callable[..., Awaitable[TestUser]]
 
 async def _room(
     client: Client, guilds: Client, make_user: MakeUser
-) -> tuple[TestUser, TestUser, str, dict]:
+) -> tuple[TestUser, TestUser, str, dict[str, Any]]:
     owner = await make_user("olga")
     member = await make_user("max")
     server = await create_server(guilds, owner)

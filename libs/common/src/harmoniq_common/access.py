@@ -3,9 +3,10 @@
 guilds owns membership, roles and overwrites; every other service (messages, gateway, media,
 voice) asks it over NATS request/reply (:data:`CHANNEL_ACCESS`, :data:`SERVER_ACCESS`) and
 caches the answer in Redis. The cache is exact, not merely short-lived: each server has an
-*epoch* counter that guilds increments after every committed change to that server (and
-consumers of guild events increment again when the event arrives, in case guilds died between
-its commit and the increment). Cached answers are keyed by the epoch they were read under, so
+*epoch* counter that guilds increments after every committed change to access in that server
+(the events that do say so: ``EventPayload.changes_access``; consumers of guild events
+increment again when the event arrives, in case guilds died between its commit and the
+increment). Cached answers are keyed by the epoch they were read under, so
 the first request after a kick, a ban or a role change misses the cache and asks guilds again.
 See docs/decisions.md ("How services learn permissions").
 """

@@ -3,12 +3,17 @@
 Every event is an :class:`Envelope` whose ``data`` is the payload Struct registered for its
 ``type`` in :data:`EVENT_TYPES`. Payloads are frozen and keyword-only; adding an optional field
 is compatible, renaming or removing one is not (add a new type instead).
+
+Each payload also declares, once, whether it changes anyone's access to its server
+(:attr:`EventPayload.changes_access`): guilds moves the server's permission epoch for those
+events, consumers move it again when they arrive, and the gateway asks again for the
+permissions of the sessions concerned. The three derive it from here (docs/decisions.md).
 """
 
 from __future__ import annotations
 
 from datetime import datetime
-from typing import ClassVar
+from typing import ClassVar, Literal
 
 import msgspec
 
@@ -16,7 +21,9 @@ from .codec import dec_hook, enc_hook
 from .ids import Snowflake
 
 __all__ = [
+    "ACCESS_CHANGES",
     "EVENT_TYPES",
+    "AccessScope",
     "Envelope",
     "EventPayload",
     "UserCreated",
@@ -30,10 +37,25 @@ __all__ = [
 ]
 
 
+AccessScope = Literal["server", "member"]
+
+
 class EventPayload(msgspec.Struct, frozen=True, kw_only=True):
-    """Base of every payload; ``event_type`` is the dispatch name (``user.created``…)."""
+    """Base of every payload; ``event_type`` is the dispatch name (``user.created``…).
+
+    ``changes_access`` (declared by every payload, no default) says whose answers to access
+    questions about the event's server (``harmoniq_common.access``) it makes stale:
+    ``"server"`` everyone's (channels, roles, overwrites, ownership, the server itself),
+    ``"member"`` one member's (:meth:`access_changed_for`), ``None`` nobody's. Non-members'
+    answers (404) are never cached, so joining a server makes nothing stale.
+    """
 
     event_type: ClassVar[str]
+    changes_access: ClassVar[AccessScope | None]
+
+    def access_changed_for(self) -> Snowflake | None:
+        """The member whose access a ``"member"`` event changes."""
+        return None
 
 
 class Envelope(msgspec.Struct, frozen=True, kw_only=True):
@@ -53,12 +75,14 @@ class UserSummary(msgspec.Struct, frozen=True, kw_only=True):
 
 class UserCreated(EventPayload, frozen=True, kw_only=True):
     event_type: ClassVar[str] = "user.created"
+    changes_access: ClassVar[AccessScope | None] = None
     user: UserSummary
     created_at: datetime
 
 
 class UserUpdated(EventPayload, frozen=True, kw_only=True):
     event_type: ClassVar[str] = "user.updated"
+    changes_access: ClassVar[AccessScope | None] = None
     user: UserSummary
     status: str
 
@@ -67,6 +91,7 @@ class UserDeleted(EventPayload, frozen=True, kw_only=True):
     """The account is gone: consumers anonymise what they hold about ``user_id``."""
 
     event_type: ClassVar[str] = "user.deleted"
+    changes_access: ClassVar[AccessScope | None] = None
     user_id: Snowflake
     deleted_at: datetime
 
@@ -78,6 +103,7 @@ class UserSessionsRevoked(EventPayload, frozen=True, kw_only=True):
     """
 
     event_type: ClassVar[str] = "user.sessions_revoked"
+    changes_access: ClassVar[AccessScope | None] = None
     user_id: Snowflake
     session_id: Snowflake | None = None
     revoked_before: datetime
@@ -134,6 +160,7 @@ class MemberView(msgspec.Struct, frozen=True, kw_only=True):
 
 class ServerCreated(EventPayload, frozen=True, kw_only=True):
     event_type: ClassVar[str] = "server.created"
+    changes_access: ClassVar[AccessScope | None] = None
     server: ServerView
     roles: list[RoleView]
     channels: list[ChannelView]
@@ -141,6 +168,7 @@ class ServerCreated(EventPayload, frozen=True, kw_only=True):
 
 class ServerUpdated(EventPayload, frozen=True, kw_only=True):
     event_type: ClassVar[str] = "server.updated"
+    changes_access: ClassVar[AccessScope | None] = "server"  # the owner may have changed
     server: ServerView
 
 
@@ -148,43 +176,53 @@ class ServerDeleted(EventPayload, frozen=True, kw_only=True):
     """Consumers remove everything they hold for this server."""
 
     event_type: ClassVar[str] = "server.deleted"
+    changes_access: ClassVar[AccessScope | None] = "server"
     server_id: Snowflake
 
 
 class ChannelCreated(EventPayload, frozen=True, kw_only=True):
     event_type: ClassVar[str] = "channel.created"
+    changes_access: ClassVar[AccessScope | None] = "server"  # a server answer lists channels
     channel: ChannelView
 
 
 class ChannelUpdated(EventPayload, frozen=True, kw_only=True):
     event_type: ClassVar[str] = "channel.updated"
+    changes_access: ClassVar[AccessScope | None] = "server"
     channel: ChannelView
 
 
 class ChannelDeleted(EventPayload, frozen=True, kw_only=True):
     event_type: ClassVar[str] = "channel.deleted"
+    changes_access: ClassVar[AccessScope | None] = "server"
     server_id: Snowflake
     channel_id: Snowflake
 
 
 class RoleCreated(EventPayload, frozen=True, kw_only=True):
     event_type: ClassVar[str] = "role.created"
+    # Nobody has it yet, but a channel answer lists the server's roles (for role mentions).
+    changes_access: ClassVar[AccessScope | None] = "server"
     role: RoleView
 
 
 class RoleUpdated(EventPayload, frozen=True, kw_only=True):
     event_type: ClassVar[str] = "role.updated"
+    changes_access: ClassVar[AccessScope | None] = "server"
     role: RoleView
 
 
 class RoleDeleted(EventPayload, frozen=True, kw_only=True):
     event_type: ClassVar[str] = "role.deleted"
+    changes_access: ClassVar[AccessScope | None] = "server"
     server_id: Snowflake
     role_id: Snowflake
 
 
 class MemberJoined(EventPayload, frozen=True, kw_only=True):
     event_type: ClassVar[str] = "member.joined"
+    # Nothing cached to invalidate: their answer was a 404, which is never cached.
+    changes_access: ClassVar[AccessScope | None] = None
     member: MemberView
     # The server's member count with them, exact in stream order (absent from events
     # published before it existed): set it, do not add one, and a replay cannot miscount.
@@ -193,21 +231,30 @@ class MemberJoined(EventPayload, frozen=True, kw_only=True):
 
 class MemberUpdated(EventPayload, frozen=True, kw_only=True):
     event_type: ClassVar[str] = "member.updated"
+    changes_access: ClassVar[AccessScope | None] = "member"  # their roles
     member: MemberView
+
+    def access_changed_for(self) -> Snowflake:
+        return self.member.user.id
 
 
 class MemberLeft(EventPayload, frozen=True, kw_only=True):
     """Left, kicked or banned: from now on this user sees nothing of the server."""
 
     event_type: ClassVar[str] = "member.left"
+    changes_access: ClassVar[AccessScope | None] = "member"
     server_id: Snowflake
     user_id: Snowflake
     reason: str  # "left" | "kicked" | "banned" | "account_deleted"
     member_count: int | None = None  # without them; as in MemberJoined
 
+    def access_changed_for(self) -> Snowflake:
+        return self.user_id
+
 
 class InviteCreated(EventPayload, frozen=True, kw_only=True):
     event_type: ClassVar[str] = "invite.created"
+    changes_access: ClassVar[AccessScope | None] = None
     server_id: Snowflake
     code: str
     channel_id: Snowflake | None
@@ -219,6 +266,7 @@ class InviteCreated(EventPayload, frozen=True, kw_only=True):
 
 class InviteDeleted(EventPayload, frozen=True, kw_only=True):
     event_type: ClassVar[str] = "invite.deleted"
+    changes_access: ClassVar[AccessScope | None] = None
     server_id: Snowflake
     code: str
 
@@ -227,14 +275,19 @@ class BanAdded(EventPayload, frozen=True, kw_only=True):
     """``delete_messages_seconds`` > 0 asks messages to remove the user's recent messages."""
 
     event_type: ClassVar[str] = "ban.added"
+    changes_access: ClassVar[AccessScope | None] = "member"
     server_id: Snowflake
     user_id: Snowflake
     reason: str | None
     delete_messages_seconds: int = 0
 
+    def access_changed_for(self) -> Snowflake:
+        return self.user_id
+
 
 class BanRemoved(EventPayload, frozen=True, kw_only=True):
     event_type: ClassVar[str] = "ban.removed"
+    changes_access: ClassVar[AccessScope | None] = None  # they may join again: see MemberJoined
     server_id: Snowflake
     user_id: Snowflake
 
@@ -268,16 +321,19 @@ class MessageView(msgspec.Struct, frozen=True, kw_only=True):
 
 class MessageCreated(EventPayload, frozen=True, kw_only=True):
     event_type: ClassVar[str] = "message.create"
+    changes_access: ClassVar[AccessScope | None] = None
     message: MessageView
 
 
 class MessageUpdated(EventPayload, frozen=True, kw_only=True):
     event_type: ClassVar[str] = "message.update"
+    changes_access: ClassVar[AccessScope | None] = None
     message: MessageView
 
 
 class MessageDeleted(EventPayload, frozen=True, kw_only=True):
     event_type: ClassVar[str] = "message.delete"
+    changes_access: ClassVar[AccessScope | None] = None
     server_id: Snowflake
     channel_id: Snowflake
     message_id: Snowflake
@@ -285,6 +341,7 @@ class MessageDeleted(EventPayload, frozen=True, kw_only=True):
 
 class MessagesBulkDeleted(EventPayload, frozen=True, kw_only=True):
     event_type: ClassVar[str] = "message.bulk_delete"
+    changes_access: ClassVar[AccessScope | None] = None
     server_id: Snowflake
     channel_id: Snowflake
     message_ids: list[Snowflake]
@@ -292,6 +349,7 @@ class MessagesBulkDeleted(EventPayload, frozen=True, kw_only=True):
 
 class ReactionAdded(EventPayload, frozen=True, kw_only=True):
     event_type: ClassVar[str] = "reaction.add"
+    changes_access: ClassVar[AccessScope | None] = None
     server_id: Snowflake
     channel_id: Snowflake
     message_id: Snowflake
@@ -301,6 +359,7 @@ class ReactionAdded(EventPayload, frozen=True, kw_only=True):
 
 class ReactionRemoved(EventPayload, frozen=True, kw_only=True):
     event_type: ClassVar[str] = "reaction.remove"
+    changes_access: ClassVar[AccessScope | None] = None
     server_id: Snowflake
     channel_id: Snowflake
     message_id: Snowflake
@@ -310,6 +369,7 @@ class ReactionRemoved(EventPayload, frozen=True, kw_only=True):
 
 class PinUpdated(EventPayload, frozen=True, kw_only=True):
     event_type: ClassVar[str] = "pin.update"
+    changes_access: ClassVar[AccessScope | None] = None
     server_id: Snowflake
     channel_id: Snowflake
     message_id: Snowflake
@@ -349,6 +409,11 @@ EVENT_TYPES: dict[str, type[EventPayload]] = {
         PinUpdated,
     )
 }
+
+# Every type whose events change access to their server, as declared on each payload.
+ACCESS_CHANGES: frozenset[type[EventPayload]] = frozenset(
+    cls for cls in EVENT_TYPES.values() if cls.changes_access is not None
+)
 
 _encoder = msgspec.json.Encoder(enc_hook=enc_hook)
 _envelope_decoder = msgspec.json.Decoder(Envelope, dec_hook=dec_hook)

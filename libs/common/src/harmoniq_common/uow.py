@@ -26,13 +26,13 @@ __all__ = ["UnitOfWork", "unit_of_work"]
 class UnitOfWork:
     conn: asyncpg.Connection
     platform: Platform
-    emitted_subjects: list[str] = field(default_factory=list)
+    emitted: list[tuple[str, EventPayload]] = field(default_factory=list)  # (subject, event)
     _after_commit: list[Callable[[], Awaitable[object]]] = field(default_factory=list)
 
     async def emit(self, subject: str, payload: EventPayload) -> Snowflake:
         event_id = self.platform.new_id()
         await enqueue(self.conn, event_id, subject, payload)
-        self.emitted_subjects.append(subject)
+        self.emitted.append((subject, payload))
         return event_id
 
     def after_commit(self, action: Callable[[], Awaitable[object]]) -> None:

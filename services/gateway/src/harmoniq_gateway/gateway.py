@@ -27,7 +27,7 @@ from harmoniq_common.events import UserSummary
 from harmoniq_common.ids import Snowflake
 from harmoniq_common.platform import Platform
 
-from .hub import Hub
+from .hub import Delivery, Hub
 from .metrics import SESSIONS
 from .presence import Presence, PresenceEvent
 from .protocol import Close, Op, ProtocolError, ServerFrame, Wire
@@ -65,14 +65,15 @@ class Gateway:
         self.platform = platform
         self.settings = settings
         self.access = AccessCache(platform.redis, platform.nats, platform.subjects)
-        self.router = Router(platform, self.access)
+        # The hub delivers to the router, which tells the hub what its sessions follow: the
+        # hub reaches the router through this object, built right below.
         self.hub = Hub(
             platform,
-            self.router.handle,
+            self._deliver,
+            self._ephemeral,
             debounce_seconds=settings.interest_debounce_seconds,
             replay_buffer=settings.replay_buffer_events,
         )
-        self.router.hub = self.hub
         self.typists = Typists(
             platform,
             self.hub,
@@ -86,14 +87,21 @@ class Gateway:
             coalesce_seconds=settings.presence_coalesce_seconds,
             large_server=settings.large_server_threshold,
         )
-        self.hub.ephemeral_handler = self._ephemeral
-        self.router.message_sent = self.typists.message_sent
-        self.router.membership_changed = self.membership_changed
-        self.router.member_count_changed = self.presence.member_count_changed
+        self.router = Router(
+            platform,
+            self.access,
+            self.hub,
+            message_sent=self.typists.message_sent,
+            membership_changed=self.membership_changed,
+            member_count_changed=self.presence.member_count_changed,
+        )
         self.sessions: dict[str, Session] = {}
         self.draining = False
         self._empty = asyncio.Event()
         self._empty.set()
+
+    async def _deliver(self, delivery: Delivery, only: Session | None) -> None:
+        await self.router.handle(delivery, only)
 
     async def _ephemeral(self, subject: str, data: bytes) -> None:
         await self.typists.on_ephemeral(subject, data)
@@ -204,9 +212,13 @@ class Gateway:
         )
         if not found.users:
             raise ProtocolError(Close.AUTHENTICATION_FAILED, "unknown user")
-        session = Session(user_id, wire, self.settings.send_queue_limit)
-        session.token_session_id = int(principal.session_id) if principal.session_id else None
-        session.last_durable = position
+        session = Session(
+            user_id,
+            wire,
+            self.settings.send_queue_limit,
+            token_session_id=_token_session(principal),
+            last_durable=position,
+        )
         self.hub.watch_user(session)
         for snapshot in servers.servers:
             session.set_access(snapshot.access)
@@ -247,7 +259,14 @@ class Gateway:
         since = resume_point(seq)
         if since > await self.hub.current_position():
             raise ProtocolError(Close.INVALID_SEQ, "that sequence was never sent")
-        session = Session(record.user_id, wire, self.settings.send_queue_limit, id=session_id)
+        session = Session(
+            record.user_id,
+            wire,
+            self.settings.send_queue_limit,
+            id=session_id,
+            token_session_id=_token_session(principal),
+            last_durable=since,
+        )
         # The old connection may still be open, here or elsewhere: whoever holds it closes it.
         old = self.sessions.get(session_id)
         if old is not None:
@@ -255,8 +274,6 @@ class Gateway:
         await self.platform.nats.publish(
             self._takeover_subject(session_id), session.connection_id.encode()
         )
-        session.token_session_id = int(principal.session_id) if principal.session_id else None
-        session.last_durable = since
         self.hub.watch_user(session)
         for server_id in record.servers:
             session.servers[server_id] = None  # permissions are asked again
@@ -317,3 +334,7 @@ class Gateway:
         with contextlib.suppress(TimeoutError):
             async with asyncio.timeout(timeout):
                 await self._empty.wait()
+
+
+def _token_session(principal: Principal) -> int | None:
+    return int(principal.session_id) if principal.session_id else None

@@ -67,6 +67,7 @@ class Hub:
         self,
         platform: Platform,
         handler: Callable[[Delivery, Session | None], Awaitable[None]],
+        ephemeral_handler: Callable[[str, bytes], Awaitable[None]],
         *,
         debounce_seconds: float,
         replay_buffer: int = 10_000,
@@ -102,7 +103,7 @@ class Hub:
         self._lock = asyncio.Lock()
         self._ephemeral: dict[int, Subscription] = {}
         self._pending: set[asyncio.Future[None]] = set()
-        self.ephemeral_handler: Callable[[str, bytes], Awaitable[None]] | None = None
+        self._ephemeral_handler = ephemeral_handler
 
     # -- interest ---------------------------------------------------------------------------
 
@@ -181,10 +182,8 @@ class Hub:
             self._pending.add(asyncio.ensure_future(subscription.unsubscribe()))
 
     async def _on_ephemeral(self, message: Msg) -> None:
-        if self.ephemeral_handler is None:
-            return
         try:
-            await self.ephemeral_handler(message.subject, message.data)
+            await self._ephemeral_handler(message.subject, message.data)
         except Exception:
             log.exception("gateway.ephemeral_failed", subject=message.subject)
 

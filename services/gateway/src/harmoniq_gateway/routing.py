@@ -1,14 +1,19 @@
 """Which local sessions receive an event, and what an event changes about them.
 
-Channel-scoped events (messages, reactions, pins, channels) reach only sessions whose user may
-view that channel; moderation events (bans, invites) only those who moderate. Events that
-change access (roles, overwrites, membership) first move the server's permission epoch, so
-each session's permissions are asked of guilds again before its next channel-scoped event.
+Each kind of event has its handler (the tables in :class:`Router`); the rest go to the
+sessions that may see them. Channel-scoped events (messages, reactions, pins, channels) reach
+only sessions whose user may view that channel; moderation events (bans, invites) only those
+who moderate. An event that changes access (as its payload declares:
+``EventPayload.changes_access``) first moves the server's permission epoch, and the
+permissions it made stale are asked of guilds again before the event is judged: everyone's in
+the server after a server-wide change, only the member's own after a change to one member.
 """
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any, Generic, TypeVar
 
 import msgspec
 import structlog
@@ -29,28 +34,7 @@ __all__ = ["Router"]
 
 log = structlog.get_logger(__name__)
 
-ACCESS_CHANGES = (
-    ev.ServerUpdated,
-    ev.ChannelCreated,
-    ev.ChannelUpdated,
-    ev.ChannelDeleted,
-    ev.RoleCreated,
-    ev.RoleUpdated,
-    ev.RoleDeleted,
-    ev.MemberUpdated,
-    ev.MemberLeft,
-    ev.BanAdded,
-)
-
-
-def _member_of(event: EventPayload) -> int | None:
-    """The one member whose standing the event changes (only their permissions are to be
-    asked again), if it is that kind of change."""
-    if isinstance(event, ev.MemberUpdated):
-        return int(event.member.user.id)
-    if isinstance(event, ev.MemberLeft | ev.BanAdded):
-        return int(event.user_id)
-    return None
+E = TypeVar("E", bound=EventPayload)
 
 
 def channel_of(event: EventPayload) -> int | None:
@@ -71,22 +55,103 @@ def required(event: EventPayload) -> Permission | None:
     return None
 
 
+class Frames:
+    """An event's dispatch frame, encoded once per encoding and shared by every recipient."""
+
+    def __init__(self, event_type: str, seq: int, data: msgspec.Raw) -> None:
+        self._event_type = event_type
+        self._seq = seq
+        self._data = data
+        self._encoded: dict[str, bytes] = {}
+
+    def __call__(self, session: Session) -> bytes:
+        encoding = session.wire.encoding
+        if encoding not in self._encoded:
+            self._encoded[encoding] = encode_dispatch(
+                self._event_type, self._seq, self._data, encoding
+            )
+        return self._encoded[encoding]
+
+
+@dataclass(frozen=True, slots=True)
+class ServerDispatch(Generic[E]):
+    """An event of a server on its way to this instance's sessions of that server."""
+
+    event: E
+    server_id: int
+    frame: Frames
+    # Permissions asked again for this event, by user; None: no longer a member.
+    fresh: dict[int, ServerAccess | None]
+    first: bool  # neither a catch-up replay nor a repeat: its side effects happen now
+
+
+@dataclass(frozen=True, slots=True)
+class UserDispatch(Generic[E]):
+    """An event of a user on its way to this instance's sessions of that user."""
+
+    event: E
+    frame: Frames
+    stream_seq: int
+
+
+DeliverToSession = Callable[[ServerDispatch[Any], Session], Awaitable[None]]
+AfterDelivery = Callable[[ServerDispatch[Any], list[Session]], Awaitable[None]]
+DeliverToUser = Callable[[UserDispatch[Any], Session], Awaitable[None]]
+
+
 class Router:
-    def __init__(self, platform: Platform, access: AccessCache) -> None:
+    def __init__(
+        self,
+        platform: Platform,
+        access: AccessCache,
+        hub: Hub,
+        *,
+        message_sent: Callable[[int, int, int], None],
+        membership_changed: Callable[[Session], Awaitable[None]],
+        member_count_changed: Callable[[int, int, int | None], None],
+    ) -> None:
         self._platform = platform
         self._access = access
-        self.hub: Hub  # set once the hub exists (they refer to each other)
-        self.message_sent: Callable[[int, int, int], None] | None = None
-        self.membership_changed: Callable[[Session], Awaitable[None]] | None = None
-        self.member_count_changed: Callable[[int, int, int | None], None] | None = None
+        self._hub = hub
+        self._message_sent = message_sent
+        self._membership_changed = membership_changed
+        self._member_count_changed = member_count_changed
+        # How a server event reaches one session; the others: :meth:`_to_those_who_may_see`.
+        self._server_events: dict[type[EventPayload], DeliverToSession] = {
+            ev.ChannelCreated: self._channel_changed,
+            ev.ChannelUpdated: self._channel_changed,
+            ev.ChannelDeleted: self._channel_deleted,
+        }
+        # What follows a server event once every session had it.
+        self._after: dict[type[EventPayload], AfterDelivery] = {
+            ev.MessageCreated: self._end_typing,
+            ev.MemberJoined: self._count_members,
+            ev.MemberLeft: self._count_members,
+            ev.ServerDeleted: self._leave_server,
+        }
+        # Judged by what each session holds, without asking guilds: a deleted channel by
+        # whether the session was told of it, a deleted server has no members left to ask for.
+        self._judged_as_held: set[type[EventPayload]] = {ev.ChannelDeleted, ev.ServerDeleted}
+        # How a user event reaches one of their sessions; the others are simply sent.
+        self._user_events: dict[type[EventPayload], DeliverToUser] = {
+            ev.UserSessionsRevoked: self._revoke,
+            ev.MemberJoined: self._join,
+            ev.ServerCreated: self._join,
+        }
 
-    async def _membership_changed(self, session: Session) -> None:
-        if self.membership_changed is None:
-            return
-        try:
-            await self.membership_changed(session)
-        except Exception:  # presence bookkeeping must not stop the delivery to others
-            log.warning("gateway.membership_update_failed", exc_info=True)
+    async def handle(self, delivery: Delivery, only: Session | None) -> None:
+        """Deliver to the sessions that may see it (``only`` one of them: a catch-up replay).
+        A replay or a repeat changes nothing else: that happened when it was first handled."""
+        envelope = decode_envelope(delivery.data)
+        event = decode_payload(envelope)
+        frame = Frames(envelope.type, delivery.stream_seq << SEQ_SHIFT, envelope.data)
+        server_id = self._platform.subjects.server_of(delivery.subject)
+        if server_id is None:
+            await self._user_event(delivery, event, frame, only)
+        else:
+            await self._server_event(delivery, event, server_id, frame, only)
+
+    # -- permissions -------------------------------------------------------------------------
 
     async def refresh(self, session: Session, server_id: int) -> bool:
         """Load the session's permissions in a server; False if it is no longer a member."""
@@ -103,29 +168,37 @@ class Router:
         if access is not None:
             session.set_access(access)
             return True
-        self.hub.unwatch_server(session, server_id)
-        await self._membership_changed(session)
+        self._hub.unwatch_server(session, server_id)
+        await self._membership_updated(session)
         return False
+
+    async def _membership_updated(self, session: Session) -> None:
+        try:
+            await self._membership_changed(session)
+        except Exception:  # presence bookkeeping must not stop the delivery to others
+            log.warning("gateway.membership_update_failed", exc_info=True)
 
     async def _fresh_access(
         self, event: EventPayload, server_id: int, sessions: list[Session]
     ) -> dict[int, ServerAccess | None] | None:
         """The permissions to apply before delivering ``event``, asked for all its recipients
         at once (a role change in a server of thousands is a few questions, not thousands):
-        everyone's after a server-wide change, only the member's own after a change to one
-        member, and anyone's not yet loaded. ``None`` marks those no longer members.
+        those the event made stale, and anyone's not yet loaded. ``None`` marks those no
+        longer members.
 
         ``None`` if guilds cannot answer: those sessions are closed to resume (4000), and the
         event is replayed to them then, judged by permissions that could be read, not lost."""
-        member = _member_of(event)
-        server_wide = isinstance(event, ACCESS_CHANGES) and member is None
+        if type(event) in self._judged_as_held:
+            return {}
+        server_wide = event.changes_access == "server"
+        member = event.access_changed_for() if event.changes_access == "member" else None
         stale = {
             s.user_id
             for s in sessions
             if server_wide or s.user_id == member or s.servers.get(server_id) is None
         }
-        if isinstance(event, ev.ChannelDeleted) or not stale:
-            return {}  # a deleted channel is judged by what each session was told
+        if not stale:
+            return {}
         try:
             found = await self._access.servers(server_id, stale)
         except ApiError:
@@ -136,107 +209,93 @@ class Router:
             return None
         return {user_id: found.get(user_id) for user_id in stale}
 
-    async def handle(self, delivery: Delivery, only: Session | None) -> None:
-        """Deliver to the sessions that may see it (``only`` one of them: a catch-up replay).
-        A replay or a repeat changes nothing else: that happened when it was first handled."""
-        envelope = decode_envelope(delivery.data)
-        event = decode_payload(envelope)
-        subjects = self._platform.subjects
-        server_id = subjects.server_of(delivery.subject)
-        encoded: dict[str, bytes] = {}
+    # -- server events -----------------------------------------------------------------------
 
-        def frame(session: Session) -> bytes:
-            encoding = session.wire.encoding
-            if encoding not in encoded:
-                encoded[encoding] = encode_dispatch(
-                    envelope.type, delivery.stream_seq << SEQ_SHIFT, envelope.data, encoding
-                )
-            return encoded[encoding]
-
-        if server_id is None:
-            await self._user_event(delivery, event, frame, only)
-            return
+    async def _server_event(
+        self,
+        delivery: Delivery,
+        event: EventPayload,
+        server_id: int,
+        frame: Frames,
+        only: Session | None,
+    ) -> None:
         sessions = [
             s
-            for s in _recipients(self.hub.by_server.get(server_id, ()), only)
+            for s in _recipients(self._hub.by_server.get(server_id, ()), only)
             if s.wants_durable(delivery.stream_seq, delivery.generation)
         ]
         first = only is None and not delivery.repeat
-        if first and isinstance(event, ACCESS_CHANGES):
-            await bump_epoch(self._platform.redis, subjects, server_id)
-        channel = channel_of(event)
-        needs = required(event)
+        if first and event.changes_access is not None:
+            await bump_epoch(self._platform.redis, self._platform.subjects, server_id)
         fresh = await self._fresh_access(event, server_id, sessions)
         if fresh is None:  # those who needed it were closed, to resume
             fresh = {}
             sessions = [s for s in sessions if s.closing is None]
+        dispatch = ServerDispatch(event, server_id, frame, fresh, first)
+        deliver = self._server_events.get(type(event), self._to_those_who_may_see)
         for session in sessions:
-            if not session.take_durable(delivery.stream_seq, delivery.generation):
-                continue
-            before = session.servers.get(server_id)
-            if isinstance(event, ev.ChannelDeleted):
-                known = session.known_channels.get(server_id, set())
-                visible = int(event.channel_id) in known
-                known.discard(int(event.channel_id))
-            elif isinstance(event, ev.ChannelCreated | ev.ChannelUpdated):
-                await self._channel_change(session, server_id, event, frame, fresh)
-                continue
-            else:
-                stale = session.user_id in fresh
-                if stale and not await self._settle(session, server_id, fresh[session.user_id]):
-                    # Just lost the server (kicked, banned): tell them, then nothing more.
-                    if isinstance(event, ev.MemberLeft | ev.BanAdded | ev.ServerDeleted):
-                        session.send_bytes(frame(session))
-                    continue
-                visible = channel is None or session.can_view(server_id, channel)
-                if visible and needs is not None:
-                    channels = session.servers.get(server_id) or {}
-                    visible = any(p & needs for p in channels.values())
-            if visible:
-                session.send_bytes(frame(session))
-            if isinstance(event, ev.ChannelDeleted) and before is not None:
-                before.pop(int(event.channel_id), None)
-        if not first:
-            pass
-        elif isinstance(event, ev.MessageCreated) and self.message_sent is not None:
-            message = event.message
-            self.message_sent(server_id, int(message.channel_id), int(message.author.id))
-        elif isinstance(event, ev.MemberJoined | ev.MemberLeft) and self.member_count_changed:
-            delta = 1 if isinstance(event, ev.MemberJoined) else -1
-            self.member_count_changed(server_id, delta, event.member_count)
-        if isinstance(event, ev.ServerDeleted):
-            for session in sessions:
-                self.hub.unwatch_server(session, server_id)
-                await self._membership_changed(session)
+            if session.take_durable(delivery.stream_seq, delivery.generation):
+                await deliver(dispatch, session)
+        after = self._after.get(type(event))
+        if after is not None:
+            await after(dispatch, sessions)
 
-    async def _channel_change(
-        self,
-        session: Session,
-        server_id: int,
-        event: ev.ChannelCreated | ev.ChannelUpdated,
-        frame: Callable[[Session], bytes],
-        fresh: dict[int, ServerAccess | None],
+    async def _to_those_who_may_see(
+        self, dispatch: ServerDispatch[EventPayload], session: Session
+    ) -> None:
+        """Judged by the session's permissions after the event."""
+        event, server_id = dispatch.event, dispatch.server_id
+        if session.user_id in dispatch.fresh and not await self._settle(
+            session, server_id, dispatch.fresh[session.user_id]
+        ):
+            # Just lost the server (kicked, banned): tell them, then nothing more.
+            if isinstance(event, ev.MemberLeft | ev.BanAdded):
+                session.send_bytes(dispatch.frame(session))
+            return
+        channel = channel_of(event)
+        visible = channel is None or session.can_view(server_id, channel)
+        needs = required(event)
+        if visible and needs is not None:
+            channels = session.servers.get(server_id) or {}
+            visible = any(p & needs for p in channels.values())
+        if visible:
+            session.send_bytes(dispatch.frame(session))
+
+    async def _channel_deleted(
+        self, dispatch: ServerDispatch[ev.ChannelDeleted], session: Session
+    ) -> None:
+        """To those who were told of the channel, whatever they may see by now."""
+        channel_id, server_id = int(dispatch.event.channel_id), dispatch.server_id
+        known = session.known_channels.get(server_id, set())
+        if channel_id in known:
+            known.discard(channel_id)
+            session.send_bytes(dispatch.frame(session))
+        channels = session.servers.get(server_id)
+        if channels is not None:
+            channels.pop(channel_id, None)
+
+    async def _channel_changed(
+        self, dispatch: ServerDispatch[ev.ChannelCreated | ev.ChannelUpdated], session: Session
     ) -> None:
         """Judged by the channel as the event describes it, not as it is by now (it may have
         changed again, or be gone): with the member's roles, under the event's overwrites.
         A channel that stops being visible to them arrives as ``channel.deleted``."""
-        channel_id = int(event.channel.id)
-        channels = session.servers.get(server_id)
-        was_visible = channels is not None and session.can_view(server_id, channel_id)
-        if not await self._settle(session, server_id, fresh.get(session.user_id)):
+        channel, server_id = dispatch.event.channel, dispatch.server_id
+        channel_id = int(channel.id)
+        was_visible = session.can_view(server_id, channel_id)
+        if not await self._settle(session, server_id, dispatch.fresh.get(session.user_id)):
             return
-        access = session.access[server_id]
-        permissions = access.permissions_in(event.channel)
+        permissions = session.access[server_id].permissions_in(channel)
         channels = session.servers[server_id] or {}
         known = session.known_channels.setdefault(server_id, set())
         if permissions & Permission.VIEW_CHANNEL:
             channels[channel_id] = permissions
             known.add(channel_id)
-            session.send_bytes(frame(session))
+            session.send_bytes(dispatch.frame(session))
         elif was_visible or channel_id in known:
             channels.pop(channel_id, None)
             known.discard(channel_id)
-            gone = ev.ChannelDeleted(server_id=event.channel.server_id, channel_id=event.channel.id)
+            gone = ev.ChannelDeleted(server_id=channel.server_id, channel_id=channel.id)
             session.send_bytes(
                 encode_dispatch(
                     gone.event_type,
@@ -246,42 +305,72 @@ class Router:
                 )
             )
 
+    async def _end_typing(
+        self, dispatch: ServerDispatch[ev.MessageCreated], _sessions: list[Session]
+    ) -> None:
+        if dispatch.first:
+            message = dispatch.event.message
+            self._message_sent(dispatch.server_id, int(message.channel_id), int(message.author.id))
+
+    async def _count_members(
+        self, dispatch: ServerDispatch[ev.MemberJoined | ev.MemberLeft], _sessions: list[Session]
+    ) -> None:
+        if dispatch.first:
+            delta = 1 if isinstance(dispatch.event, ev.MemberJoined) else -1
+            self._member_count_changed(dispatch.server_id, delta, dispatch.event.member_count)
+
+    async def _leave_server(
+        self, dispatch: ServerDispatch[ev.ServerDeleted], sessions: list[Session]
+    ) -> None:
+        """Told it is gone (or had been already): nobody follows the server any more."""
+        for session in sessions:
+            self._hub.unwatch_server(session, dispatch.server_id)
+            await self._membership_updated(session)
+
+    # -- user events -------------------------------------------------------------------------
+
     async def _user_event(
-        self,
-        delivery: Delivery,
-        event: EventPayload,
-        frame: Callable[[Session], bytes],
-        only: Session | None,
+        self, delivery: Delivery, event: EventPayload, frame: Frames, only: Session | None
     ) -> None:
         user_id = int(delivery.subject.split(".")[3])
-        for session in _recipients(self.hub.by_user.get(user_id, ()), only):
-            if not session.take_durable(delivery.stream_seq, delivery.generation):
-                continue
-            if isinstance(event, ev.UserSessionsRevoked):
-                if event.session_id is None or int(event.session_id) == session.token_session_id:
-                    session.close(Close.TOKEN_REVOKED, "the session was revoked")
-                continue
-            if isinstance(event, ev.MemberJoined | ev.ServerCreated):
-                # A server the user just joined or created: its events from now on.
-                server_id = int(
-                    event.member.server_id
-                    if isinstance(event, ev.MemberJoined)
-                    else event.server.id
-                )
-                session.servers[server_id] = None
-                self.hub.watch_server(session, server_id)
-                self.hub.attach(session, delivery.stream_seq)
-                try:
-                    member = await self.refresh(session, server_id)
-                except ApiError:  # guilds cannot answer: replayed when they resume
-                    session.close(Close.UNKNOWN_ERROR, "permissions unavailable, resume")
-                    continue
-                if not member:
-                    # Left or deleted since (a replay, or a quick succession): its end will
-                    # not reach this session, so neither does its start; READY agrees.
-                    continue
-                await self._membership_changed(session)
-            session.send_bytes(frame(session))
+        dispatch = UserDispatch(event, frame, delivery.stream_seq)
+        deliver = self._user_events.get(type(event), self._send)
+        for session in _recipients(self._hub.by_user.get(user_id, ()), only):
+            if session.take_durable(delivery.stream_seq, delivery.generation):
+                await deliver(dispatch, session)
+
+    async def _send(self, dispatch: UserDispatch[EventPayload], session: Session) -> None:
+        session.send_bytes(dispatch.frame(session))
+
+    async def _revoke(
+        self, dispatch: UserDispatch[ev.UserSessionsRevoked], session: Session
+    ) -> None:
+        revoked = dispatch.event.session_id
+        if revoked is None or int(revoked) == session.token_session_id:
+            session.close(Close.TOKEN_REVOKED, "the session was revoked")
+
+    async def _join(
+        self, dispatch: UserDispatch[ev.MemberJoined | ev.ServerCreated], session: Session
+    ) -> None:
+        """A server the user just joined or created: its events from now on."""
+        event = dispatch.event
+        server_id = int(
+            event.member.server_id if isinstance(event, ev.MemberJoined) else event.server.id
+        )
+        session.servers[server_id] = None
+        self._hub.watch_server(session, server_id)
+        self._hub.attach(session, dispatch.stream_seq)
+        try:
+            member = await self.refresh(session, server_id)
+        except ApiError:  # guilds cannot answer: replayed when they resume
+            session.close(Close.UNKNOWN_ERROR, "permissions unavailable, resume")
+            return
+        if not member:
+            # Left or deleted since (a replay, or a quick succession): its end will not
+            # reach this session, so neither does its start; READY agrees.
+            return
+        await self._membership_updated(session)
+        session.send_bytes(dispatch.frame(session))
 
 
 def _recipients(sessions: set[Session] | tuple[()], only: Session | None) -> list[Session]:
