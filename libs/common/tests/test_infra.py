@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import pwd
 import shutil
 import signal
 import socket
@@ -398,7 +399,7 @@ def test_a_planted_shared_copy_is_refused(
         target.symlink_to(decoy)
     elif planted == "someone else's directory":
         target.mkdir()
-        nobody = infra_module.pwd.getpwnam("nobody")
+        nobody = pwd.getpwnam("nobody")
         os.chown(target, nobody.pw_uid, nobody.pw_gid)
     else:
         target.mkdir()
