@@ -40,6 +40,7 @@ from .platform import Platform
 from .ratelimit import RateLimiter, add_rate_limit_headers
 from .settings import CommonSettings
 from .telemetry import MetricsController, opentelemetry_config, prometheus_config, setup_tracing
+from .validation import check_request
 
 __all__ = ["Extension", "create_service_app"]
 
@@ -201,6 +202,8 @@ def create_service_app(
         ),
         type_encoders={Snowflake: str},
         type_decoders=[(lambda t: t is Snowflake, _decode_snowflake)],
+        # The input policy (validation.py) runs before every handler: refusals cost no work.
+        before_request=check_request,
         before_send=[add_rate_limit_headers],
         request_max_body_size=settings.request_max_body_size,
         debug=False,
