@@ -15,6 +15,7 @@ from litestar.di import NamedDependency, Provide
 from litestar.params import FromPath, QueryParameter
 
 from harmoniq_common.ids import parse_id
+from harmoniq_common.validation import snowflake_time
 
 from ..domain.messages import Page
 from ..domain.search import SearchFilters
@@ -53,8 +54,8 @@ def provide_filters(
         has_link=True if has == "link" else None,
         has_attachment=True if has == "attachment" else None,
         pinned=pinned,
-        before=before,
-        after=after,
+        before=snowflake_time("before", before),
+        after=snowflake_time("after", after),
         order=order,
         limit=limit,
         offset=offset,
