@@ -35,6 +35,7 @@ from .db import create_pool
 from .errors import exception_handlers
 from .ids import Snowflake, WorkerLease
 from .logging import CorrelationIdMiddleware, configure_logging
+from .openapi import SECURITY_SCHEMES, SnowflakeSchema, document_errors
 from .outbox import OutboxRelay
 from .platform import Platform
 from .ratelimit import RateLimiter, add_rate_limit_headers
@@ -199,7 +200,9 @@ def create_service_app(
             version=version,
             path="/schema",
             render_plugins=[SwaggerRenderPlugin()],
+            components=SECURITY_SCHEMES,
         ),
+        plugins=[SnowflakeSchema()],
         type_encoders={Snowflake: str},
         type_decoders=[(lambda t: t is Snowflake, _decode_snowflake)],
         # The input policy (validation.py) runs before every handler: refusals cost no work.
@@ -208,4 +211,6 @@ def create_service_app(
         request_max_body_size=settings.request_max_body_size,
         debug=False,
     )
-    return Litestar.from_config(config)
+    app = Litestar.from_config(config)
+    document_errors(app, exclude_patterns(auth_exclude))
+    return app

@@ -50,6 +50,7 @@ __all__ = [
     "nested_deeper_than",
     "single_line",
     "snowflake_time",
+    "takes_json_body",
 ]
 
 # The end of the string in both dialects a pattern is read in: Python's ``re`` (msgspec's
@@ -170,11 +171,12 @@ async def check_request(request: Request[Any, Any, Any]) -> None:
         if _HEADER_CONTROLS.search(raw_value):
             name = raw_name.decode("latin-1")
             raise BadRequest.for_field(name, "header values must not contain control characters")
-    if _takes_json(request.route_handler):
+    if takes_json_body(request.route_handler):
         await _check_json_body(request)
 
 
-def _takes_json(handler: HTTPRouteHandler) -> bool:
+def takes_json_body(handler: HTTPRouteHandler) -> bool:
+    """Whether the route decodes a JSON body (its ``data`` parameter, JSON by default)."""
     data = handler.parsed_fn_signature.parameters.get("data")
     if data is None:
         return False

@@ -12,6 +12,7 @@ from litestar.params import JSONBody
 from litestar.status_codes import HTTP_201_CREATED, HTTP_204_NO_CONTENT
 
 from harmoniq_common.auth import Principal
+from harmoniq_common.openapi import error_responses
 
 from ..domain.accounts import Accounts
 from ..domain.sessions import ClientInfo, Sessions
@@ -37,7 +38,11 @@ class AuthController(Controller):
     dependencies = dependencies()
 
     @post(
-        "/register", operation_id="register", exclude_from_auth=True, status_code=HTTP_201_CREATED
+        "/register",
+        operation_id="register",
+        exclude_from_auth=True,
+        status_code=HTTP_201_CREATED,
+        responses=error_responses(409),
     )
     async def register(
         self,
@@ -52,7 +57,13 @@ class AuthController(Controller):
             *await accounts.register(data.username, data.email, data.password, client)
         )
 
-    @post("/login", operation_id="login", exclude_from_auth=True, status_code=200)
+    @post(
+        "/login",
+        operation_id="login",
+        exclude_from_auth=True,
+        status_code=200,
+        responses=error_responses(401),
+    )
     async def login(
         self,
         request: AnyRequest,
@@ -64,7 +75,13 @@ class AuthController(Controller):
         await enforce(request, CREDENTIALS, f"ip:{client.ip}", f"acct:{data.login.lower()}")
         return _auth_result(*await accounts.login(data.login, data.password, client))
 
-    @post("/refresh", operation_id="refresh", exclude_from_auth=True, status_code=200)
+    @post(
+        "/refresh",
+        operation_id="refresh",
+        exclude_from_auth=True,
+        status_code=200,
+        responses=error_responses(401),
+    )
     async def refresh(
         self,
         request: AnyRequest,
@@ -88,7 +105,7 @@ class AuthController(Controller):
         """End every session of the caller, on every device."""
         await sessions.logout_all(request.user.user_id)
 
-    @get("/me", operation_id="getMe")
+    @get("/me", operation_id="getMe", responses=error_responses(404))
     async def me(self, request: UserRequest, accounts: NamedDependency[Accounts]) -> SelfUser:
         """The caller's own account."""
         return self_user(await accounts.get(request.user.user_id))
