@@ -59,7 +59,9 @@ async def test_usernames_are_unique_whatever_their_case(client: AsyncTestClient[
     )
     assert taken.status_code == 409, taken.text
     login = await client.post(
-        "/api/v1/auth/login", json={"login": "Bob", "password": PASSWORD}, headers=from_ip("10.9.2.2")
+        "/api/v1/auth/login",
+        json={"login": "Bob", "password": PASSWORD},
+        headers=from_ip("10.9.2.2"),
     )
     assert login.json()["user"]["username"] == "bob"
 

@@ -4,6 +4,7 @@ cursors (4002, not 4000); and heartbeats before IDENTIFY (answered, no extra tim
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -37,11 +38,9 @@ def test_uvicorn_refuses_frames_over_the_protocols_limit() -> None:
 async def test_an_oversized_frame_closes_1009_before_identify(start_gateway: StartGateway) -> None:
     client = await GatewayClient.connect((await start_gateway()).url)
     # The server closes as soon as it reads the frame's length, while this is still sending.
-    with pytest.raises(websockets.ConnectionClosed) as caught:
+    with contextlib.suppress(websockets.ConnectionClosed):
         await client.connection.send("x" * (15 << 20))
-        await client.connection.recv()
-    assert caught.value.rcvd is not None
-    assert caught.value.rcvd.code == 1009
+    assert (await client.closed())[0] == 1009
 
 
 async def test_a_deeply_nested_frame_is_a_decode_error(start_gateway: StartGateway) -> None:
@@ -79,14 +78,12 @@ async def test_heartbeats_before_identify_are_acknowledged_but_buy_no_time(
     client = await GatewayClient.connect((await start_gateway()).url)
     started = time.monotonic()
     acks = 0
-    with pytest.raises(websockets.ConnectionClosed) as caught:
+    with contextlib.suppress(websockets.ConnectionClosed):
         while True:
             await client.send(Op.HEARTBEAT, None)
-            frame = await client.receive(timeout=5)
-            assert frame["op"] == Op.HEARTBEAT_ACK
+            assert (await client.receive(timeout=5))["op"] == Op.HEARTBEAT_ACK
             acks += 1
-            await asyncio.sleep(0.2)
-    assert caught.value.rcvd is not None
-    assert caught.value.rcvd.code == Close.SESSION_TIMED_OUT
+            await asyncio.sleep(0.2)  # pacing the client's heartbeats, not waiting for an event
+    assert (await client.closed())[0] == Close.SESSION_TIMED_OUT
     assert acks >= 3
     assert time.monotonic() - started < 1.9

@@ -35,7 +35,7 @@ from .db import create_pool
 from .errors import exception_handlers
 from .ids import Snowflake, WorkerLease
 from .logging import CorrelationIdMiddleware, configure_logging
-from .openapi import SECURITY_SCHEMES, SnowflakeSchema, document_errors
+from .openapi import SECURITY_SCHEMES, ClosedStructSchema, SnowflakeSchema, document_errors
 from .outbox import OutboxRelay
 from .platform import Platform
 from .ratelimit import RateLimiter, add_rate_limit_headers
@@ -202,7 +202,7 @@ def create_service_app(
             render_plugins=[SwaggerRenderPlugin()],
             components=SECURITY_SCHEMES,
         ),
-        plugins=[SnowflakeSchema()],
+        plugins=[SnowflakeSchema(), ClosedStructSchema()],
         type_encoders={Snowflake: str},
         type_decoders=[(lambda t: t is Snowflake, _decode_snowflake)],
         # The input policy (validation.py) runs before every handler: refusals cost no work.

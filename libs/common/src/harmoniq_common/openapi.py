@@ -21,7 +21,9 @@ import re
 from collections.abc import Sequence
 from typing import Any
 
+import msgspec
 from litestar import Litestar
+from litestar._openapi.schema_generation.plugins.struct import StructSchemaPlugin
 from litestar.openapi import ResponseSpec
 from litestar.openapi.spec import Components, Schema, SecurityScheme
 from litestar.openapi.spec.enums import OpenAPIType
@@ -31,10 +33,11 @@ from litestar.typing import FieldDefinition
 
 from .errors import ErrorBody
 from .ids import Snowflake
-from .validation import anchored, takes_json_body
+from .validation import ID_PATTERN, takes_json_body
 
 __all__ = [
     "SECURITY_SCHEMES",
+    "ClosedStructSchema",
     "SnowflakeSchema",
     "document_errors",
     "error_responses",
@@ -116,7 +119,19 @@ class SnowflakeSchema(OpenAPISchemaPlugin):
     def to_openapi_schema(self, field_definition: FieldDefinition, schema_creator: Any) -> Schema:
         return Schema(
             type=OpenAPIType.STRING,
-            pattern=anchored("[1-9][0-9]{0,18}"),
+            pattern=ID_PATTERN,
             description="a snowflake id: a positive 63-bit integer as a decimal string",
             examples=["121500520262107136"],
         )
+
+
+class ClosedStructSchema(StructSchemaPlugin):
+    """Request bodies refuse unknown fields (``forbid_unknown_fields``): the schema says so
+    (``additionalProperties: false``), which Litestar's own Struct plugin leaves out."""
+
+    def to_openapi_schema(self, field_definition: FieldDefinition, schema_creator: Any) -> Schema:
+        schema = super().to_openapi_schema(field_definition, schema_creator)
+        info = msgspec.inspect.type_info(field_definition.type_)
+        if isinstance(info, msgspec.inspect.StructType) and info.forbid_unknown_fields:
+            schema.additional_properties = False
+        return schema

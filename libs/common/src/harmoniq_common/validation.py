@@ -38,6 +38,7 @@ from .ids import EPOCH_MS, MAX_SNOWFLAKE_TIME_MS
 __all__ = [
     "BLANK_CHAR",
     "END",
+    "ID_PATTERN",
     "LINE_CHAR",
     "MAX_JSON_DEPTH",
     "TEXT_CHAR",
@@ -65,6 +66,9 @@ TEXT_CHAR = r"[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]"
 # that shows something: disjoint, so BLANK*VISIBLE patterns run in linear time.
 BLANK_CHAR = r"[^\S\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]"
 VISIBLE_CHAR = r"[^\s\x00-\x1f\x7f-\x9f]"
+
+# A snowflake id as JSON and query strings carry it (a positive 63-bit integer).
+ID_PATTERN = f"^(?:[1-9][0-9]{{0,18}}){END}"
 
 MAX_JSON_DEPTH = 32  # our bodies nest 3 levels; the decoder recurses once per level
 

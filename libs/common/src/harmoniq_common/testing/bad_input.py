@@ -24,7 +24,7 @@ class Probe:
     method: str
     url: str
     status: int
-    field: str | None  # the field the answer must name (None: any, or none)
+    field_name: str | None  # the field the answer must name (None: any, or none)
     request: dict[str, Any] = field(default_factory=dict)
 
 
@@ -94,7 +94,7 @@ async def refusal_mismatches(
         body = response.json() if response.headers.get("content-type") == "application/json" else {}
         named = [error["field"] for error in body.get("errors", [])]
         if response.status_code != probe.status or (
-            probe.field is not None and named[:1] != [probe.field]
+            probe.field_name is not None and named[:1] != [probe.field_name]
         ):
             mismatches.append(
                 f"{probe.method} {probe.url} ({probe.what}): {response.status_code} {response.text}"
