@@ -173,7 +173,7 @@ async def check_request(request: Request[Any, Any, Any]) -> None:
             raise BadRequest.for_field(name, "must not contain control characters")
     for raw_name, raw_value in request.scope["headers"]:
         if _HEADER_CONTROLS.search(raw_value):
-            name = raw_name.decode("latin-1")
+            name = raw_name.decode("latin-1").title()  # as documented: X-Audit-Log-Reason
             raise BadRequest.for_field(name, "header values must not contain control characters")
     if takes_json_body(request.route_handler):
         await _check_json_body(request)

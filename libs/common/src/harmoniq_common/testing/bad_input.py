@@ -62,7 +62,7 @@ def probes(schema: dict[str, Any]) -> list[Probe]:
                 elif parameter["in"] == "path":
                     found.append(Probe(f"NUL in {{{name}}}", method, _fill(path, name), 400, name))
             found.append(
-                Probe("control character in a header", method, url, 400, "x-probe",
+                Probe("control character in a header", method, url, 400, "X-Probe",
                       {"headers": {"X-Probe": "a\x01b"}})
             )  # fmt: skip
             content = operation.get("requestBody", {}).get("content", {})
