@@ -67,9 +67,6 @@ TEXT_CHAR = r"[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]"
 BLANK_CHAR = r"[^\S\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]"
 VISIBLE_CHAR = r"[^\s\x00-\x1f\x7f-\x9f]"
 
-# A snowflake id as JSON and query strings carry it (a positive 63-bit integer).
-ID_PATTERN = f"^(?:[1-9][0-9]{{0,18}}){END}"
-
 MAX_JSON_DEPTH = 32  # our bodies nest 3 levels; the decoder recurses once per level
 
 
@@ -77,6 +74,9 @@ def anchored(body: str) -> str:
     """A pattern that the whole string must match (``re.search`` and ECMA-262 alike)."""
     return f"^(?:{body}){END}"
 
+
+# A snowflake id as JSON and query strings carry it (a positive 63-bit integer).
+ID_PATTERN = anchored("[1-9][0-9]{0,18}")
 
 SingleLine = Annotated[
     str, Meta(pattern=anchored(f"{LINE_CHAR}*"), description="no control characters")
