@@ -13,7 +13,7 @@ import pytest
 import websockets
 
 from harmoniq_common.testing.users import TestUser
-from harmoniq_gateway.protocol import Close, Op
+from harmoniq_gateway.protocol import Close, Op, ProtocolError, Wire
 from harmoniq_gateway.settings import GatewaySettings
 from harmoniq_gateway.testing import GatewayClient
 from harmoniq_guilds.testing import Client, create_server
@@ -33,6 +33,13 @@ def test_uvicorn_refuses_frames_over_the_protocols_limit() -> None:
     """uvicorn buffers a whole frame before the app sees it (16 MiB by default): as deployed,
     its limit is the protocol's."""
     assert deployed_uvicorn_options()["ws_max_size"] == GatewaySettings().max_frame_bytes
+
+
+def test_the_app_refuses_a_large_frame_another_server_let_through() -> None:
+    wire = Wire("json", None, GatewaySettings().max_frame_bytes)
+    with pytest.raises(ProtocolError) as caught:
+        wire.decode("x" * 20_000)
+    assert caught.value.close == Close.PAYLOAD_TOO_LARGE
 
 
 async def test_an_oversized_frame_closes_1009_before_identify(start_gateway: StartGateway) -> None:
