@@ -24,9 +24,25 @@ from harmoniq_gateway.settings import GatewaySettings
 from harmoniq_guilds.testing import Client, guilds
 from harmoniq_messages.testing import messages, messages_settings_overrides
 
+from fleet import load_services
+
 SERVICES = Path(__file__).resolve().parents[2]
 GATEWAY = ServiceSchema("gateway", "gateway", SERVICES / "gateway" / "migrations")
 Databases = Callable[[ServiceSchema], Awaitable[str]]
+
+
+def deployed_uvicorn_options() -> dict[str, Any]:
+    """The gateway's ``UVICORN_*`` options from deploy/services.toml, as uvicorn.Config takes
+    them: tests run uvicorn as deployed (e.g. its frame size limit)."""
+    (gateway,) = [s for s in load_services() if s.name == "gateway"]
+    options: dict[str, Any] = {}
+    for name, value in gateway.env.items():
+        if name.startswith("UVICORN_"):
+            key = name.removeprefix("UVICORN_").lower()
+            options[key] = {"true": True, "false": False}.get(value, value)
+            if value.isdecimal():
+                options[key] = int(value)
+    return options
 
 
 @dataclass
@@ -85,7 +101,12 @@ async def start_gateway(
             **{**service_settings(harmoniq_infra, harmoniq_keys, namespace), **gateway_overrides},
         )
         config = uvicorn.Config(
-            create_app(settings), host="127.0.0.1", port=port, log_level="warning", lifespan="on"
+            create_app(settings),
+            host="127.0.0.1",
+            port=port,
+            log_level="warning",
+            lifespan="on",
+            **deployed_uvicorn_options(),
         )
         server = uvicorn.Server(config)
         task = asyncio.create_task(server.serve())

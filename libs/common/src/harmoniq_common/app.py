@@ -36,11 +36,13 @@ from .db import create_pool
 from .errors import exception_handlers
 from .ids import Snowflake, WorkerLease
 from .logging import CorrelationIdMiddleware, configure_logging
+from .openapi import SECURITY_SCHEMES, ClosedStructSchema, SnowflakeSchema, document_errors
 from .outbox import OutboxRelay
 from .platform import Platform
 from .ratelimit import RateLimiter, add_rate_limit_headers
 from .settings import CommonSettings
 from .telemetry import MetricsController, opentelemetry_config, prometheus_config, setup_tracing
+from .validation import check_request
 
 __all__ = ["Extension", "create_service_app"]
 
@@ -227,12 +229,18 @@ def create_service_app(
             version=version,
             path="/schema",
             render_plugins=[SwaggerRenderPlugin()],
+            components=SECURITY_SCHEMES,
         ),
+        plugins=[SnowflakeSchema(), ClosedStructSchema()],
         type_encoders={Snowflake: str},
         type_decoders=[(lambda t: t is Snowflake, _decode_snowflake)],
+        # The input policy (validation.py) runs before every handler: refusals cost no work.
+        before_request=check_request,
         before_send=[add_rate_limit_headers],
         cors_config=_cors_config(settings.cors_allowed_origins),
         request_max_body_size=settings.request_max_body_size,
         debug=False,
     )
-    return Litestar.from_config(config)
+    app = Litestar.from_config(config)
+    document_errors(app, exclude_patterns(auth_exclude))
+    return app

@@ -7,15 +7,16 @@ Every failure leaves a service as the same JSON body::
 
 Hierarchy (raise these from handlers and domain code)::
 
-    ApiError                      any status, any code
-    ├── BadRequest          400   invalid_request
-    ├── Unauthorized        401   unauthorized
-    ├── Forbidden           403   forbidden
-    ├── NotFound            404   not_found
-    ├── Conflict            409   conflict
-    ├── PayloadTooLarge     413   payload_too_large
-    ├── RateLimited         429   rate_limited (carries Retry-After / X-RateLimit-* headers)
-    └── ServiceUnavailable  503   unavailable
+    ApiError                        any status, any code
+    ├── BadRequest            400   invalid_request
+    ├── Unauthorized          401   unauthorized
+    ├── Forbidden             403   forbidden
+    ├── NotFound              404   not_found
+    ├── Conflict              409   conflict
+    ├── PayloadTooLarge       413   payload_too_large
+    ├── UnsupportedMediaType  415   unsupported_media_type
+    ├── RateLimited           429   rate_limited (carries Retry-After / X-RateLimit-* headers)
+    └── ServiceUnavailable    503   unavailable
 
 Litestar's own exceptions (validation, 404 route, 405, body too large) are mapped onto the
 same body by :func:`exception_handlers`.
@@ -49,6 +50,7 @@ __all__ = [
     "RateLimited",
     "ServiceUnavailable",
     "Unauthorized",
+    "UnsupportedMediaType",
     "exception_handlers",
 ]
 
@@ -132,6 +134,12 @@ class PayloadTooLarge(ApiError):
     status_code = 413
     code = "payload_too_large"
     default_message = "the request body is too large"
+
+
+class UnsupportedMediaType(ApiError):
+    status_code = 415
+    code = "unsupported_media_type"
+    default_message = "send the body as application/json"
 
 
 class RateLimited(ApiError):

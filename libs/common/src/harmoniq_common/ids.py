@@ -26,6 +26,7 @@ from .errors import BadRequest, ServiceUnavailable
 __all__ = [
     "EPOCH_MS",
     "INCARNATION_KEY",
+    "MAX_SNOWFLAKE_TIME_MS",
     "MAX_WORKER_ID",
     "Snowflake",
     "SnowflakeGenerator",
@@ -41,6 +42,9 @@ WORKER_BITS = 10
 SEQUENCE_BITS = 12
 MAX_WORKER_ID = (1 << WORKER_BITS) - 1
 MAX_SEQUENCE = (1 << SEQUENCE_BITS) - 1
+TIME_BITS = 63 - WORKER_BITS - SEQUENCE_BITS  # 41: ids stay positive in Postgres' bigint
+# The last millisecond an id can carry (2095-09-07T15:47:35.551Z).
+MAX_SNOWFLAKE_TIME_MS = EPOCH_MS + (1 << TIME_BITS) - 1
 
 log = structlog.get_logger(__name__)
 
@@ -52,11 +56,14 @@ class Snowflake(int):
 
     @classmethod
     def parse(cls, value: Any) -> Snowflake:
-        """Accept ``"123"`` or ``123``; reject anything that is not a positive 63-bit integer."""
+        """Accept ``"123"`` or ``123``; reject anything that is not a positive 63-bit integer.
+
+        ASCII digits only: ``str.isdecimal`` also takes other scripts' digits ("١٢٣"), which
+        ``int`` reads as the same id, a look-alike of ``"123"``."""
         if isinstance(value, bool):
             raise ValueError("an id is a decimal string")
         if isinstance(value, str):
-            if not value.isdecimal() or len(value) > 19:
+            if not (value.isascii() and value.isdecimal()) or len(value) > 19:
                 raise ValueError("an id is a decimal string of at most 19 digits")
             value = int(value)
         if not isinstance(value, int) or not 0 < value < 1 << 63:
@@ -65,7 +72,11 @@ class Snowflake(int):
 
 
 def lowest_snowflake_at(time_ms: int) -> Snowflake:
-    """The smallest id minted at or after ``time_ms`` (Unix ms): a cursor for "since then"."""
+    """The smallest id minted at or after ``time_ms`` (Unix ms): a cursor for "since then".
+
+    Times before the epoch give 0; times past :data:`MAX_SNOWFLAKE_TIME_MS` have no id."""
+    if time_ms > MAX_SNOWFLAKE_TIME_MS:
+        raise ValueError("no snowflake id is that late")
     return Snowflake(max(0, time_ms - EPOCH_MS) << (WORKER_BITS + SEQUENCE_BITS))
 
 

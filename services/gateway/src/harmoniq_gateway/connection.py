@@ -105,15 +105,18 @@ async def serve(socket: WebSocket[Any, Any, Any], gateway: Gateway) -> None:
         return
     interval = settings.heartbeat_interval_ms / 1000
     budget = _Budget(settings.client_events_per_window, settings.client_event_window_seconds)
-    # Until IDENTIFY, frames go straight out through a session-less queue of one.
-    hello = ServerFrame(op=Op.HELLO, d={"heartbeat_interval": settings.heartbeat_interval_ms})
-    out = wire.frame(hello)
-    await (socket.send_bytes(out) if wire.binary else socket.send_text(out.decode()))
+    # Until IDENTIFY, frames go straight out (there is no session queue yet).
+    await _send_before_session(
+        socket, wire, Op.HELLO, {"heartbeat_interval": settings.heartbeat_interval_ms}
+    )
     session: Session | None = None
     writer: asyncio.Task[None] | None = None
+    # One deadline for IDENTIFY/RESUME from the HELLO: heartbeats before it are answered but
+    # do not extend it, or a client could hold a socket unauthenticated for ever.
+    identify_by = time.monotonic() + settings.identify_timeout_seconds
     try:
         while session is None or session.closing is None:
-            timeout = settings.identify_timeout_seconds if session is None else interval * 1.5
+            timeout = identify_by - time.monotonic() if session is None else interval * 1.5
             try:
                 raw = await _receive(socket, timeout, session)
             except TimeoutError:
@@ -125,12 +128,10 @@ async def serve(socket: WebSocket[Any, Any, Any], gateway: Gateway) -> None:
                     session = await _open(gateway, frame, wire)
                 except _InvalidSession:
                     # Not resumable (gone, expired, someone else's): identify afresh.
-                    out = wire.frame(ServerFrame(op=Op.INVALID_SESSION, d=False))
-                    await (
-                        socket.send_bytes(out) if wire.binary else socket.send_text(out.decode())
-                    )
+                    await _send_before_session(socket, wire, Op.INVALID_SESSION, False)
                     continue
-                if session is None:
+                if session is None:  # a heartbeat: acknowledged, as the protocol promises
+                    await _send_before_session(socket, wire, Op.HEARTBEAT_ACK, None)
                     continue
                 writer = asyncio.create_task(_writer(socket, session))
             else:
@@ -164,6 +165,14 @@ async def serve(socket: WebSocket[Any, Any, Any], gateway: Gateway) -> None:
 
 class _InvalidSession(Exception):
     pass
+
+
+async def _send_before_session(
+    socket: WebSocket[Any, Any, Any], wire: Wire, op: Op, data: Any
+) -> None:
+    """A frame before IDENTIFY, when no session (and no writer) exists yet."""
+    out = wire.frame(ServerFrame(op=op, d=data))
+    await (socket.send_bytes(out) if wire.binary else socket.send_text(out.decode()))
 
 
 async def _open(gateway: Gateway, frame: ClientFrame, wire: Wire) -> Session | None:

@@ -8,6 +8,7 @@ import msgspec
 from msgspec import Meta
 
 from harmoniq_common.ids import Snowflake
+from harmoniq_common.validation import anchored
 
 __all__ = ["Identify", "PresenceUpdate", "Resume", "SubscribeMembers", "Typing"]
 
@@ -25,7 +26,7 @@ class Identify(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
 
 class Resume(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     token: Token
-    session_id: Annotated[str, Meta(pattern=r"^[0-9a-f]{32}$")]
+    session_id: Annotated[str, Meta(pattern=anchored(r"[0-9a-f]{32}"))]
     seq: Annotated[int, Meta(ge=0)]
 
 
@@ -41,4 +42,9 @@ class SubscribeMembers(msgspec.Struct, kw_only=True, forbid_unknown_fields=True)
     server_id: Snowflake
     subscribe: bool = True  # false: stop (the member list is no longer shown)
     # The next page of who is online, as the last ``members.subscribed`` gave it.
-    cursor: Annotated[str, Meta(pattern=r"^[1-9][0-9]{0,19}$")] | None = None
+    # Redis's HSCAN cursor: an unsigned 64-bit integer, which Redis refuses past 2**64 - 1.
+    cursor: Annotated[str, Meta(pattern=anchored(r"[1-9][0-9]{0,19}"))] | None = None
+
+    def __post_init__(self) -> None:
+        if self.cursor is not None and int(self.cursor) >= 1 << 64:
+            raise ValueError("cursor out of range")

@@ -14,6 +14,7 @@ from typing import Any, Literal
 import msgspec
 
 from harmoniq_common.codec import dec_hook, enc_hook
+from harmoniq_common.validation import MAX_JSON_DEPTH, nested_deeper_than
 
 __all__ = [
     "ClientFrame",
@@ -130,12 +131,18 @@ class Wire:
         data = raw.encode() if isinstance(raw, str) else raw
         if len(data) > self._max:
             raise ProtocolError(Close.PAYLOAD_TOO_LARGE, f"frames are at most {self._max} bytes")
+        if self.encoding == "json" and nested_deeper_than(data):
+            raise ProtocolError(Close.DECODE_ERROR, f"frames nest at most {MAX_JSON_DEPTH} levels")
         try:
             if self.encoding == "json":
                 return _json_frame.decode(data)
             return _msgpack_frame.decode(data)
         except (msgspec.DecodeError, msgspec.ValidationError) as exc:
             raise ProtocolError(Close.DECODE_ERROR, f"bad frame: {exc}") from None
+        except UnicodeDecodeError:
+            raise ProtocolError(Close.DECODE_ERROR, "bad frame: not UTF-8") from None
+        except RecursionError:  # msgpack has no cheap depth check before decoding
+            raise ProtocolError(Close.DECODE_ERROR, "bad frame: nested too deeply") from None
 
 
 def parse(kind: type[Any], data: Any) -> Any:

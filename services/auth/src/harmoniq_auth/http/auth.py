@@ -12,6 +12,7 @@ from litestar.params import JSONBody
 from litestar.status_codes import HTTP_201_CREATED, HTTP_204_NO_CONTENT
 
 from harmoniq_common.auth import Principal
+from harmoniq_common.openapi import error_responses
 
 from ..domain.accounts import Accounts
 from ..domain.sessions import ClientInfo, Sessions
@@ -42,6 +43,7 @@ class AuthController(Controller):
         exclude_from_auth=True,
         status_code=HTTP_201_CREATED,
         cache_control=NO_STORE,
+        responses=error_responses(409),
     )
     async def register(
         self,
@@ -62,6 +64,7 @@ class AuthController(Controller):
         exclude_from_auth=True,
         status_code=200,
         cache_control=NO_STORE,
+        responses=error_responses(401),
     )
     async def login(
         self,
@@ -82,6 +85,7 @@ class AuthController(Controller):
         exclude_from_auth=True,
         status_code=200,
         cache_control=NO_STORE,
+        responses=error_responses(401),
     )
     async def refresh(
         self,
@@ -106,7 +110,7 @@ class AuthController(Controller):
         """End every session of the caller, on every device."""
         await sessions.logout_all(request.user.user_id)
 
-    @get("/me", operation_id="getMe")
+    @get("/me", operation_id="getMe", responses=error_responses(404))
     async def me(self, request: UserRequest, accounts: NamedDependency[Accounts]) -> SelfUser:
         """The caller's own account."""
         return self_user(await accounts.get(request.user.user_id))

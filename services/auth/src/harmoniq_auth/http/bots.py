@@ -12,6 +12,7 @@ from litestar.status_codes import HTTP_200_OK, HTTP_204_NO_CONTENT
 from harmoniq_common.auth import Principal
 from harmoniq_common.errors import Forbidden
 from harmoniq_common.ids import Snowflake, parse_id
+from harmoniq_common.openapi import error_responses
 
 from ..domain.bots import Bots
 from ..store.bots import BotRow
@@ -44,7 +45,7 @@ class BotsController(Controller):
     tags = ["bots"]
     dependencies = dependencies()
 
-    @post("", operation_id="createBot", cache_control=NO_STORE)
+    @post("", operation_id="createBot", cache_control=NO_STORE, responses=error_responses(409))
     async def create_bot(
         self, request: UserRequest, data: JSONBody[CreateBot], bots: NamedDependency[Bots]
     ) -> CreatedBot:

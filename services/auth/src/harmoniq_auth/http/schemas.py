@@ -9,6 +9,7 @@ import msgspec
 from msgspec import Meta
 
 from harmoniq_common.ids import Snowflake
+from harmoniq_common.validation import SingleLine, anchored
 
 __all__ = [
     "BotToken",
@@ -27,25 +28,34 @@ __all__ = [
     "UpdatedSelf",
 ]
 
-# Letters, digits, '_', '.', '-'; must start and end with a letter, digit or '_'.
+# Letters, digits, '_', '.', '-'; must start and end with a letter, digit or '_'. ASCII only,
+# so no two usernames look alike; unique case-insensitively (docs/decisions.md).
 Username = Annotated[
     str,
     Meta(
         min_length=2,
         max_length=32,
-        pattern=r"^[A-Za-z0-9_](?:[A-Za-z0-9_.-]{0,30}[A-Za-z0-9_])?$",
+        pattern=anchored(r"[A-Za-z0-9_](?:[A-Za-z0-9_.-]{0,30}[A-Za-z0-9_])?"),
         description="2-32 characters: letters, digits, '_', '.', '-'",
     ),
 ]
+_ADDRESS_CHAR = r"[^@\s\x00-\x1f\x7f-\x9f]"
 Email = Annotated[
     str,
     Meta(
-        max_length=254, pattern=r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]+$", description="an e-mail address"
+        max_length=254,
+        pattern=anchored(f"{_ADDRESS_CHAR}{{1,64}}@{_ADDRESS_CHAR}+\\.{_ADDRESS_CHAR}+"),
+        description="an e-mail address",
     ),
 ]
-# Bounded above so nobody can make the server hash megabytes.
-PasswordField = Annotated[str, Meta(min_length=8, max_length=128)]
-AvatarUrl = Annotated[str, Meta(max_length=2048, pattern=r"^https?://[^\s]+$")]
+# Never stored or shown (only its argon2 hash), so any character but NUL; bounded above so
+# nobody can make the server hash megabytes.
+_Secret = Annotated[str, Meta(pattern=anchored(r"[^\x00]*"))]
+PasswordField = Annotated[_Secret, Meta(min_length=8, max_length=128)]
+GivenPassword = Annotated[_Secret, Meta(min_length=1, max_length=128)]
+AvatarUrl = Annotated[
+    str, Meta(max_length=2048, pattern=anchored(r"https?://[^\s\x00-\x1f\x7f-\x9f]+"))
+]
 Status = Literal["online", "idle", "dnd", "invisible"]
 
 
@@ -56,12 +66,16 @@ class Register(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
 
 
 class Login(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
-    login: Annotated[str, Meta(min_length=1, max_length=254, description="e-mail or username")]
-    password: Annotated[str, Meta(min_length=1, max_length=128)]
+    login: Annotated[
+        SingleLine, Meta(min_length=1, max_length=254, description="e-mail or username")
+    ]
+    password: GivenPassword
 
 
 class Refresh(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
-    refresh_token: Annotated[str, Meta(min_length=1, max_length=256)]
+    refresh_token: Annotated[
+        str, Meta(min_length=1, max_length=256, pattern=anchored(r"[A-Za-z0-9_-]+"))
+    ]
 
 
 class ProfileUpdate(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
@@ -71,13 +85,11 @@ class ProfileUpdate(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     avatar_url: AvatarUrl | msgspec.UnsetType | None = msgspec.UNSET
     status: Status | msgspec.UnsetType = msgspec.UNSET
     password: PasswordField | msgspec.UnsetType = msgspec.UNSET
-    current_password: Annotated[str, Meta(min_length=1, max_length=128)] | msgspec.UnsetType = (
-        msgspec.UNSET
-    )
+    current_password: GivenPassword | msgspec.UnsetType = msgspec.UNSET
 
 
 class DeleteAccount(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
-    password: Annotated[str, Meta(min_length=1, max_length=128)]
+    password: GivenPassword
 
 
 class PublicUser(msgspec.Struct, kw_only=True):

@@ -13,6 +13,7 @@ from litestar.status_codes import HTTP_204_NO_CONTENT
 from harmoniq_common.auth import Principal
 from harmoniq_common.errors import BadRequest
 from harmoniq_common.ids import parse_id
+from harmoniq_common.openapi import error_responses
 
 from ..domain.accounts import Accounts, ProfileChange
 from ..domain.sessions import ClientInfo
@@ -30,9 +31,10 @@ class UsersController(Controller):
     tags = ["users"]
     dependencies = dependencies()
 
+    # no-store: a password change answers with new tokens
     @patch(
-        "/me", operation_id="updateMe", cache_control=NO_STORE
-    )  # new tokens on a password change
+        "/me", operation_id="updateMe", cache_control=NO_STORE, responses=error_responses(404, 409)
+    )
     async def update_me(
         self,
         request: UserRequest,

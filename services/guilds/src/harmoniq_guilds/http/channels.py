@@ -13,6 +13,7 @@ from litestar.status_codes import HTTP_201_CREATED, HTTP_204_NO_CONTENT
 from harmoniq_common.events import ChannelView
 from harmoniq_common.ids import parse_id
 from harmoniq_common.permissions import Permission
+from harmoniq_common.validation import ID_PATTERN
 
 from ..domain.channels import ChannelChange
 from ..domain.views import channel_view, server_view
@@ -129,7 +130,7 @@ class ChannelsController(Controller):
         request: UserRequest,
         channel_id: FromPath[str],
         guilds: G,
-        user_id: Annotated[str | None, QueryParameter(name="user_id")] = None,
+        user_id: Annotated[str | None, QueryParameter(name="user_id", pattern=ID_PATTERN)] = None,
     ) -> PermissionExplanation:
         """Why a member can or cannot do something here: every step of the computation."""
         subject = request.user.user_id if user_id is None else parse_id("user_id", user_id)

@@ -12,6 +12,7 @@ from litestar.di import Provide
 
 from harmoniq_common.auth import Principal
 from harmoniq_common.errors import BadRequest
+from harmoniq_common.validation import single_line
 
 from ..domain.channels import Channels
 from ..domain.invites import Invites
@@ -23,6 +24,7 @@ __all__ = ["Guilds", "UserRequest", "dependencies", "reason"]
 
 UserRequest = Request[Principal, str, Any]
 AUDIT_REASON_HEADER = "x-audit-log-reason"
+AUDIT_REASON_FIELD = "X-Audit-Log-Reason"
 
 
 @dataclass(frozen=True)
@@ -42,13 +44,13 @@ def provide_guilds(state: State) -> Guilds:
 
 
 def reason(request: Request[Any, Any, Any]) -> str | None:
-    """``X-Audit-Log-Reason`` (URL-encoded, at most 512 characters) for the audit log."""
+    """``X-Audit-Log-Reason`` (URL-encoded, one line of at most 512 characters)."""
     raw = request.headers.get(AUDIT_REASON_HEADER)
     if raw is None:
         return None
-    text = unquote(raw).strip()
+    text = single_line(AUDIT_REASON_FIELD, unquote(raw).strip())
     if len(text) > 512:
-        raise BadRequest.for_field("X-Audit-Log-Reason", "at most 512 characters")
+        raise BadRequest.for_field(AUDIT_REASON_FIELD, "at most 512 characters")
     return text or None
 
 

@@ -11,6 +11,7 @@ from msgspec import UNSET, Meta, UnsetType
 from harmoniq_common.events import ChannelView, ServerView
 from harmoniq_common.ids import Snowflake
 from harmoniq_common.permissions import ALL
+from harmoniq_common.validation import SingleLine, Text, anchored
 
 __all__ = [
     "BanCreate",
@@ -33,14 +34,16 @@ __all__ = [
     "Transfer",
 ]
 
-# Printable, no control characters, trimmed by the client.
-Name = Annotated[str, Meta(min_length=1, max_length=100, pattern=r"^[^\x00-\x1f\x7f]+$")]
-Description = Annotated[str, Meta(max_length=1000)]
-IconId = Annotated[str, Meta(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9_.-]+$")]
-Topic = Annotated[str, Meta(max_length=1024)]
+# Names show as typed: no control characters (harmoniq_common.validation).
+Name = Annotated[SingleLine, Meta(min_length=1, max_length=100)]
+Description = Annotated[Text, Meta(max_length=1000)]
+IconId = Annotated[str, Meta(min_length=1, max_length=128, pattern=anchored(r"[A-Za-z0-9_.-]+"))]
+Topic = Annotated[SingleLine, Meta(max_length=1024)]
 Permissions = Annotated[int, Meta(ge=0, le=int(ALL))]
 Color = Annotated[int, Meta(ge=0, le=0xFFFFFF)]
-Nickname = Annotated[str, Meta(min_length=1, max_length=32, pattern=r"^[^\x00-\x1f\x7f]+$")]
+Nickname = Annotated[SingleLine, Meta(min_length=1, max_length=32)]
+Reason = Annotated[SingleLine, Meta(max_length=512)]
+InviteCode = Annotated[str, Meta(min_length=1, max_length=32, pattern=anchored(r"[A-Za-z0-9]+"))]
 
 
 class ServerCreate(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
@@ -127,7 +130,7 @@ class MemberUpdate(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
 
 
 class BanCreate(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
-    reason: Annotated[str, Meta(max_length=512)] | None = None
+    reason: Reason | None = None
     # Also remove the user's messages of the last N seconds (at most 7 days).
     delete_message_seconds: Annotated[int, Meta(ge=0, le=604_800)] = 0
 
@@ -173,4 +176,4 @@ class InvitePreview(msgspec.Struct, kw_only=True):
 
 
 class JoinServer(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
-    code: Annotated[str, Meta(min_length=1, max_length=32, pattern=r"^[A-Za-z0-9]+$")]
+    code: InviteCode

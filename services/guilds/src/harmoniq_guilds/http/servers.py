@@ -13,6 +13,7 @@ from litestar.status_codes import HTTP_201_CREATED, HTTP_204_NO_CONTENT
 from harmoniq_common.errors import BadRequest, NotFound
 from harmoniq_common.events import ChannelView, MemberView, RoleView, ServerView
 from harmoniq_common.ids import parse_id
+from harmoniq_common.validation import ID_PATTERN, anchored
 
 from ..domain import audit
 from ..domain.servers import ServerChange
@@ -35,7 +36,8 @@ from .schemas import (
 
 __all__ = ["ServersController"]
 
-After = Annotated[str, QueryParameter(name="after", max_length=20)]
+AFTER_PATTERN = anchored("0|[1-9][0-9]{0,18}")  # an id, or 0: from the start
+After = Annotated[str, QueryParameter(name="after", max_length=19, pattern=AFTER_PATTERN)]
 Limit = Annotated[int, QueryParameter(name="limit", ge=1, le=1000)]
 G = NamedDependency[Guilds]
 MAX_REORDER = 500
@@ -456,10 +458,10 @@ class ServersController(Controller):
         request: UserRequest,
         server_id: FromPath[str],
         guilds: G,
-        before: Annotated[str | None, QueryParameter(name="before", max_length=20)] = None,
+        before: Annotated[str | None, QueryParameter(name="before", pattern=ID_PATTERN)] = None,
         limit: Annotated[int, QueryParameter(name="limit", ge=1, le=100)] = 50,
         action: Annotated[str | None, QueryParameter(name="action", max_length=64)] = None,
-        actor_id: Annotated[str | None, QueryParameter(name="actor_id", max_length=20)] = None,
+        actor_id: Annotated[str | None, QueryParameter(name="actor_id", pattern=ID_PATTERN)] = None,
     ) -> list[dict[str, Any]]:
         """Moderation and configuration actions, newest first (VIEW_AUDIT_LOG)."""
         return await audit.read(

@@ -11,6 +11,7 @@ from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED, HTTP_204_NO_CON
 
 from harmoniq_common.ids import parse_id
 from harmoniq_common.ratelimit import RateLimit, limit_request
+from harmoniq_common.validation import ID_PATTERN
 
 from ..settings import MessagesSettings
 from .deps import Domain, UserRequest, dependencies, render
@@ -19,7 +20,7 @@ from .schemas import BulkDelete, MessageCreate, MessageEdit, MessageOut, UserSum
 __all__ = ["MessagesController"]
 
 D = NamedDependency[Domain]
-Cursor = Annotated[str | None, QueryParameter(max_length=20)]
+Cursor = Annotated[str | None, QueryParameter(max_length=19, pattern=ID_PATTERN)]
 Limit = Annotated[int, QueryParameter(ge=1, le=100)]
 
 

@@ -9,6 +9,7 @@ from msgspec import Meta
 
 from harmoniq_common.events import MessageView, UserSummary
 from harmoniq_common.ids import Snowflake
+from harmoniq_common.validation import BLANK_CHAR, TEXT_CHAR, VISIBLE_CHAR, anchored
 
 __all__ = [
     "BulkDelete",
@@ -21,11 +22,18 @@ __all__ = [
 ]
 
 MAX_CONTENT = 4000
-# Any text but NUL; the content must say something (not only whitespace).
+# Multi-line text that says something (not only white space). Blanks and visible characters
+# are disjoint, so the pattern runs in linear time on any input.
 Content = Annotated[
-    str, Meta(min_length=1, max_length=MAX_CONTENT, pattern=r"^[^\x00]*\S[^\x00]*$")
+    str,
+    Meta(
+        min_length=1,
+        max_length=MAX_CONTENT,
+        pattern=anchored(f"{BLANK_CHAR}*{VISIBLE_CHAR}{TEXT_CHAR}*"),
+        description="text with something to show; no control characters but \\t \\n \\r",
+    ),
 ]
-Nonce = Annotated[str, Meta(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.:-]+$")]
+Nonce = Annotated[str, Meta(min_length=1, max_length=64, pattern=anchored(r"[A-Za-z0-9_.:-]+"))]
 
 
 class MessageCreate(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):

@@ -15,6 +15,7 @@ from litestar.di import NamedDependency, Provide
 from litestar.params import FromPath, QueryParameter
 
 from harmoniq_common.ids import parse_id
+from harmoniq_common.validation import ID_PATTERN, snowflake_time
 
 from ..domain.messages import Page
 from ..domain.search import SearchFilters
@@ -26,7 +27,7 @@ __all__ = ["ChannelSearchController", "ServerSearchController"]
 D = NamedDependency[Domain]
 Filters = NamedDependency[SearchFilters]
 Text = Annotated[str | None, QueryParameter(name="q", min_length=1, max_length=200)]
-Id = Annotated[str | None, QueryParameter(max_length=20)]
+Id = Annotated[str | None, QueryParameter(max_length=19, pattern=ID_PATTERN)]
 Has = Annotated[Literal["link", "attachment"] | None, QueryParameter()]
 Order = Annotated[Literal["relevance", "newest", "oldest"], QueryParameter()]
 Limit = Annotated[int, QueryParameter(ge=1, le=50)]
@@ -53,8 +54,8 @@ def provide_filters(
         has_link=True if has == "link" else None,
         has_attachment=True if has == "attachment" else None,
         pinned=pinned,
-        before=before,
-        after=after,
+        before=snowflake_time("before", before),
+        after=snowflake_time("after", after),
         order=order,
         limit=limit,
         offset=offset,
