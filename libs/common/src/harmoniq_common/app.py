@@ -30,12 +30,12 @@ from redis.asyncio import BlockingConnectionPool, Redis
 from . import bus
 from .auth import AuthMiddleware, BotTokens, RevocationMarks, TokenVerifier, exclude_patterns
 from .auth import load_public_keys_file as _load_keys
-from .codec import dec_hook
 from .db import create_pool
 from .errors import exception_handlers
 from .ids import Snowflake, WorkerLease
 from .logging import CorrelationIdMiddleware, configure_logging
 from .outbox import OutboxRelay
+from .params import TYPE_DECODERS, IdSchemaPlugin
 from .platform import Platform
 from .ratelimit import RateLimiter, add_rate_limit_headers
 from .settings import CommonSettings
@@ -162,10 +162,6 @@ def _provide_platform(state: State) -> Platform:
     return platform
 
 
-def _decode_snowflake(kind: Any, value: Any) -> Any:
-    return dec_hook(kind, value)
-
-
 def create_service_app(
     settings: CommonSettings,
     *,
@@ -200,7 +196,8 @@ def create_service_app(
             render_plugins=[SwaggerRenderPlugin()],
         ),
         type_encoders={Snowflake: str},
-        type_decoders=[(lambda t: t is Snowflake, _decode_snowflake)],
+        type_decoders=TYPE_DECODERS,
+        plugins=[IdSchemaPlugin()],
         before_send=[add_rate_limit_headers],
         request_max_body_size=settings.request_max_body_size,
         debug=False,

@@ -26,7 +26,6 @@ __all__ = [
     "WorkerLease",
     "WorkerLeaseLost",
     "lowest_snowflake_at",
-    "parse_id",
     "snowflake_time_ms",
 ]
 
@@ -174,13 +173,3 @@ class WorkerLease:
                 self._prefix + str(self.generator.worker_id),
                 self._owner,
             )
-
-
-def parse_id(field: str, value: str) -> Snowflake:
-    """A path or query id, or a 400 naming the field (for HTTP handlers)."""
-    from .errors import BadRequest
-
-    try:
-        return Snowflake.parse(value)
-    except ValueError as exc:
-        raise BadRequest.for_field(field, str(exc)) from exc
