@@ -44,10 +44,7 @@ async def apply_user_event(
             await server_ops.remove(tx, server_id)
             continue
         server = await servers.set_owner(tx.conn, server_id, heir)
-        await tx.emit(
-            platform.subjects.server_event(server_id, ServerUpdated.event_type),
-            ServerUpdated(server=server_view(server)),
-        )
+        await tx.emit_server(server_id, ServerUpdated(server=server_view(server)))
         await audit.record(
             tx, server_id, user_id, "server.transfer", target_id=heir, reason="account deleted"
         )
