@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import asyncpg
 
+from harmoniq_common.db import record_or_none, record_to, records_to
 from harmoniq_common.ids import Snowflake
 
-from .rows import ServerRow, to_row, to_rows
+from .rows import ServerRow
 
 __all__ = [
     "count_memberships",
@@ -39,16 +40,14 @@ async def insert(
         icon_id,
         owner_id,
     )
-    row = to_row(record, ServerRow)
-    assert row is not None
-    return row
+    return record_to(ServerRow, record)
 
 
 async def get(conn: asyncpg.Connection, server_id: int, *, lock: bool = False) -> ServerRow | None:
     suffix = " FOR UPDATE" if lock else ""
-    return to_row(
-        await conn.fetchrow(f"SELECT {_COLUMNS} FROM servers WHERE id = $1{suffix}", server_id),
+    return record_or_none(
         ServerRow,
+        await conn.fetchrow(f"SELECT {_COLUMNS} FROM servers WHERE id = $1{suffix}", server_id),
     )
 
 
@@ -63,7 +62,7 @@ async def list_for_user(
         after,
         limit,
     )
-    return to_rows(records, ServerRow)
+    return records_to(ServerRow, records)
 
 
 async def count_memberships(conn: asyncpg.Connection, user_id: int) -> int:
@@ -93,9 +92,7 @@ async def update(
         icon_id,
         clear_icon,
     )
-    row = to_row(record, ServerRow)
-    assert row is not None
-    return row
+    return record_to(ServerRow, record)
 
 
 async def set_owner(conn: asyncpg.Connection, server_id: int, owner_id: int) -> ServerRow:
@@ -104,9 +101,7 @@ async def set_owner(conn: asyncpg.Connection, server_id: int, owner_id: int) -> 
         server_id,
         owner_id,
     )
-    row = to_row(record, ServerRow)
-    assert row is not None
-    return row
+    return record_to(ServerRow, record)
 
 
 async def delete(conn: asyncpg.Connection, server_id: int) -> None:
