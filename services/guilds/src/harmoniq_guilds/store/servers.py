@@ -1,4 +1,4 @@
-"""SQL for servers and the users projection."""
+"""SQL for servers."""
 
 from __future__ import annotations
 
@@ -17,7 +17,6 @@ __all__ = [
     "list_for_user",
     "set_owner",
     "update",
-    "upsert_user",
 ]
 
 _COLUMNS = "id, name, description, icon_id, owner_id, created_at"
@@ -106,27 +105,6 @@ async def set_owner(conn: asyncpg.Connection, server_id: int, owner_id: int) -> 
 
 async def delete(conn: asyncpg.Connection, server_id: int) -> None:
     await conn.execute("DELETE FROM servers WHERE id = $1", server_id)
-
-
-async def upsert_user(
-    conn: asyncpg.Connection,
-    user_id: int,
-    username: str,
-    avatar_url: str | None,
-    *,
-    deleted: bool = False,
-) -> None:
-    await conn.execute(
-        "INSERT INTO users (id, username, avatar_url, deleted) VALUES ($1, $2, $3, $4)"
-        " ON CONFLICT (id) DO UPDATE SET username = excluded.username,"
-        " avatar_url = excluded.avatar_url, deleted = excluded.deleted"
-        # A deleted account stays deleted, whatever arrives late (events may be redelivered).
-        " WHERE NOT users.deleted",
-        user_id,
-        username,
-        avatar_url,
-        deleted,
-    )
 
 
 async def owned_by(conn: asyncpg.Connection, user_id: int) -> list[Snowflake]:
