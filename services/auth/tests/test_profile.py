@@ -8,10 +8,11 @@ import pytest
 from litestar.testing import AsyncTestClient
 from nats.aio.client import Client as NatsClient
 
-from harmoniq_auth.testing import PASSWORD, bearer, from_ip, register
 from harmoniq_common.events import UserUpdated, decode_payload
 from harmoniq_common.testing.events import collect_events
 from harmoniq_common.testing.routes import id_parameter_problems
+
+from auth_testing import PASSWORD, bearer, from_ip, register
 
 Client = AsyncTestClient[Any]
 

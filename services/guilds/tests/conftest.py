@@ -31,7 +31,8 @@ from harmoniq_common.testing.keys import KeyFiles
 from harmoniq_common.testing.users import TestUser, announce_user
 from harmoniq_guilds.app import create_app
 from harmoniq_guilds.settings import GuildsSettings
-from harmoniq_guilds.testing import GUILDS_SCHEMA, Client
+
+from guilds_testing import GUILDS_SCHEMA, Client
 
 
 @pytest_asyncio.fixture(loop_scope="session", scope="module")

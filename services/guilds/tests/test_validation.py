@@ -8,7 +8,8 @@ from typing import Any
 from harmoniq_common.permissions import ALL, Permission
 from harmoniq_common.testing.routes import id_parameter_problems
 from harmoniq_common.testing.users import TestUser
-from harmoniq_guilds.testing import Client, Crew, create_server, make_crew, text_channel
+
+from guilds_testing import Client, Crew, create_server, make_crew, text_channel
 
 MakeUser = Callable[..., Awaitable[TestUser]]
 SEND = int(Permission.SEND_MESSAGES)

@@ -19,8 +19,9 @@ from harmoniq_common.testing.events import collect_events
 from harmoniq_common.testing.routes import id_parameter_problems
 from harmoniq_common.testing.users import TestUser
 from harmoniq_common.testing.waiting import eventually
-from harmoniq_guilds.testing import Client, create_server, invite_and_join, text_channel
-from harmoniq_messages.testing import history, send
+
+from guilds_testing import Client, create_server, invite_and_join, text_channel
+from messages_testing import history, send
 
 MakeUser = Callable[..., Awaitable[TestUser]]
 

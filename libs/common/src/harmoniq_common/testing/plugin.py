@@ -13,16 +13,20 @@ import contextlib
 import secrets
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
+from typing import Any, TypeVar
 
 import nats
 import pytest
 import pytest_asyncio
+from litestar import Litestar
+from litestar.testing import AsyncTestClient
 from nats.aio.client import Client as NatsClient
 from nats.js.errors import NotFoundError
 from redis.asyncio import Redis
 
 from ..bus import Subjects
 from ..migrate import ServiceSchema
+from .apps import ServiceApp, service_settings
 from .databases import TemplateDatabases
 from .infra import Infra, InfraStack
 from .keys import KeyFiles, write_keypair
@@ -34,8 +38,11 @@ __all__ = [
     "namespace",
     "nats_client",
     "redis_client",
+    "service_app",
     "service_database",
 ]
+
+S = TypeVar("S")
 
 
 @pytest.fixture(scope="session")
@@ -93,6 +100,34 @@ async def service_database(
     yield make
     for name in created:
         await harmoniq_databases.drop(name)
+
+
+@pytest_asyncio.fixture(loop_scope="session")
+async def service_app(
+    harmoniq_infra: Infra,
+    harmoniq_keys: KeyFiles,
+    namespace: str,
+    service_database: Callable[[ServiceSchema], Awaitable[str]],
+) -> AsyncIterator[ServiceApp]:
+    """Start services in-process (see :class:`.apps.ServiceApp`); stopped in reverse order."""
+    async with contextlib.AsyncExitStack() as running:
+
+        async def start(
+            create_app: Callable[[S], Litestar],
+            settings_type: Callable[..., S],
+            schema: ServiceSchema,
+            **overrides: Any,
+        ) -> AsyncTestClient[Any]:
+            settings = settings_type(
+                database_url=await service_database(schema),
+                **{**service_settings(harmoniq_infra, harmoniq_keys, namespace), **overrides},
+            )
+            client: AsyncTestClient[Any] = await running.enter_async_context(
+                AsyncTestClient(create_app(settings))
+            )
+            return client
+
+        yield start
 
 
 @pytest_asyncio.fixture(loop_scope="session")
