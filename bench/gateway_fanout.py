@@ -67,6 +67,7 @@ from harmoniq_common.testing.infra import InfraStack, free_port
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "deploy"))  # when run alone
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests" / "support"))
 from gateway_load import CpuMeter, Swarm, cpu_seconds, percentile, rss_kib
 
 import nginx_config

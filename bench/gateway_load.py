@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 import msgspec
 import websockets
 
-from harmoniq_gateway.testing import GatewayClient
+from gateway_client import GatewayClient
 
 __all__ = [
     "CpuMeter",

@@ -2,7 +2,7 @@
 
 ``bench/run.py`` runs them all with their defaults, one after the other, each on its own fleet;
 ``bench/run.py NAME [ARGS…]`` runs one with its own arguments (``auth --requests 50``,
-``messages --quick``, ``gateway --quick``).
+``messages --quick``, ``gateway --quick``, ``rows --page 100``).
 """
 
 from __future__ import annotations
@@ -13,9 +13,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "deploy"))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests" / "support"))
 
 import gateway_fanout
 import messages_bench
+import record_conversion
 
 import auth_latency
 
@@ -23,6 +25,7 @@ BENCHMARKS: dict[str, Callable[[list[str]], None]] = {
     "auth": auth_latency.main,
     "messages": messages_bench.main,
     "gateway": gateway_fanout.main,
+    "rows": record_conversion.main,
 }
 
 

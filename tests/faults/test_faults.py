@@ -36,9 +36,9 @@ import websockets
 from harmoniq_common.testing.infra import InfraStack
 from harmoniq_common.testing.waiting import eventually
 from harmoniq_gateway.protocol import Op
-from harmoniq_gateway.testing import GatewayClient
 
 from fleet import Fleet
+from gateway_client import GatewayClient
 
 pytestmark = pytest.mark.fleet
 

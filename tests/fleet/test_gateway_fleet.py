@@ -16,9 +16,9 @@ import httpx
 import pytest
 
 from harmoniq_gateway.protocol import Op
-from harmoniq_gateway.testing import GatewayClient
 
 from fleet import Fleet
+from gateway_client import GatewayClient
 
 
 @pytest.fixture(scope="module")

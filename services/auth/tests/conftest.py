@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Awaitable, Callable
-from pathlib import Path
 from typing import Any
 
 import pytest_asyncio
@@ -15,7 +14,7 @@ from harmoniq_common.migrate import ServiceSchema
 from harmoniq_common.testing.infra import Infra
 from harmoniq_common.testing.keys import KeyFiles
 
-AUTH_SCHEMA = ServiceSchema("auth", "auth", Path(__file__).resolve().parents[1] / "migrations")
+from auth_testing import AUTH_SCHEMA
 
 
 @pytest_asyncio.fixture(loop_scope="session")

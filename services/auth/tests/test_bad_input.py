@@ -6,8 +6,9 @@ from typing import Any
 
 from litestar.testing import AsyncTestClient
 
-from harmoniq_auth.testing import PASSWORD, bearer, from_ip, register
 from harmoniq_common.testing.bad_input import refusal_mismatches
+
+from auth_testing import PASSWORD, bearer, from_ip, register
 
 
 async def test_every_route_refuses_bad_input_before_any_work(

@@ -9,9 +9,10 @@ from litestar.testing import AsyncTestClient
 from nats.aio.client import Client as NatsClient
 from redis.asyncio import Redis
 
-from harmoniq_auth.testing import PASSWORD, bearer, register
 from harmoniq_common.events import UserCreated, UserSessionsRevoked, decode_payload
 from harmoniq_common.testing.events import collect_events
+
+from auth_testing import PASSWORD, bearer, register
 
 Client = AsyncTestClient[Any]
 

@@ -12,7 +12,8 @@ from litestar.testing import AsyncTestClient
 
 from harmoniq_auth.app import create_app
 from harmoniq_auth.settings import AuthSettings
-from harmoniq_auth.testing import PASSWORD, bearer, register
+
+from auth_testing import PASSWORD, bearer, register
 
 Client = AsyncTestClient[Any]
 ALLOWED = "https://chat.example.com"

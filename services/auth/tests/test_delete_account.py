@@ -10,9 +10,10 @@ from litestar.testing import AsyncTestClient
 from nats.aio.client import Client as NatsClient
 
 from harmoniq_auth.settings import AuthSettings
-from harmoniq_auth.testing import PASSWORD, bearer, from_ip, register
 from harmoniq_common.events import UserDeleted, decode_payload
 from harmoniq_common.testing.events import collect_events
+
+from auth_testing import PASSWORD, bearer, from_ip, register
 
 Client = AsyncTestClient[Any]
 

@@ -8,8 +8,9 @@ from typing import Any
 from litestar.testing import AsyncTestClient
 from nats.aio.client import Client as NatsClient
 
-from harmoniq_auth.testing import PASSWORD, from_ip
 from harmoniq_common.testing.events import collect_events
+
+from auth_testing import PASSWORD, from_ip
 
 Client = AsyncTestClient[Any]
 

@@ -8,9 +8,11 @@ import pytest
 from litestar.testing import AsyncTestClient
 from nats.aio.client import Client as NatsClient
 
-from harmoniq_auth.testing import PASSWORD, bearer, from_ip, register
 from harmoniq_common.events import UserUpdated, decode_payload
 from harmoniq_common.testing.events import collect_events
+from harmoniq_common.testing.routes import id_parameter_problems
+
+from auth_testing import PASSWORD, bearer, from_ip, register
 
 Client = AsyncTestClient[Any]
 
@@ -159,3 +161,9 @@ async def test_public_profile(client: Client) -> None:
     assert missing.status_code == 404
     bad = await client.get("/api/v1/users/abc", headers=bearer(bob["access_token"]))
     assert bad.status_code == 400
+
+
+async def test_every_id_parameter_is_typed(client: Client) -> None:
+    """A snowflake in OpenAPI, and ``x`` in its place a 400 naming it (``/users/x``…)."""
+    me = await register(client)
+    assert await id_parameter_problems(client, bearer(me["access_token"])) == []

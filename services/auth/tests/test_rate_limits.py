@@ -6,7 +6,7 @@ from typing import Any
 
 from litestar.testing import AsyncTestClient
 
-from harmoniq_auth.testing import PASSWORD, from_ip, register
+from auth_testing import PASSWORD, from_ip, register
 
 Client = AsyncTestClient[Any]
 

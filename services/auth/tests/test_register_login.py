@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 from litestar.testing import AsyncTestClient
 
-from harmoniq_auth.testing import PASSWORD, bearer, from_ip, register
+from auth_testing import PASSWORD, bearer, from_ip, register
 
 Client = AsyncTestClient[Any]
 

@@ -11,8 +11,9 @@ from redis.asyncio import Redis
 
 from harmoniq_auth.app import create_app
 from harmoniq_auth.settings import AuthSettings
-from harmoniq_auth.testing import bearer, register
 from harmoniq_common.testing.waiting import eventually
+
+from auth_testing import bearer, register
 
 Client = AsyncTestClient[Any]
 

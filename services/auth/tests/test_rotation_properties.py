@@ -25,7 +25,8 @@ from litestar.testing import AsyncTestClient
 from harmoniq_auth.app import create_app
 from harmoniq_auth.domain.tokens import hash_refresh_token
 from harmoniq_auth.settings import AuthSettings
-from harmoniq_auth.testing import PASSWORD, bearer, from_ip, register
+
+from auth_testing import PASSWORD, bearer, from_ip, register
 
 Client = AsyncTestClient[Any]
 

@@ -15,9 +15,10 @@ from nats.aio.client import Client as NatsClient
 from harmoniq_auth.app import create_app
 from harmoniq_auth.domain.tokens import hash_refresh_token
 from harmoniq_auth.settings import AuthSettings
-from harmoniq_auth.testing import PASSWORD, bearer, from_ip, register
 from harmoniq_common.events import UserSessionsRevoked, decode_payload
 from harmoniq_common.testing.events import collect_events
+
+from auth_testing import PASSWORD, bearer, from_ip, register
 
 Client = AsyncTestClient[Any]
 

@@ -14,8 +14,9 @@ from cryptography.hazmat.primitives.asymmetric import ed25519, rsa
 from litestar.testing import AsyncTestClient
 
 from harmoniq_auth.settings import AuthSettings
-from harmoniq_auth.testing import bearer, register
 from harmoniq_common.auth import key_id
+
+from auth_testing import bearer, register
 
 Client = AsyncTestClient[Any]
 

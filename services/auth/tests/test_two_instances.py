@@ -10,10 +10,11 @@ from nats.aio.client import Client as NatsClient
 
 from harmoniq_auth.app import create_app
 from harmoniq_auth.settings import AuthSettings
-from harmoniq_auth.testing import PASSWORD, from_ip
 from harmoniq_common.events import UserCreated, decode_payload
 from harmoniq_common.ids import snowflake_time_ms
 from harmoniq_common.testing.events import collect_events
+
+from auth_testing import PASSWORD, from_ip
 
 PER_INSTANCE = 40
 

@@ -7,11 +7,12 @@ from typing import Any
 from litestar.testing import AsyncTestClient
 from nats.aio.client import Client as NatsClient
 
-from harmoniq_auth.testing import PASSWORD, bearer, register
 from harmoniq_common.bus import Subjects
 from harmoniq_common.consumers import request
 from harmoniq_common.directory import USER_SUMMARIES, UserSummaries, UserSummariesRequest
 from harmoniq_common.ids import Snowflake
+
+from auth_testing import PASSWORD, bearer, register
 
 
 async def test_summaries_of_existing_users_and_not_of_deleted_or_unknown_ones(

@@ -13,7 +13,6 @@ import pytest
 import pytest_asyncio
 import uvicorn
 
-from harmoniq_auth.testing import auth_client, make_user
 from harmoniq_common.migrate import ServiceSchema
 from harmoniq_common.testing.apps import service_settings
 from harmoniq_common.testing.infra import Infra, free_port
@@ -21,10 +20,11 @@ from harmoniq_common.testing.keys import KeyFiles
 from harmoniq_gateway.app import create_app
 from harmoniq_gateway.gateway import Gateway
 from harmoniq_gateway.settings import GatewaySettings
-from harmoniq_guilds.testing import Client, guilds
-from harmoniq_messages.testing import messages, messages_settings_overrides
 
+from auth_testing import auth_client, make_user
 from fleet import load_services
+from guilds_testing import Client, guilds
+from messages_testing import messages, messages_settings_overrides
 
 SERVICES = Path(__file__).resolve().parents[2]
 GATEWAY = ServiceSchema("gateway", "gateway", SERVICES / "gateway" / "migrations")

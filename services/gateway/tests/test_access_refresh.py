@@ -22,8 +22,9 @@ from harmoniq_common.codec import decode
 from harmoniq_common.permissions import DEFAULT_MEMBER, Permission
 from harmoniq_common.testing.users import TestUser
 from harmoniq_gateway.protocol import Close, Op
-from harmoniq_gateway.testing import GatewayClient
-from harmoniq_guilds.testing import (
+
+from gateway_client import GatewayClient
+from guilds_testing import (
     Client,
     create_server,
     give_role,
@@ -31,7 +32,7 @@ from harmoniq_guilds.testing import (
     join,
     text_channel,
 )
-from harmoniq_messages.testing import send
+from messages_testing import send
 
 MakeUser = Callable[..., Awaitable[TestUser]]
 StartGateway = Callable[[], Awaitable[Any]]

@@ -15,10 +15,10 @@ import websockets
 from harmoniq_common.testing.users import TestUser
 from harmoniq_gateway.protocol import Close, Op, ProtocolError, Wire
 from harmoniq_gateway.settings import GatewaySettings
-from harmoniq_gateway.testing import GatewayClient
-from harmoniq_guilds.testing import Client, create_server
 
 from .conftest import deployed_uvicorn_options
+from gateway_client import GatewayClient
+from guilds_testing import Client, create_server
 
 MakeUser = Callable[..., Awaitable[TestUser]]
 StartGateway = Callable[[], Awaitable[Any]]

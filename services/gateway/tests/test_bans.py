@@ -8,8 +8,9 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from harmoniq_common.testing.users import TestUser
-from harmoniq_gateway.testing import GatewayClient
-from harmoniq_guilds.testing import Client, create_server, invite_and_join
+
+from gateway_client import GatewayClient
+from guilds_testing import Client, create_server, invite_and_join
 
 MakeUser = Callable[..., Awaitable[TestUser]]
 StartGateway = Callable[[], Awaitable[Any]]

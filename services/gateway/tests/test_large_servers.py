@@ -11,8 +11,9 @@ from redis.typing import EncodableT, FieldT
 
 from harmoniq_common.testing.users import TestUser
 from harmoniq_gateway.protocol import Close, Op
-from harmoniq_gateway.testing import GatewayClient
-from harmoniq_guilds.testing import Client, create_server, invite_and_join, join
+
+from gateway_client import GatewayClient
+from guilds_testing import Client, create_server, invite_and_join, join
 
 MakeUser = Callable[..., Awaitable[TestUser]]
 StartGateway = Callable[[], Awaitable[Any]]

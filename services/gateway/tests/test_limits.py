@@ -12,7 +12,8 @@ from harmoniq_common.auth import RevocationMarks, TokenVerifier, load_public_key
 from harmoniq_common.testing.infra import free_port
 from harmoniq_common.testing.users import TestUser
 from harmoniq_gateway.protocol import Close, Op
-from harmoniq_gateway.testing import GatewayClient
+
+from gateway_client import GatewayClient
 
 MakeUser = Callable[..., Awaitable[TestUser]]
 StartGateway = Callable[[], Awaitable[Any]]

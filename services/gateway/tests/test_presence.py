@@ -11,8 +11,9 @@ from redis.asyncio import Redis
 from harmoniq_common.testing.users import TestUser
 from harmoniq_common.testing.waiting import eventually
 from harmoniq_gateway.protocol import Op
-from harmoniq_gateway.testing import GatewayClient
-from harmoniq_guilds.testing import Client, create_server, invite_and_join
+
+from gateway_client import GatewayClient
+from guilds_testing import Client, create_server, invite_and_join
 
 MakeUser = Callable[..., Awaitable[TestUser]]
 StartGateway = Callable[[], Awaitable[Any]]

@@ -15,10 +15,11 @@ from harmoniq_common.events import EVENT_TYPES
 from harmoniq_common.testing.users import TestUser
 from harmoniq_gateway.presence import PresenceEvent
 from harmoniq_gateway.protocol import Op
-from harmoniq_gateway.testing import GatewayClient
 from harmoniq_gateway.typing_events import TypingEvent
-from harmoniq_guilds.testing import Client, create_server, invite_and_join, text_channel
-from harmoniq_messages.testing import send
+
+from gateway_client import GatewayClient
+from guilds_testing import Client, create_server, invite_and_join, text_channel
+from messages_testing import send
 
 MakeUser = Callable[..., Awaitable[TestUser]]
 StartGateway = Callable[[], Awaitable[Any]]

@@ -9,8 +9,9 @@ from typing import Any
 import pytest
 
 from harmoniq_common.testing.users import TestUser
-from harmoniq_gateway.testing import GatewayClient
-from harmoniq_guilds.testing import Client, create_server
+
+from gateway_client import GatewayClient
+from guilds_testing import Client, create_server
 
 MakeUser = Callable[..., Awaitable[TestUser]]
 StartGateway = Callable[[], Awaitable[Any]]

@@ -11,9 +11,10 @@ import websockets
 from harmoniq_common.permissions import Permission
 from harmoniq_common.testing.users import TestUser
 from harmoniq_gateway.protocol import Close, Op
-from harmoniq_gateway.testing import GatewayClient
-from harmoniq_guilds.testing import Client, create_server, invite_and_join, text_channel
-from harmoniq_messages.testing import send
+
+from gateway_client import GatewayClient
+from guilds_testing import Client, create_server, invite_and_join, text_channel
+from messages_testing import send
 
 MakeUser = Callable[..., Awaitable[TestUser]]
 StartGateway = Callable[[], Awaitable[Any]]

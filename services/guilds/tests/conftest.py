@@ -28,29 +28,19 @@ from harmoniq_common.db import create_pool
 from harmoniq_common.testing.databases import TemplateDatabases
 from harmoniq_common.testing.infra import Infra
 from harmoniq_common.testing.keys import KeyFiles
+from harmoniq_common.testing.plugin import own_namespace
 from harmoniq_common.testing.users import TestUser, announce_user
 from harmoniq_guilds.app import create_app
 from harmoniq_guilds.settings import GuildsSettings
-from harmoniq_guilds.testing import GUILDS_SCHEMA, Client
+
+from guilds_testing import GUILDS_SCHEMA, Client
 
 
 @pytest_asyncio.fixture(loop_scope="session", scope="module")
 async def module_namespace(harmoniq_infra: Infra) -> AsyncIterator[str]:
     """The module's own namespace (Redis keys, NATS subjects, stream), removed afterwards."""
-    ns = f"t{secrets.token_hex(5)}"
-    yield ns
-    redis = Redis.from_url(harmoniq_infra.redis_url)
-    try:
-        async for key in redis.scan_iter(match=f"{ns}:*", count=1000):
-            await redis.delete(key)
-    finally:
-        await redis.aclose()
-    nc = await nats.connect(harmoniq_infra.nats_url)
-    try:
-        with contextlib.suppress(NotFoundError):
-            await nc.jetstream().delete_stream(Subjects(ns).events_stream)
-    finally:
-        await nc.close()
+    async with own_namespace(harmoniq_infra) as ns:
+        yield ns
 
 
 @pytest.fixture

@@ -28,7 +28,8 @@ from harmoniq_common.errors import ApiError
 from harmoniq_common.ids import Snowflake
 from harmoniq_common.permissions import ALL, DEFAULT_MEMBER, DEFAULT_MODERATOR, Permission
 from harmoniq_common.testing.users import TestUser
-from harmoniq_guilds.testing import Client, Crew, join, make_crew, text_channel
+
+from guilds_testing import Client, Crew, join, make_crew, text_channel
 
 MakeUser = Callable[..., Awaitable[TestUser]]
 P = Permission

@@ -11,7 +11,8 @@ import asyncpg
 from harmoniq_common.permissions import Permission
 from harmoniq_common.testing.users import TestUser
 from harmoniq_guilds.domain.audit import purge_expired
-from harmoniq_guilds.testing import Client, Crew, join, make_crew, text_channel
+
+from guilds_testing import Client, Crew, join, make_crew, text_channel
 
 MakeUser = Callable[..., Awaitable[TestUser]]
 

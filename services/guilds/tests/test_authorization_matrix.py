@@ -17,7 +17,8 @@ from typing import Any
 
 from harmoniq_common.permissions import Permission
 from harmoniq_common.testing.users import TestUser
-from harmoniq_guilds.testing import (
+
+from guilds_testing import (
     Client,
     Crew,
     create_server,

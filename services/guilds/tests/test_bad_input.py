@@ -7,7 +7,8 @@ from urllib.parse import quote
 
 from harmoniq_common.testing.bad_input import refusal_mismatches
 from harmoniq_common.testing.users import TestUser
-from harmoniq_guilds.testing import Client, create_server
+
+from guilds_testing import Client, create_server
 
 MakeUser = Callable[..., Awaitable[TestUser]]
 

@@ -19,7 +19,8 @@ from harmoniq_common.permissions import (
 )
 from harmoniq_common.testing.events import collect_events
 from harmoniq_common.testing.users import TestUser
-from harmoniq_guilds.testing import Client, Crew, create_server, give_role, join, make_crew
+
+from guilds_testing import Client, Crew, create_server, give_role, join, make_crew
 
 MakeUser = Callable[..., Awaitable[TestUser]]
 P = Permission

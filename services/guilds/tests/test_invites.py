@@ -25,7 +25,8 @@ from harmoniq_common.testing.events import collect_events
 from harmoniq_common.testing.users import TestUser
 from harmoniq_common.testing.waiting import eventually
 from harmoniq_guilds.domain.invites import new_code
-from harmoniq_guilds.testing import Client, create_server, make_crew, text_channel
+
+from guilds_testing import Client, create_server, make_crew, text_channel
 
 MakeUser = Callable[..., Awaitable[TestUser]]
 CODE = re.compile(r"[A-Za-z0-9]{12}")

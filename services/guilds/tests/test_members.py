@@ -17,7 +17,8 @@ from harmoniq_common.events import (
 from harmoniq_common.permissions import DEFAULT_MEMBER, Permission
 from harmoniq_common.testing.events import collect_events
 from harmoniq_common.testing.users import TestUser
-from harmoniq_guilds.testing import Client, Crew, join, make_crew
+
+from guilds_testing import Client, Crew, join, make_crew
 
 MakeUser = Callable[..., Awaitable[TestUser]]
 

@@ -13,7 +13,8 @@ from harmoniq_common.ids import Snowflake
 from harmoniq_common.permissions import ALL, DEFAULT_MEMBER, DEFAULT_MODERATOR, Permission
 from harmoniq_common.testing.events import collect_events
 from harmoniq_common.testing.users import TestUser
-from harmoniq_guilds.testing import Client, Crew, give_role, join, make_crew
+
+from guilds_testing import Client, Crew, give_role, join, make_crew
 
 MakeUser = Callable[..., Awaitable[TestUser]]
 P = Permission

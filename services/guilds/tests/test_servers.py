@@ -11,7 +11,8 @@ from harmoniq_common.events import ServerCreated, ServerDeleted, decode_payload
 from harmoniq_common.permissions import ALL, DEFAULT_MEMBER
 from harmoniq_common.testing.events import collect_events
 from harmoniq_common.testing.users import TestUser as User
-from harmoniq_guilds.testing import Client, create_server, invite_and_join
+
+from guilds_testing import Client, create_server, invite_and_join
 
 MakeUser = Callable[..., Awaitable[User]]
 

@@ -26,7 +26,8 @@ from harmoniq_common.ids import Snowflake, SnowflakeGenerator
 from harmoniq_common.testing.events import collect_events
 from harmoniq_common.testing.users import TestUser
 from harmoniq_common.testing.waiting import eventually
-from harmoniq_guilds.testing import Client, create_server, invite_and_join, join
+
+from guilds_testing import Client, create_server, invite_and_join, join
 
 MakeUser = Callable[..., Awaitable[TestUser]]
 # A worker id of its own, apart from announce_user's (1001, 1002) and the services'.

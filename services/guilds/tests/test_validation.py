@@ -6,8 +6,10 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from harmoniq_common.permissions import ALL, Permission
+from harmoniq_common.testing.routes import id_parameter_problems
 from harmoniq_common.testing.users import TestUser
-from harmoniq_guilds.testing import Client, Crew, create_server, make_crew, text_channel
+
+from guilds_testing import Client, Crew, create_server, make_crew, text_channel
 
 MakeUser = Callable[..., Awaitable[TestUser]]
 SEND = int(Permission.SEND_MESSAGES)
@@ -175,3 +177,9 @@ async def test_unknown_ids_are_404(client: Client, make_user: MakeUser) -> None:
             mismatches.append(f"{method} {path}: {response.status_code} {response.text[:100]}")
     assert mismatches == []
     assert await _snapshot(client, crew) == before
+
+
+async def test_every_id_parameter_is_typed(client: Client, make_user: MakeUser) -> None:
+    """A snowflake in OpenAPI, and ``x`` in its place a 400 naming it (path and query)."""
+    user = await make_user()
+    assert await id_parameter_problems(client, user.headers) == []

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import pytest
 
-from harmoniq_auth.testing import auth_client, make_user
-from harmoniq_guilds.testing import Client, guilds
-from harmoniq_messages.testing import messages, messages_settings_overrides
+from auth_testing import auth_client, make_user
+from guilds_testing import Client, guilds
+from messages_testing import messages, messages_settings_overrides
 
 
 @pytest.fixture

@@ -8,8 +8,9 @@ from typing import Any
 from harmoniq_common.permissions import DEFAULT_MEMBER, Permission
 from harmoniq_common.testing.users import TestUser
 from harmoniq_common.testing.waiting import eventually
-from harmoniq_guilds.testing import Client, create_server, invite_and_join, text_channel
-from harmoniq_messages.testing import send
+
+from guilds_testing import Client, create_server, invite_and_join, text_channel
+from messages_testing import send
 
 MakeUser = Callable[..., Awaitable[TestUser]]
 

@@ -13,8 +13,9 @@ from typing import Any
 from urllib.parse import quote
 
 from harmoniq_common.testing.users import TestUser
-from harmoniq_guilds.testing import Client, create_server, invite_and_join, role_id, text_channel
-from harmoniq_messages.testing import send
+
+from guilds_testing import Client, create_server, invite_and_join, role_id, text_channel
+from messages_testing import send
 
 MakeUser = Callable[..., Awaitable[TestUser]]
 CALLERS = (

@@ -8,8 +8,9 @@ import pytest
 
 from harmoniq_common.testing.bad_input import refusal_mismatches
 from harmoniq_common.testing.users import TestUser
-from harmoniq_guilds.testing import Client, create_server, text_channel
-from harmoniq_messages.testing import history, send
+
+from guilds_testing import Client, create_server, text_channel
+from messages_testing import history, send
 
 MakeUser = Callable[..., Awaitable[TestUser]]
 

@@ -8,7 +8,6 @@ from datetime import UTC, datetime
 from nats.aio.client import Client as NatsClient
 from redis.asyncio import Redis
 
-from harmoniq_auth.testing import PASSWORD
 from harmoniq_common.bus import Subjects, outgoing_headers
 from harmoniq_common.events import (
     BanAdded,
@@ -25,8 +24,10 @@ from harmoniq_common.ids import Snowflake
 from harmoniq_common.testing.events import collect_events
 from harmoniq_common.testing.users import TestUser
 from harmoniq_common.testing.waiting import eventually
-from harmoniq_guilds.testing import Client, create_server, invite_and_join, text_channel
-from harmoniq_messages.testing import send
+
+from auth_testing import PASSWORD
+from guilds_testing import Client, create_server, invite_and_join, text_channel
+from messages_testing import send
 
 MakeUser = Callable[..., Awaitable[TestUser]]
 

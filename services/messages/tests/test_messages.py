@@ -17,10 +17,12 @@ from harmoniq_common.events import (
     decode_payload,
 )
 from harmoniq_common.testing.events import collect_events
+from harmoniq_common.testing.routes import id_parameter_problems
 from harmoniq_common.testing.users import TestUser
 from harmoniq_common.testing.waiting import eventually
-from harmoniq_guilds.testing import Client, create_server, invite_and_join, text_channel
-from harmoniq_messages.testing import history, send
+
+from guilds_testing import Client, create_server, invite_and_join, text_channel
+from messages_testing import history, send
 
 MakeUser = Callable[..., Awaitable[TestUser]]
 
@@ -300,3 +302,9 @@ async def test_an_author_unknown_here_is_asked_of_auth_once_then_remembered(
     await nats_client.flush()
     assert questions.delivered == 1
     await questions.unsubscribe()
+
+
+async def test_every_id_parameter_is_typed(client: Client, make_user: MakeUser) -> None:
+    """A snowflake in OpenAPI, and ``x`` in its place a 400 naming it (path and query)."""
+    user = await make_user()
+    assert await id_parameter_problems(client, user.headers) == []

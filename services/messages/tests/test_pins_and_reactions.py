@@ -12,8 +12,9 @@ from nats.aio.client import Client as NatsClient
 from harmoniq_common.events import PinUpdated, ReactionAdded, ReactionRemoved, decode_payload
 from harmoniq_common.testing.events import collect_events
 from harmoniq_common.testing.users import TestUser
-from harmoniq_guilds.testing import Client, create_server, invite_and_join, text_channel
-from harmoniq_messages.testing import send
+
+from guilds_testing import Client, create_server, invite_and_join, text_channel
+from messages_testing import send
 
 MakeUser = Callable[..., Awaitable[TestUser]]
 

@@ -8,7 +8,8 @@ from typing import Any
 import pytest
 
 from harmoniq_common.testing.users import TestUser
-from harmoniq_guilds.testing import Client, create_server, invite_and_join, text_channel
+
+from guilds_testing import Client, create_server, invite_and_join, text_channel
 
 MakeUser = Callable[..., Awaitable[TestUser]]
 

@@ -31,13 +31,13 @@ from redis.asyncio import BlockingConnectionPool, Redis
 from . import bus
 from .auth import AuthMiddleware, BotTokens, RevocationMarks, TokenVerifier, exclude_patterns
 from .auth import load_public_keys_file as _load_keys
-from .codec import dec_hook
 from .db import create_pool
 from .errors import exception_handlers
 from .ids import Snowflake, WorkerLease
 from .logging import CorrelationIdMiddleware, configure_logging
-from .openapi import SECURITY_SCHEMES, ClosedStructSchema, SnowflakeSchema, document_errors
+from .openapi import SECURITY_SCHEMES, ClosedStructSchema, document_errors
 from .outbox import OutboxRelay
+from .params import TYPE_DECODERS, IdSchemaPlugin
 from .platform import Platform
 from .ratelimit import RateLimiter, add_rate_limit_headers
 from .settings import CommonSettings
@@ -172,10 +172,6 @@ def _provide_platform(state: State) -> Platform:
     return platform
 
 
-def _decode_snowflake(kind: Any, value: Any) -> Any:
-    return dec_hook(kind, value)
-
-
 def _cors_config(origins: Sequence[str]) -> CORSConfig | None:
     """Same-origin only (no CORS headers at all) unless origins are allowed by name. Tokens
     travel in the Authorization header, never in cookies: no credentials mode."""
@@ -231,9 +227,9 @@ def create_service_app(
             render_plugins=[SwaggerRenderPlugin()],
             components=SECURITY_SCHEMES,
         ),
-        plugins=[SnowflakeSchema(), ClosedStructSchema()],
+        plugins=[IdSchemaPlugin(), ClosedStructSchema()],
         type_encoders={Snowflake: str},
-        type_decoders=[(lambda t: t is Snowflake, _decode_snowflake)],
+        type_decoders=TYPE_DECODERS,
         # The input policy (validation.py) runs before every handler: refusals cost no work.
         before_request=check_request,
         before_send=[add_rate_limit_headers],

@@ -62,21 +62,37 @@ class Subjects:
     def user_event(self, user_id: int, event_type: str) -> str:
         return f"{self.namespace}.ev.user.{user_id}.{event_type}"
 
+    def user_events(self, user_id: int) -> str:
+        """Every durable event of one user (a filter)."""
+        return f"{self.namespace}.ev.user.{user_id}.>"
+
     def user_events_of_type(self, event_type: str) -> str:
         return f"{self.namespace}.ev.user.*.{event_type}"
 
     def server_event(self, server_id: int, event_type: str) -> str:
         return f"{self.namespace}.ev.server.{server_id}.{event_type}"
 
+    def server_events(self, server_id: int) -> str:
+        """Every durable event of one server (a filter)."""
+        return f"{self.namespace}.ev.server.{server_id}.>"
+
     def server_events_of_type(self, event_type: str) -> str:
         return f"{self.namespace}.ev.server.*.{event_type}"
 
     def server_of(self, subject: str) -> int | None:
         """The server id of a server event subject, ``None`` for any other subject."""
-        prefix = f"{self.namespace}.ev.server."
+        return self._id_after(f"{self.namespace}.ev.server.", subject)
+
+    def user_of(self, subject: str) -> int | None:
+        """The user id of a user event subject, ``None`` for any other subject."""
+        return self._id_after(f"{self.namespace}.ev.user.", subject)
+
+    @staticmethod
+    def _id_after(prefix: str, subject: str) -> int | None:
         if not subject.startswith(prefix):
             return None
-        return int(subject[len(prefix) :].split(".", 1)[0])
+        token = subject[len(prefix) :].split(".", 1)[0]
+        return int(token) if token.isdigit() else None
 
     def ephemeral(self, *tokens: str | int) -> str:
         return ".".join([self.namespace, "eph", *map(str, tokens)])

@@ -21,7 +21,7 @@ from typing import Any
 import structlog
 from redis.asyncio import Redis
 
-from .errors import BadRequest, ServiceUnavailable
+from .errors import ServiceUnavailable
 
 __all__ = [
     "EPOCH_MS",
@@ -33,7 +33,6 @@ __all__ = [
     "WorkerLease",
     "WorkerLeaseLost",
     "lowest_snowflake_at",
-    "parse_id",
     "snowflake_time_ms",
 ]
 
@@ -321,11 +320,3 @@ class WorkerLease:
                 self._prefix + str(self.generator.worker_id),
                 self._owner,
             )
-
-
-def parse_id(field: str, value: str) -> Snowflake:
-    """A path or query id, or a 400 naming the field (for HTTP handlers)."""
-    try:
-        return Snowflake.parse(value)
-    except ValueError as exc:
-        raise BadRequest.for_field(field, str(exc)) from exc

@@ -26,19 +26,15 @@ from litestar import Litestar
 from litestar._openapi.schema_generation.plugins.struct import StructSchemaPlugin
 from litestar.openapi import ResponseSpec
 from litestar.openapi.spec import Components, Schema, SecurityScheme
-from litestar.openapi.spec.enums import OpenAPIType
-from litestar.plugins import OpenAPISchemaPlugin
 from litestar.routes import HTTPRoute
 from litestar.typing import FieldDefinition
 
 from .errors import ErrorBody
-from .ids import Snowflake
-from .validation import ID_PATTERN, takes_json_body
+from .validation import takes_json_body
 
 __all__ = [
     "SECURITY_SCHEMES",
     "ClosedStructSchema",
-    "SnowflakeSchema",
     "document_errors",
     "error_responses",
 ]
@@ -107,22 +103,6 @@ def document_errors(app: Litestar, auth_excluded: Sequence[str]) -> None:
             if takes_json_body(handler):
                 statuses |= {413, 415}
             handler.responses = {**error_responses(*sorted(statuses)), **(handler.responses or {})}
-
-
-class SnowflakeSchema(OpenAPISchemaPlugin):
-    """Ids are decimal strings in JSON (``Snowflake`` is an ``int`` in Python)."""
-
-    @staticmethod
-    def is_plugin_supported_type(value: Any) -> bool:
-        return value is Snowflake
-
-    def to_openapi_schema(self, field_definition: FieldDefinition, schema_creator: Any) -> Schema:
-        return Schema(
-            type=OpenAPIType.STRING,
-            pattern=ID_PATTERN,
-            description="a snowflake id: a positive 63-bit integer as a decimal string",
-            examples=["121500520262107136"],
-        )
 
 
 class ClosedStructSchema(StructSchemaPlugin):

@@ -1,7 +1,8 @@
 """A unit of work: one transaction, the events it emits, and what must run after it commits.
 
 The door (HTTP handler or NATS consumer) opens it; domain code writes through ``tx.conn``,
-emits durable events with :meth:`UnitOfWork.emit` (outbox rows in the same transaction) and
+emits durable events with :meth:`UnitOfWork.emit_server` / :meth:`UnitOfWork.emit_user`
+(outbox rows in the same transaction, on the subject the event's type and id name) and
 registers side effects that must not happen unless the change is durable (Redis marks, cache
 invalidation) with :meth:`UnitOfWork.after_commit`.
 """
@@ -29,7 +30,20 @@ class UnitOfWork:
     emitted: list[tuple[str, EventPayload]] = field(default_factory=list)  # (subject, event)
     _after_commit: list[Callable[[], Awaitable[object]]] = field(default_factory=list)
 
+    async def emit_server(self, server_id: int, payload: EventPayload) -> Snowflake:
+        """A durable event about a server: its members' sessions and the services that follow
+        servers get it (``{ns}.ev.server.{server_id}.{type}``)."""
+        subject = self.platform.subjects.server_event(server_id, payload.event_type)
+        return await self.emit(subject, payload)
+
+    async def emit_user(self, user_id: int, payload: EventPayload) -> Snowflake:
+        """A durable event for one user: their own sessions get it, and the services that
+        follow users (``{ns}.ev.user.{user_id}.{type}``)."""
+        subject = self.platform.subjects.user_event(user_id, payload.event_type)
+        return await self.emit(subject, payload)
+
     async def emit(self, subject: str, payload: EventPayload) -> Snowflake:
+        """An outbox row for ``subject``; prefer :meth:`emit_server` / :meth:`emit_user`."""
         event_id = self.platform.new_id()
         await enqueue(self.conn, event_id, subject, payload)
         self.emitted.append((subject, payload))

@@ -21,9 +21,13 @@ from .domain.members import Members
 from .domain.roles import Roles
 from .domain.servers import Servers
 from .events.users import user_events_consumer
-from .http.channels import ChannelsController
+from .http.audit import AuditLogController
+from .http.bans import BansController
+from .http.channels import ChannelsController, ServerChannelsController
 from .http.deps import Guilds
-from .http.invites import InvitesController
+from .http.invites import ChannelInvitesController, InvitesController, ServerInvitesController
+from .http.members import MembersController
+from .http.roles import RolesController
 from .http.servers import ServersController
 from .rpc.access import serve_access
 from .rpc.snapshots import serve_snapshots
@@ -79,7 +83,18 @@ def create_app(settings: GuildsSettings | None = None) -> Litestar:
     settings = settings or load_settings(GuildsSettings)
     return create_service_app(
         settings,
-        route_handlers=[ServersController, ChannelsController, InvitesController],
+        route_handlers=[
+            ServersController,
+            MembersController,
+            BansController,
+            RolesController,
+            ServerChannelsController,
+            ChannelsController,
+            InvitesController,
+            ChannelInvitesController,
+            ServerInvitesController,
+            AuditLogController,
+        ],
         title="Harmoniq guilds",
         extend=_domain(settings),
     )

@@ -1,13 +1,23 @@
-"""Settings every in-process service under test shares: the test's servers and namespace."""
+"""Services in-process for tests: on the test's servers and namespace, each with its own
+database. Nothing here imports a service: a service's test support passes its own
+``create_app``, settings type and schema (see the ``service_app`` fixture in :mod:`.plugin`).
+"""
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Awaitable, Callable
+from typing import Any, Protocol, TypeVar
 
+from litestar import Litestar
+from litestar.testing import AsyncTestClient
+
+from ..migrate import ServiceSchema
 from .infra import Infra
 from .keys import KeyFiles
 
-__all__ = ["service_settings"]
+__all__ = ["ServiceApp", "service_settings"]
+
+S = TypeVar("S")
 
 
 def service_settings(infra: Infra, keys: KeyFiles, namespace: str) -> dict[str, Any]:
@@ -19,3 +29,16 @@ def service_settings(infra: Infra, keys: KeyFiles, namespace: str) -> dict[str, 
         "log_json": False,
         "log_level": "WARNING",
     }
+
+
+class ServiceApp(Protocol):
+    """``await service_app(create_app, SettingsType, schema, **overrides)``: a client of that
+    service running in this test's event loop (its lifespan started), stopped after the test."""
+
+    def __call__(
+        self,
+        create_app: Callable[[S], Litestar],
+        settings_type: Callable[..., S],
+        schema: ServiceSchema,
+        **overrides: Any,
+    ) -> Awaitable[AsyncTestClient[Any]]: ...

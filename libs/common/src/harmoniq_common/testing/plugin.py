@@ -13,10 +13,13 @@ import contextlib
 import secrets
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
+from typing import Any, TypeVar
 
 import nats
 import pytest
 import pytest_asyncio
+from litestar import Litestar
+from litestar.testing import AsyncTestClient
 from nats.aio.client import Client as NatsClient
 from nats.js.errors import NotFoundError
 from redis.asyncio import Redis
@@ -24,6 +27,7 @@ from redis.asyncio import Redis
 from ..auth import RevocationMarks
 from ..bus import Subjects
 from ..migrate import ServiceSchema
+from .apps import ServiceApp, service_settings
 from .databases import TemplateDatabases
 from .infra import Infra, InfraStack
 from .keys import KeyFiles, write_keypair
@@ -34,9 +38,13 @@ __all__ = [
     "harmoniq_keys",
     "namespace",
     "nats_client",
+    "own_namespace",
     "redis_client",
+    "service_app",
     "service_database",
 ]
+
+S = TypeVar("S")
 
 
 @pytest.fixture(scope="session")
@@ -57,30 +65,37 @@ async def harmoniq_databases(harmoniq_infra: Infra) -> AsyncIterator[TemplateDat
     await databases.drop_all()
 
 
-@pytest_asyncio.fixture(loop_scope="session")
-async def namespace(harmoniq_infra: Infra) -> AsyncIterator[str]:
-    """A namespace of this test's own: its Redis keys, NATS subjects and streams.
+@contextlib.asynccontextmanager
+async def own_namespace(infra: Infra) -> AsyncIterator[str]:
+    """A namespace of one's own: its Redis keys, NATS subjects and streams.
 
-    Removed afterwards, and only it: a shared Redis or NATS may hold a developer's data.
+    Ready as a running fleet's would be: auth's revocation state is in place (auth restores
+    it at start; tests of the other services run without auth, and every token check needs
+    it). Removed afterwards, and only it: a shared Redis or NATS may hold a developer's data.
     """
     ns = f"t{secrets.token_hex(5)}"
-    redis = Redis.from_url(harmoniq_infra.redis_url)
-    # What auth's start-up does before any token is trusted (services/auth restores the
-    # state itself; tests of the other services run without it).
-    marks = RevocationMarks(redis, ns)
-    assert await marks.finish_restore(await marks.begin_restore())
-    yield ns
+    redis = Redis.from_url(infra.redis_url)
     try:
+        marks = RevocationMarks(redis, ns)
+        assert await marks.finish_restore(await marks.begin_restore())
+        yield ns
         async for key in redis.scan_iter(match=f"{ns}:*", count=1000):
             await redis.delete(key)
     finally:
         await redis.aclose()
-    nc = await nats.connect(harmoniq_infra.nats_url)
+    nc = await nats.connect(infra.nats_url)
     try:
         with contextlib.suppress(NotFoundError):
             await nc.jetstream().delete_stream(Subjects(ns).events_stream)
     finally:
         await nc.close()
+
+
+@pytest_asyncio.fixture(loop_scope="session")
+async def namespace(harmoniq_infra: Infra) -> AsyncIterator[str]:
+    """A namespace of this test's own (see :func:`own_namespace`)."""
+    async with own_namespace(harmoniq_infra) as ns:
+        yield ns
 
 
 @pytest_asyncio.fixture(loop_scope="session")
@@ -98,6 +113,34 @@ async def service_database(
     yield make
     for name in created:
         await harmoniq_databases.drop(name)
+
+
+@pytest_asyncio.fixture(loop_scope="session")
+async def service_app(
+    harmoniq_infra: Infra,
+    harmoniq_keys: KeyFiles,
+    namespace: str,
+    service_database: Callable[[ServiceSchema], Awaitable[str]],
+) -> AsyncIterator[ServiceApp]:
+    """Start services in-process (see :class:`.apps.ServiceApp`); stopped in reverse order."""
+    async with contextlib.AsyncExitStack() as running:
+
+        async def start(
+            create_app: Callable[[S], Litestar],
+            settings_type: Callable[..., S],
+            schema: ServiceSchema,
+            **overrides: Any,
+        ) -> AsyncTestClient[Any]:
+            settings = settings_type(
+                database_url=await service_database(schema),
+                **{**service_settings(harmoniq_infra, harmoniq_keys, namespace), **overrides},
+            )
+            client: AsyncTestClient[Any] = await running.enter_async_context(
+                AsyncTestClient(create_app(settings))
+            )
+            return client
+
+        yield start
 
 
 @pytest_asyncio.fixture(loop_scope="session")

@@ -74,7 +74,6 @@ class Accounts:
         self, username: str, email: str, password: str, client: ClientInfo
     ) -> tuple[users.UserRow, TokenPair]:
         password_hash = await self._passwords.hash(password)
-        subjects = self._platform.subjects
         async with unit_of_work(self._platform) as tx:
             try:
                 user = await users.insert(
@@ -84,10 +83,7 @@ class Accounts:
                 raise _taken("username") from None
             except users.EmailTaken:
                 raise _taken("email") from None
-            await tx.emit(
-                subjects.user_event(user.id, UserCreated.event_type),
-                UserCreated(user=summary(user), created_at=user.created_at),
-            )
+            await tx.emit_user(user.id, UserCreated(user=summary(user), created_at=user.created_at))
             tokens = await self._sessions.open(tx, user.id, client)
         log.info("account.registered", user_id=user.id)
         return user, tokens
@@ -160,10 +156,7 @@ class Accounts:
                     tx, user_id, revoked_before, "password_changed"
                 )
                 tokens = await self._sessions.open(tx, user_id, client)
-            await tx.emit(
-                self._platform.subjects.user_event(user_id, UserUpdated.event_type),
-                UserUpdated(user=summary(user), status=user.status),
-            )
+            await tx.emit_user(user_id, UserUpdated(user=summary(user), status=user.status))
         return user, tokens
 
     async def delete(self, user_id: Snowflake, password: str) -> None:
@@ -178,10 +171,7 @@ class Accounts:
         now = datetime.now(UTC)
         await users.anonymise(tx.conn, user_id, now)
         await self._sessions.revoke_everything(tx, user_id, now, "account_deleted")
-        await tx.emit(
-            self._platform.subjects.user_event(user_id, UserDeleted.event_type),
-            UserDeleted(user_id=user_id, deleted_at=now),
-        )
+        await tx.emit_user(user_id, UserDeleted(user_id=user_id, deleted_at=now))
         for bot_id in await self._bots.owned_ids(tx, user_id):  # nobody could manage them
             await self._bots.delete_in(tx, bot_id)
 

@@ -55,8 +55,8 @@ class Bots:
                 raise Conflict(
                     message, code="username_taken", errors=[FieldError("username", message)]
                 ) from None
-            await tx.emit(
-                self._platform.subjects.user_event(bot.id, UserCreated.event_type),
+            await tx.emit_user(
+                bot.id,
                 UserCreated(
                     user=UserSummary(id=bot.id, username=bot.username, avatar_url=None),
                     created_at=bot.created_at,
@@ -93,10 +93,7 @@ class Bots:
         await users.anonymise(tx.conn, bot_id, now)
         await bots.forget_token(tx.conn, bot_id)
         await self._revoke_connections(tx, bot_id, "bot_deleted")
-        await tx.emit(
-            self._platform.subjects.user_event(bot_id, UserDeleted.event_type),
-            UserDeleted(user_id=bot_id, deleted_at=now),
-        )
+        await tx.emit_user(bot_id, UserDeleted(user_id=bot_id, deleted_at=now))
         tx.after_commit(lambda: self._tokens.forget(bot_id))
 
     async def owned_ids(self, tx: UnitOfWork, owner_id: Snowflake) -> list[Snowflake]:
@@ -121,7 +118,7 @@ class Bots:
         return bot
 
     async def _revoke_connections(self, tx: UnitOfWork, bot_id: Snowflake, reason: str) -> None:
-        await tx.emit(
-            self._platform.subjects.user_event(bot_id, UserSessionsRevoked.event_type),
+        await tx.emit_user(
+            bot_id,
             UserSessionsRevoked(user_id=bot_id, revoked_before=datetime.now(UTC), reason=reason),
         )

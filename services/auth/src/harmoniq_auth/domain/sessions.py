@@ -126,8 +126,8 @@ class Sessions:
     ) -> None:
         await sessions.revoke(tx.conn, session_id, reason)
         now = datetime.now(UTC)
-        await tx.emit(
-            self._platform.subjects.user_event(user_id, UserSessionsRevoked.event_type),
+        await tx.emit_user(
+            user_id,
             UserSessionsRevoked(
                 user_id=user_id, session_id=session_id, revoked_before=now, reason=reason
             ),
@@ -140,9 +140,8 @@ class Sessions:
         """Every session and every access token issued before ``before``."""
         await sessions.revoke_all(tx.conn, user_id, reason)
         await users.revoke_tokens_before(tx.conn, user_id, before)
-        await tx.emit(
-            self._platform.subjects.user_event(user_id, UserSessionsRevoked.event_type),
-            UserSessionsRevoked(user_id=user_id, revoked_before=before, reason=reason),
+        await tx.emit_user(
+            user_id, UserSessionsRevoked(user_id=user_id, revoked_before=before, reason=reason)
         )
         tx.after_commit(
             lambda: self._platform.marks.revoke_user(user_id, _ms(before), self._mark_ttl)

@@ -11,7 +11,7 @@ from litestar.status_codes import HTTP_200_OK, HTTP_204_NO_CONTENT
 
 from harmoniq_common.auth import Principal
 from harmoniq_common.errors import Forbidden
-from harmoniq_common.ids import Snowflake, parse_id
+from harmoniq_common.ids import Snowflake
 from harmoniq_common.openapi import error_responses
 
 from ..domain.bots import Bots
@@ -67,16 +67,16 @@ class BotsController(Controller):
         cache_control=NO_STORE,
     )
     async def reset_token(
-        self, request: UserRequest, bot_id: FromPath[str], bots: NamedDependency[Bots]
+        self, request: UserRequest, bot_id: FromPath[Snowflake], bots: NamedDependency[Bots]
     ) -> BotToken:
         """A new token; the old one stops working at once and the bot's sockets close."""
         owner = _owner(request)
         await enforce(request, CREDENTIALS, f"acct:{owner}")
-        return BotToken(token=await bots.reset_token(owner, parse_id("bot_id", bot_id)))
+        return BotToken(token=await bots.reset_token(owner, bot_id))
 
     @delete("/{bot_id:str}", operation_id="deleteBot", status_code=HTTP_204_NO_CONTENT)
     async def delete_bot(
-        self, request: UserRequest, bot_id: FromPath[str], bots: NamedDependency[Bots]
+        self, request: UserRequest, bot_id: FromPath[Snowflake], bots: NamedDependency[Bots]
     ) -> None:
         """Delete the bot: its token dies at once; it leaves every server."""
-        await bots.delete(_owner(request), parse_id("bot_id", bot_id))
+        await bots.delete(_owner(request), bot_id)

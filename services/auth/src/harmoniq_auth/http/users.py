@@ -12,7 +12,7 @@ from litestar.status_codes import HTTP_204_NO_CONTENT
 
 from harmoniq_common.auth import Principal
 from harmoniq_common.errors import BadRequest
-from harmoniq_common.ids import parse_id
+from harmoniq_common.ids import Snowflake
 from harmoniq_common.openapi import error_responses
 
 from ..domain.accounts import Accounts, ProfileChange
@@ -66,10 +66,10 @@ class UsersController(Controller):
 
     @get("/{user_id:str}", operation_id="getUser")
     async def get_user(
-        self, user_id: FromPath[str], accounts: NamedDependency[Accounts]
+        self, user_id: FromPath[Snowflake], accounts: NamedDependency[Accounts]
     ) -> PublicUser:
         """Another user's public profile."""
-        return public_user(await accounts.get(parse_id("user_id", user_id)))
+        return public_user(await accounts.get(user_id))
 
 
 def _profile_change(data: ProfileUpdate) -> ProfileChange:

@@ -7,13 +7,14 @@ from datetime import datetime
 import asyncpg
 import msgspec
 
+from harmoniq_common.db import record_or_none, record_to, records_to
 from harmoniq_common.ids import Snowflake
 
 from .users import UsernameTaken
 
 __all__ = ["BotRow"]
 
-_COLUMNS = "id, username, avatar_url, bot_owner_id, created_at"
+_COLUMNS = "id, username, avatar_url, bot_owner_id AS owner_id, created_at"
 
 
 class BotRow(msgspec.Struct, frozen=True, kw_only=True):
@@ -22,16 +23,6 @@ class BotRow(msgspec.Struct, frozen=True, kw_only=True):
     avatar_url: str | None
     owner_id: Snowflake
     created_at: datetime
-
-
-def _bot(record: asyncpg.Record) -> BotRow:
-    return BotRow(
-        id=Snowflake(record["id"]),
-        username=record["username"],
-        avatar_url=record["avatar_url"],
-        owner_id=Snowflake(record["bot_owner_id"]),
-        created_at=record["created_at"],
-    )
 
 
 async def insert(
@@ -48,8 +39,7 @@ async def insert(
         )
     except asyncpg.UniqueViolationError as exc:
         raise UsernameTaken() from exc
-    assert record is not None
-    return _bot(record)
+    return record_to(BotRow, record)
 
 
 async def owned_by(conn: asyncpg.Connection, owner_id: int) -> list[BotRow]:
@@ -57,7 +47,7 @@ async def owned_by(conn: asyncpg.Connection, owner_id: int) -> list[BotRow]:
         f"SELECT {_COLUMNS} FROM users WHERE bot_owner_id = $1 AND deleted_at IS NULL ORDER BY id",
         owner_id,
     )
-    return [_bot(r) for r in records]
+    return records_to(BotRow, records)
 
 
 async def count_owned(conn: asyncpg.Connection, owner_id: int) -> int:
@@ -77,7 +67,7 @@ async def get_owned(
         bot_id,
         owner_id,
     )
-    return None if record is None else _bot(record)
+    return record_or_none(BotRow, record)
 
 
 # A restore of the digests (domain/revocation.py) reads them all and writes Redis under the

@@ -7,6 +7,7 @@ from datetime import datetime
 import asyncpg
 import msgspec
 
+from harmoniq_common.db import record_or_none
 from harmoniq_common.ids import Snowflake
 
 __all__ = ["RefreshTokenRow"]
@@ -60,12 +61,7 @@ async def lock_refresh_token(conn: asyncpg.Connection, token_hash: bytes) -> Ref
         " WHERE t.token_hash = $1 FOR UPDATE OF t, s",
         token_hash,
     )
-    if record is None:
-        return None
-    values = dict(record)
-    values["session_id"] = Snowflake(values["session_id"])
-    values["user_id"] = Snowflake(values["user_id"])
-    return RefreshTokenRow(**values)
+    return record_or_none(RefreshTokenRow, record)
 
 
 async def mark_used(conn: asyncpg.Connection, token_hash: bytes, session_id: int) -> None:

@@ -8,6 +8,7 @@ from datetime import datetime
 import asyncpg
 import msgspec
 
+from harmoniq_common.db import record_or_none, record_to, records_to
 from harmoniq_common.ids import Snowflake
 
 __all__ = ["EmailTaken", "UserRow", "UsernameTaken"]
@@ -40,14 +41,6 @@ _COLUMNS = (
 )
 
 
-def _row(record: asyncpg.Record | None) -> UserRow | None:
-    if record is None:
-        return None
-    values = dict(record)
-    values["id"] = Snowflake(values["id"])
-    return UserRow(**values)
-
-
 def _unique_violation(exc: asyncpg.UniqueViolationError) -> Exception:
     if exc.constraint_name == "users_email_unique":
         return EmailTaken()
@@ -68,31 +61,32 @@ async def insert(
         )
     except asyncpg.UniqueViolationError as exc:
         raise _unique_violation(exc) from exc
-    row = _row(record)
-    assert row is not None
-    return row
+    return record_to(UserRow, record)
 
 
 async def get(
     conn: asyncpg.Connection, user_id: int, *, for_update: bool = False
 ) -> UserRow | None:
     lock = " FOR UPDATE" if for_update else ""
-    return _row(await conn.fetchrow(f"SELECT {_COLUMNS} FROM users WHERE id = $1{lock}", user_id))
+    return record_or_none(
+        UserRow, await conn.fetchrow(f"SELECT {_COLUMNS} FROM users WHERE id = $1{lock}", user_id)
+    )
 
 
 async def get_many(conn: asyncpg.Connection, user_ids: Sequence[int]) -> list[UserRow]:
     records = await conn.fetch(f"SELECT {_COLUMNS} FROM users WHERE id = ANY($1)", user_ids)
-    return [row for row in map(_row, records) if row is not None]
+    return records_to(UserRow, records)
 
 
 async def find_by_login(conn: asyncpg.Connection, login: str) -> UserRow | None:
     """A live account by e-mail (stored lower-case) or by username, case-insensitively."""
-    return _row(
+    return record_or_none(
+        UserRow,
         await conn.fetchrow(
             f"SELECT {_COLUMNS} FROM users WHERE deleted_at IS NULL"
             " AND (email = lower($1) OR lower(username) = lower($1)) LIMIT 1",
             login,
-        )
+        ),
     )
 
 
@@ -119,9 +113,7 @@ async def update_profile(
         )
     except asyncpg.UniqueViolationError as exc:
         raise _unique_violation(exc) from exc
-    row = _row(record)
-    assert row is not None
-    return row
+    return record_to(UserRow, record)
 
 
 async def set_password(

@@ -44,9 +44,8 @@ class Channels:
 
     async def _emit_updated(self, tx: UnitOfWork, channel_id: int) -> ChannelRow:
         channel, overwrites = await channel_with_overwrites(tx.conn, channel_id)
-        await tx.emit(
-            self._platform.subjects.server_event(channel.server_id, ChannelUpdated.event_type),
-            ChannelUpdated(channel=channel_view(channel, overwrites)),
+        await tx.emit_server(
+            channel.server_id, ChannelUpdated(channel=channel_view(channel, overwrites))
         )
         return channel
 
@@ -79,10 +78,7 @@ class Channels:
             channel = await channels.insert(
                 tx.conn, self._platform.new_id(), server_id, kind, name, topic, count, parent_id
             )
-            await tx.emit(
-                self._platform.subjects.server_event(server_id, ChannelCreated.event_type),
-                ChannelCreated(channel=channel_view(channel, [])),
-            )
+            await tx.emit_server(server_id, ChannelCreated(channel=channel_view(channel, [])))
             await audit.record(
                 tx,
                 server_id,
@@ -181,8 +177,8 @@ class Channels:
                 if c.parent_id == channel_id
             ]
             await channels.delete(tx.conn, channel_id)
-            await tx.emit(
-                self._platform.subjects.server_event(channel.server_id, ChannelDeleted.event_type),
+            await tx.emit_server(
+                channel.server_id,
                 ChannelDeleted(server_id=channel.server_id, channel_id=channel.id),
             )
             # A deleted category's channels stay, without a parent (ON DELETE SET NULL).

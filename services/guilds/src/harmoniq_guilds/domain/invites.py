@@ -87,8 +87,8 @@ class Invites:
                 expires,
                 temporary,
             )
-            await tx.emit(
-                self._platform.subjects.server_event(channel.server_id, InviteCreated.event_type),
+            await tx.emit_server(
+                channel.server_id,
                 InviteCreated(
                     server_id=channel.server_id,
                     code=invite.code,
@@ -140,9 +140,8 @@ class Invites:
             if invite.creator_id != user_id:
                 access.require(Permission.MANAGE_SERVER)
             await invites.revoke(tx.conn, code)
-            await tx.emit(
-                self._platform.subjects.server_event(invite.server_id, InviteDeleted.event_type),
-                InviteDeleted(server_id=invite.server_id, code=code),
+            await tx.emit_server(
+                invite.server_id, InviteDeleted(server_id=invite.server_id, code=code)
             )
             await audit.record(
                 tx,
@@ -180,14 +179,10 @@ class Invites:
                 member=member_view(member),
                 member_count=await members.count_in_turn(tx.conn, server.id),
             )
-            await tx.emit(
-                self._platform.subjects.server_event(server.id, MemberJoined.event_type), joined
-            )
+            await tx.emit_server(server.id, joined)
             # Also to the joiner, after the server's copy: their gateway sessions start
             # following the server from this event on.
-            await tx.emit(
-                self._platform.subjects.user_event(user_id, MemberJoined.event_type), joined
-            )
+            await tx.emit_user(user_id, joined)
             await audit.record(
                 tx, server.id, user_id, "member.join", target_id=user_id, changes={"invite": code}
             )

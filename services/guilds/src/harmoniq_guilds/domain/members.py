@@ -26,8 +26,8 @@ async def remove_member(
     if they were not one. Every way out of a server (leave, kick, ban, account deletion)."""
     if not await members.remove(tx.conn, server_id, user_id):
         return False
-    await tx.emit(
-        platform.subjects.server_event(server_id, MemberLeft.event_type),
+    await tx.emit_server(
+        server_id,
         MemberLeft(
             server_id=Snowflake(server_id),
             user_id=Snowflake(user_id),
@@ -41,9 +41,6 @@ async def remove_member(
 class Members:
     def __init__(self, platform: Platform) -> None:
         self._platform = platform
-
-    def _subject(self, server_id: int, event_type: str) -> str:
-        return self._platform.subjects.server_event(server_id, event_type)
 
     async def list_all(
         self, server_id: int, user_id: Snowflake, after: int, limit: int
@@ -81,10 +78,7 @@ class Members:
             await members.set_nickname(tx.conn, server_id, member_id, nickname)
             updated = await members.get(tx.conn, server_id, member_id)
             assert updated is not None
-            await tx.emit(
-                self._subject(server_id, MemberUpdated.event_type),
-                MemberUpdated(member=member_view(updated)),
-            )
+            await tx.emit_server(server_id, MemberUpdated(member=member_view(updated)))
             await audit.record(
                 tx,
                 server_id,
@@ -141,12 +135,10 @@ class Members:
                 reason=reason,
                 delete_messages_seconds=delete_messages_seconds,
             )
-            await tx.emit(self._subject(server_id, BanAdded.event_type), banned)
+            await tx.emit_server(server_id, banned)
             # Also to the banned user (as member.joined goes to the joiner): after member.left
             # their sessions no longer follow the server, and a ban in advance never did.
-            await tx.emit(
-                self._platform.subjects.user_event(target_id, BanAdded.event_type), banned
-            )
+            await tx.emit_user(target_id, banned)
             await audit.record(
                 tx,
                 server_id,
@@ -165,9 +157,8 @@ class Members:
             access.require(Permission.BAN_MEMBERS)
             if not await members.unban(tx.conn, server_id, target_id):
                 raise NotFound("that user is not banned", code="unknown_ban")
-            await tx.emit(
-                self._subject(server_id, BanRemoved.event_type),
-                BanRemoved(server_id=Snowflake(server_id), user_id=target_id),
+            await tx.emit_server(
+                server_id, BanRemoved(server_id=Snowflake(server_id), user_id=target_id)
             )
             await audit.record(
                 tx, server_id, user_id, "member.unban", target_id=target_id, reason=reason

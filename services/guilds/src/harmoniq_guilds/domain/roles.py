@@ -25,9 +25,6 @@ class Roles:
         self._platform = platform
         self._settings = settings
 
-    def _subject(self, server_id: int, event_type: str) -> str:
-        return self._platform.subjects.server_event(server_id, event_type)
-
     @staticmethod
     def _no_escalation(access: ServerAccess, permissions: int, already: int = 0) -> None:
         """Nobody hands out a permission they lack; bits a role already has may stay (or go)."""
@@ -60,9 +57,7 @@ class Roles:
             role = await roles.insert(
                 tx.conn, self._platform.new_id(), server_id, name, permissions, 1, color
             )
-            await tx.emit(
-                self._subject(server_id, RoleCreated.event_type), RoleCreated(role=role_view(role))
-            )
+            await tx.emit_server(server_id, RoleCreated(role=role_view(role)))
             await audit.record(
                 tx,
                 server_id,
@@ -109,10 +104,7 @@ class Roles:
             updated = await roles.update(
                 tx.conn, role_id, name=name, permissions=permissions, position=position, color=color
             )
-            await tx.emit(
-                self._subject(server_id, RoleUpdated.event_type),
-                RoleUpdated(role=role_view(updated)),
-            )
+            await tx.emit_server(server_id, RoleUpdated(role=role_view(updated)))
             await audit.record(
                 tx,
                 server_id,
@@ -141,9 +133,8 @@ class Roles:
             if role.id == server_id:
                 raise BadRequest("the default role cannot be deleted", code="default_role")
             await roles.delete(tx.conn, role_id)
-            await tx.emit(
-                self._subject(server_id, RoleDeleted.event_type),
-                RoleDeleted(server_id=Snowflake(server_id), role_id=role_id),
+            await tx.emit_server(
+                server_id, RoleDeleted(server_id=Snowflake(server_id), role_id=role_id)
             )
             await audit.record(
                 tx,
@@ -180,10 +171,7 @@ class Roles:
                 await members.remove_role(tx.conn, server_id, member_id, role_id)
             member = await members.get(tx.conn, server_id, member_id)
             assert member is not None
-            await tx.emit(
-                self._subject(server_id, MemberUpdated.event_type),
-                MemberUpdated(member=member_view(member)),
-            )
+            await tx.emit_server(server_id, MemberUpdated(member=member_view(member)))
             await audit.record(
                 tx,
                 server_id,

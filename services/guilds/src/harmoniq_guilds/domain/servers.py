@@ -52,9 +52,6 @@ class Servers:
     def platform(self) -> Platform:
         return self._platform
 
-    def _subject(self, server_id: int, event_type: str) -> str:
-        return self._platform.subjects.server_event(server_id, event_type)
-
     async def create(
         self, owner_id: Snowflake, name: str, description: str | None, icon_id: str | None
     ) -> ServerRow:
@@ -95,11 +92,9 @@ class Servers:
                 roles=[role_view(r) for r in created_roles],
                 channels=[channel_view(general, []), channel_view(voice, [])],
             )
-            await tx.emit(self._subject(server.id, ServerCreated.event_type), created)
+            await tx.emit_server(server.id, created)
             # Also to the owner: their gateway sessions start following the new server.
-            await tx.emit(
-                self._platform.subjects.user_event(owner_id, ServerCreated.event_type), created
-            )
+            await tx.emit_user(owner_id, created)
             await audit.record(
                 tx,
                 server.id,
@@ -134,10 +129,7 @@ class Servers:
                 icon_id=change.icon_id,
                 clear_icon=change.clear_icon,
             )
-            await tx.emit(
-                self._subject(server_id, ServerUpdated.event_type),
-                ServerUpdated(server=server_view(server)),
-            )
+            await tx.emit_server(server_id, ServerUpdated(server=server_view(server)))
             await audit.record(
                 tx,
                 server_id,
@@ -158,10 +150,7 @@ class Servers:
 
     async def remove(self, tx: UnitOfWork, server_id: int) -> None:
         await servers.delete(tx.conn, server_id)
-        await tx.emit(
-            self._subject(server_id, ServerDeleted.event_type),
-            ServerDeleted(server_id=Snowflake(server_id)),
-        )
+        await tx.emit_server(server_id, ServerDeleted(server_id=Snowflake(server_id)))
 
     async def transfer(
         self, server_id: int, user_id: Snowflake, new_owner: Snowflake, reason: str | None
@@ -173,10 +162,7 @@ class Servers:
             if await members.get(tx.conn, server_id, new_owner) is None:
                 raise BadRequest.for_field("owner_id", "the new owner must be a member")
             server = await servers.set_owner(tx.conn, server_id, new_owner)
-            await tx.emit(
-                self._subject(server_id, ServerUpdated.event_type),
-                ServerUpdated(server=server_view(server)),
-            )
+            await tx.emit_server(server_id, ServerUpdated(server=server_view(server)))
             await audit.record(
                 tx, server_id, user_id, "server.transfer", target_id=new_owner, reason=reason
             )

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Annotated, Any
 from urllib.parse import unquote
 
 from litestar import Request
 from litestar.datastructures import State
-from litestar.di import Provide
+from litestar.di import NamedDependency, Provide
+from litestar.params import QueryParameter
+from msgspec import UNSET
 
 from harmoniq_common.auth import Principal
 from harmoniq_common.errors import BadRequest
@@ -20,11 +22,12 @@ from ..domain.members import Members
 from ..domain.roles import Roles
 from ..domain.servers import Servers
 
-__all__ = ["Guilds", "UserRequest", "dependencies", "reason"]
+__all__ = ["G", "Guilds", "PageSize", "UserRequest", "dependencies", "reason", "unset_as_none"]
 
 UserRequest = Request[Principal, str, Any]
 AUDIT_REASON_HEADER = "x-audit-log-reason"
 AUDIT_REASON_FIELD = "X-Audit-Log-Reason"
+PageSize = Annotated[int, QueryParameter(name="limit", ge=1, le=1000)]
 
 
 @dataclass(frozen=True)
@@ -36,6 +39,9 @@ class Guilds:
     roles: Roles
     members: Members
     invites: Invites
+
+
+G = NamedDependency[Guilds]
 
 
 def provide_guilds(state: State) -> Guilds:
@@ -52,6 +58,11 @@ def reason(request: Request[Any, Any, Any]) -> str | None:
     if len(text) > 512:
         raise BadRequest.for_field(AUDIT_REASON_FIELD, "at most 512 characters")
     return text or None
+
+
+def unset_as_none(value: Any) -> Any:
+    """A PATCH body's field: ``None`` when the client left it out."""
+    return None if value is UNSET else value
 
 
 def dependencies() -> dict[str, Provide]:

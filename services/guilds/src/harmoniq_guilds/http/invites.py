@@ -1,4 +1,6 @@
-"""``/api/v1/invites/{code}``: preview (no account needed), join, revoke."""
+"""Invites: ``/api/v1/invites/{code}`` (preview without an account, join, revoke), a channel's
+``/api/v1/channels/{channel_id}/invites`` (create) and a server's
+``/api/v1/servers/{server_id}/invites`` (list)."""
 
 from __future__ import annotations
 
@@ -6,21 +8,18 @@ import re
 from typing import Any
 
 from litestar import Controller, Request, delete, get, post
-from litestar.di import NamedDependency
-from litestar.params import FromPath
-from litestar.status_codes import HTTP_204_NO_CONTENT
+from litestar.params import FromPath, JSONBody
+from litestar.status_codes import HTTP_201_CREATED, HTTP_204_NO_CONTENT
 
 from harmoniq_common.errors import BadRequest
 from harmoniq_common.events import ServerView
+from harmoniq_common.ids import Snowflake
 
 from ..domain.views import server_view
-from .deps import Guilds, UserRequest, dependencies, reason
-from .schemas import InvitePreview, ServerPreview
+from .deps import G, UserRequest, dependencies, reason
+from .schemas import InviteCreate, InvitePreview, InviteView, ServerPreview
 
-__all__ = ["InvitesController"]
-
-G = NamedDependency[Guilds]
-
+__all__ = ["ChannelInvitesController", "InvitesController", "ServerInvitesController"]
 
 _CODE = re.compile(r"[A-Za-z0-9]{1,32}")
 
@@ -67,3 +66,66 @@ class InvitesController(Controller):
     async def revoke_invite(self, request: UserRequest, code: FromPath[str], guilds: G) -> None:
         """Revoke: its creator, or MANAGE_SERVER."""
         await guilds.invites.revoke(_code(code), request.user.user_id, reason(request))
+
+
+class ChannelInvitesController(Controller):
+    path = "/api/v1/channels/{channel_id:str}/invites"
+    tags = ["invites"]
+    dependencies = dependencies()
+
+    @post("/", operation_id="createInvite", status_code=HTTP_201_CREATED)
+    async def create_invite(
+        self,
+        request: UserRequest,
+        channel_id: FromPath[Snowflake],
+        data: JSONBody[InviteCreate],
+        guilds: G,
+    ) -> InviteView:
+        """An invite to this channel's server (CREATE_INVITES in the channel)."""
+        invite = await guilds.invites.create(
+            channel_id,
+            request.user.user_id,
+            data.max_uses,
+            data.max_age_seconds,
+            data.temporary,
+            reason(request),
+        )
+        preview = await guilds.invites.preview(invite.code)
+        return InviteView(
+            code=invite.code,
+            server=server_view(preview.server),
+            channel_id=invite.channel_id,
+            channel_name=preview.channel_name,
+            member_count=preview.member_count,
+            creator_id=invite.creator_id,
+            max_uses=invite.max_uses,
+            uses=invite.uses,
+            expires_at=invite.expires_at,
+            temporary=invite.temporary,
+        )
+
+
+class ServerInvitesController(Controller):
+    path = "/api/v1/servers/{server_id:str}/invites"
+    tags = ["invites"]
+    dependencies = dependencies()
+
+    @get("/", operation_id="listInvites")
+    async def invites(
+        self, request: UserRequest, server_id: FromPath[Snowflake], guilds: G
+    ) -> list[InviteView]:
+        access, _ = await guilds.servers.get(server_id, request.user.user_id)
+        rows = await guilds.invites.list_all(server_id, request.user.user_id)
+        return [
+            InviteView(
+                code=r.code,
+                server=server_view(access.server),
+                channel_id=r.channel_id,
+                creator_id=r.creator_id,
+                max_uses=r.max_uses,
+                uses=r.uses,
+                expires_at=r.expires_at,
+                temporary=r.temporary,
+            )
+            for r in rows
+        ]

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import asyncpg
 
-from .rows import ChannelRow, OverwriteRow, to_row, to_rows
+from harmoniq_common.db import record_or_none, record_to, records_to
+
+from .rows import ChannelRow, OverwriteRow
 
 __all__ = [
     "count",
@@ -43,15 +45,13 @@ async def insert(
         position,
         parent_id,
     )
-    row = to_row(record, ChannelRow)
-    assert row is not None
-    return row
+    return record_to(ChannelRow, record)
 
 
 async def get(conn: asyncpg.Connection, channel_id: int) -> ChannelRow | None:
-    return to_row(
-        await conn.fetchrow(f"SELECT {_COLUMNS} FROM channels WHERE id = $1", channel_id),
+    return record_or_none(
         ChannelRow,
+        await conn.fetchrow(f"SELECT {_COLUMNS} FROM channels WHERE id = $1", channel_id),
     )
 
 
@@ -59,7 +59,7 @@ async def list_for_server(conn: asyncpg.Connection, server_id: int) -> list[Chan
     records = await conn.fetch(
         f"SELECT {_COLUMNS} FROM channels WHERE server_id = $1 ORDER BY position, id", server_id
     )
-    return to_rows(records, ChannelRow)
+    return records_to(ChannelRow, records)
 
 
 async def count(conn: asyncpg.Connection, server_id: int) -> int:
@@ -91,9 +91,7 @@ async def update(
         parent_id,
         clear_parent,
     )
-    row = to_row(record, ChannelRow)
-    assert row is not None
-    return row
+    return record_to(ChannelRow, record)
 
 
 async def set_position(conn: asyncpg.Connection, channel_id: int, position: int) -> None:
@@ -110,7 +108,7 @@ async def overwrites_for(conn: asyncpg.Connection, channel_ids: list[int]) -> li
         " WHERE channel_id = ANY($1::bigint[]) ORDER BY channel_id, target_kind, target_id",
         channel_ids,
     )
-    return to_rows(records, OverwriteRow)
+    return records_to(OverwriteRow, records)
 
 
 async def set_overwrite(

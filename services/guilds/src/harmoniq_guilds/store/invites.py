@@ -6,7 +6,9 @@ from datetime import datetime
 
 import asyncpg
 
-from .rows import InviteRow, to_row, to_rows
+from harmoniq_common.db import record_or_none, record_to, records_to
+
+from .rows import InviteRow
 
 __all__ = ["consume", "get", "insert", "list_for_server", "revoke"]
 
@@ -37,27 +39,25 @@ async def insert(
         expires_at,
         temporary,
     )
-    row = to_row(record, InviteRow)
-    assert row is not None
-    return row
+    return record_to(InviteRow, record)
 
 
 async def get(conn: asyncpg.Connection, code: str) -> InviteRow | None:
-    return to_row(
-        await conn.fetchrow(f"SELECT {_COLUMNS} FROM invites WHERE code = $1", code), InviteRow
+    return record_or_none(
+        InviteRow, await conn.fetchrow(f"SELECT {_COLUMNS} FROM invites WHERE code = $1", code)
     )
 
 
 async def consume(conn: asyncpg.Connection, code: str) -> InviteRow | None:
     """Take one use of a live invite atomically; None if it is used up, expired or revoked."""
-    return to_row(
+    return record_or_none(
+        InviteRow,
         await conn.fetchrow(
             "UPDATE invites SET uses = uses + 1 WHERE code = $1 AND revoked_at IS NULL"
             " AND (expires_at IS NULL OR expires_at > now())"
             f" AND (max_uses IS NULL OR uses < max_uses) RETURNING {_COLUMNS}",
             code,
         ),
-        InviteRow,
     )
 
 
@@ -67,7 +67,7 @@ async def list_for_server(conn: asyncpg.Connection, server_id: int) -> list[Invi
         " AND (expires_at IS NULL OR expires_at > now()) ORDER BY created_at DESC",
         server_id,
     )
-    return to_rows(records, InviteRow)
+    return records_to(InviteRow, records)
 
 
 async def revoke(conn: asyncpg.Connection, code: str) -> None:

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import asyncpg
 
+from harmoniq_common.db import record_or_none, records_to
 from harmoniq_common.ids import Snowflake
 
-from .rows import MemberRow, to_row, to_rows
+from .rows import MemberRow
 
 __all__ = [
     "add",
@@ -50,11 +51,11 @@ async def add(conn: asyncpg.Connection, server_id: int, user_id: int, *, tempora
 
 
 async def get(conn: asyncpg.Connection, server_id: int, user_id: int) -> MemberRow | None:
-    return to_row(
+    return record_or_none(
+        MemberRow,
         await conn.fetchrow(
             f"{_SELECT} WHERE m.server_id = $1 AND m.user_id = $2{_GROUP}", server_id, user_id
         ),
-        MemberRow,
     )
 
 
@@ -67,7 +68,7 @@ async def get_many(
         server_id,
         user_ids,
     )
-    return to_rows(records, MemberRow)
+    return records_to(MemberRow, records)
 
 
 async def list_page(
@@ -79,7 +80,7 @@ async def list_page(
         after,
         limit,
     )
-    return to_rows(records, MemberRow)
+    return records_to(MemberRow, records)
 
 
 async def longest_standing(

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import asyncpg
 
-from .rows import RoleRow, to_row, to_rows
+from harmoniq_common.db import record_or_none, record_to, records_to
+
+from .rows import RoleRow
 
 __all__ = ["count", "delete", "get", "insert", "list_for_server", "update"]
 
@@ -30,9 +32,7 @@ async def insert(
         position,
         color,
     )
-    row = to_row(record, RoleRow)
-    assert row is not None
-    return row
+    return record_to(RoleRow, record)
 
 
 async def list_for_server(conn: asyncpg.Connection, server_id: int) -> list[RoleRow]:
@@ -40,15 +40,15 @@ async def list_for_server(conn: asyncpg.Connection, server_id: int) -> list[Role
         f"SELECT {_COLUMNS} FROM roles WHERE server_id = $1 ORDER BY position DESC, id",
         server_id,
     )
-    return to_rows(records, RoleRow)
+    return records_to(RoleRow, records)
 
 
 async def get(conn: asyncpg.Connection, server_id: int, role_id: int) -> RoleRow | None:
-    return to_row(
+    return record_or_none(
+        RoleRow,
         await conn.fetchrow(
             f"SELECT {_COLUMNS} FROM roles WHERE server_id = $1 AND id = $2", server_id, role_id
         ),
-        RoleRow,
     )
 
 
@@ -76,9 +76,7 @@ async def update(
         position,
         color,
     )
-    row = to_row(record, RoleRow)
-    assert row is not None
-    return row
+    return record_to(RoleRow, record)
 
 
 async def delete(conn: asyncpg.Connection, role_id: int) -> None:

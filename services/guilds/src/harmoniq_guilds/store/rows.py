@@ -1,11 +1,9 @@
-"""Rows as the domain sees them, built from asyncpg records."""
+"""Rows as the domain sees them (built from asyncpg records by ``harmoniq_common.db.records_to``)."""
 
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, TypeVar
 
-import asyncpg
 import msgspec
 
 from harmoniq_common.ids import Snowflake
@@ -17,11 +15,7 @@ __all__ = [
     "OverwriteRow",
     "RoleRow",
     "ServerRow",
-    "to_row",
-    "to_rows",
 ]
-
-R = TypeVar("R", bound=msgspec.Struct)
 
 
 class ServerRow(msgspec.Struct, frozen=True, kw_only=True):
@@ -81,21 +75,3 @@ class InviteRow(msgspec.Struct, frozen=True, kw_only=True):
     temporary: bool
     created_at: datetime
     revoked_at: datetime | None
-
-
-def _convert(record: asyncpg.Record, kind: type[R]) -> R:
-    return msgspec.convert(dict(record), kind, dec_hook=_snowflakes)
-
-
-def _snowflakes(kind: type, value: Any) -> Any:
-    if kind is Snowflake:
-        return Snowflake(value)
-    raise NotImplementedError
-
-
-def to_row(record: asyncpg.Record | None, kind: type[R]) -> R | None:
-    return None if record is None else _convert(record, kind)
-
-
-def to_rows(records: list[asyncpg.Record], kind: type[R]) -> list[R]:
-    return [_convert(record, kind) for record in records]

@@ -1,12 +1,13 @@
-"""SQL for servers and the users projection."""
+"""SQL for servers."""
 
 from __future__ import annotations
 
 import asyncpg
 
+from harmoniq_common.db import record_or_none, record_to, records_to
 from harmoniq_common.ids import Snowflake
 
-from .rows import ServerRow, to_row, to_rows
+from .rows import ServerRow
 
 __all__ = [
     "count_memberships",
@@ -16,7 +17,6 @@ __all__ = [
     "list_for_user",
     "set_owner",
     "update",
-    "upsert_user",
 ]
 
 _COLUMNS = "id, name, description, icon_id, owner_id, created_at"
@@ -39,16 +39,14 @@ async def insert(
         icon_id,
         owner_id,
     )
-    row = to_row(record, ServerRow)
-    assert row is not None
-    return row
+    return record_to(ServerRow, record)
 
 
 async def get(conn: asyncpg.Connection, server_id: int, *, lock: bool = False) -> ServerRow | None:
     suffix = " FOR UPDATE" if lock else ""
-    return to_row(
-        await conn.fetchrow(f"SELECT {_COLUMNS} FROM servers WHERE id = $1{suffix}", server_id),
+    return record_or_none(
         ServerRow,
+        await conn.fetchrow(f"SELECT {_COLUMNS} FROM servers WHERE id = $1{suffix}", server_id),
     )
 
 
@@ -63,7 +61,7 @@ async def list_for_user(
         after,
         limit,
     )
-    return to_rows(records, ServerRow)
+    return records_to(ServerRow, records)
 
 
 async def count_memberships(conn: asyncpg.Connection, user_id: int) -> int:
@@ -93,9 +91,7 @@ async def update(
         icon_id,
         clear_icon,
     )
-    row = to_row(record, ServerRow)
-    assert row is not None
-    return row
+    return record_to(ServerRow, record)
 
 
 async def set_owner(conn: asyncpg.Connection, server_id: int, owner_id: int) -> ServerRow:
@@ -104,34 +100,11 @@ async def set_owner(conn: asyncpg.Connection, server_id: int, owner_id: int) -> 
         server_id,
         owner_id,
     )
-    row = to_row(record, ServerRow)
-    assert row is not None
-    return row
+    return record_to(ServerRow, record)
 
 
 async def delete(conn: asyncpg.Connection, server_id: int) -> None:
     await conn.execute("DELETE FROM servers WHERE id = $1", server_id)
-
-
-async def upsert_user(
-    conn: asyncpg.Connection,
-    user_id: int,
-    username: str,
-    avatar_url: str | None,
-    *,
-    deleted: bool = False,
-) -> None:
-    await conn.execute(
-        "INSERT INTO users (id, username, avatar_url, deleted) VALUES ($1, $2, $3, $4)"
-        " ON CONFLICT (id) DO UPDATE SET username = excluded.username,"
-        " avatar_url = excluded.avatar_url, deleted = excluded.deleted"
-        # A deleted account stays deleted, whatever arrives late (events may be redelivered).
-        " WHERE NOT users.deleted",
-        user_id,
-        username,
-        avatar_url,
-        deleted,
-    )
 
 
 async def owned_by(conn: asyncpg.Connection, user_id: int) -> list[Snowflake]:

@@ -7,14 +7,12 @@ import structlog
 from harmoniq_common.consumers import request
 from harmoniq_common.directory import USER_SUMMARIES, UserSummaries, UserSummariesRequest
 from harmoniq_common.errors import ApiError
-from harmoniq_common.events import UserCreated, UserDeleted, UserUpdated
 from harmoniq_common.ids import Snowflake
 from harmoniq_common.platform import Platform
-from harmoniq_common.uow import UnitOfWork
 
 from ..store import users
 
-__all__ = ["KnownAuthors", "apply_user_event", "ensure_known"]
+__all__ = ["KnownAuthors", "ensure_known"]
 
 log = structlog.get_logger(__name__)
 
@@ -45,7 +43,7 @@ async def ensure_known(platform: Platform, user_ids: list[int]) -> set[int]:
         return known
     async with platform.pool.acquire() as conn:
         for summary in answer.users:
-            await users.upsert(conn, summary)
+            await users.USERS.upsert(conn, summary)
     return known | {int(summary.id) for summary in answer.users}
 
 
@@ -66,12 +64,3 @@ class KnownAuthors:
         if len(self._seen) >= self._limit:
             self._seen.clear()  # bounded memory; the cost is one lookup per author again
         self._seen |= await ensure_known(self._platform, unseen)
-
-
-async def apply_user_event(tx: UnitOfWork, event: UserCreated | UserUpdated | UserDeleted) -> None:
-    """Deleted users are anonymised on every message they wrote (their id stays, for
-    moderation; their name and avatar go)."""
-    if isinstance(event, UserDeleted):
-        await users.mark_deleted(tx.conn, event.user_id)
-    else:
-        await users.upsert(tx.conn, event.user)

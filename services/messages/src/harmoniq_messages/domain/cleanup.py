@@ -54,7 +54,6 @@ class Cleanup:
     ) -> int:
         """A ban's "delete their messages of the last N seconds", counted from the ban."""
         since = lowest_snowflake_at(int((as_of - timedelta(seconds=seconds)).timestamp() * 1000))
-        subjects = self._platform.subjects
         async with unit_of_work(self._platform) as tx:
             removed = await messages.delete_by_author_since(tx.conn, server_id, user_id, since)
             for channel_id, ids in removed.items():
@@ -66,5 +65,5 @@ class Cleanup:
                     event = MessagesBulkDeleted(
                         server_id=Snowflake(server_id), channel_id=channel_id, message_ids=ids
                     )
-                await tx.emit(subjects.server_event(server_id, event.event_type), event)
+                await tx.emit_server(server_id, event)
         return sum(len(ids) for ids in removed.values())

@@ -11,7 +11,6 @@ import asyncpg
 from harmoniq_common.access import AccessCache, ChannelAccess
 from harmoniq_common.errors import BadRequest, Forbidden, NotFound
 from harmoniq_common.events import (
-    EventPayload,
     MessageCreated,
     MessageDeleted,
     MessagesBulkDeleted,
@@ -72,9 +71,6 @@ class Messages:
             await reaction_counts(conn, rows, viewer_id),
         )
 
-    async def _emit(self, tx: UnitOfWork, server_id: int, event: EventPayload) -> None:
-        await tx.emit(self._platform.subjects.server_event(server_id, event.event_type), event)
-
     async def send(
         self,
         user_id: int,
@@ -123,7 +119,7 @@ class Messages:
                 return await self.page_of(tx.conn, [first], user_id), False
             # A new message has no reactions yet: only its reply preview is read.
             page = Page([message_view(row, await reply_previews(tx.conn, [row]))], {})
-            await self._emit(tx, access.server_id, MessageCreated(message=page.messages[0]))
+            await tx.emit_server(access.server_id, MessageCreated(message=page.messages[0]))
         return page, True
 
     async def get(self, user_id: int, channel_id: int, message_id: int) -> Page:
@@ -178,7 +174,7 @@ class Messages:
             )
             updated = await self._own_message(tx, channel_id, message_id)
             page = await self.page_of(tx.conn, [updated], user_id)
-            await self._emit(tx, access.server_id, MessageUpdated(message=page.messages[0]))
+            await tx.emit_server(access.server_id, MessageUpdated(message=page.messages[0]))
         return page
 
     async def delete(self, user_id: int, channel_id: int, message_id: int) -> None:
@@ -188,8 +184,7 @@ class Messages:
             if row.author_id != user_id:
                 require(access, Permission.MANAGE_MESSAGES)
             await messages.delete(tx.conn, message_id)
-            await self._emit(
-                tx,
+            await tx.emit_server(
                 access.server_id,
                 MessageDeleted(
                     server_id=access.server_id,
@@ -206,8 +201,7 @@ class Messages:
         async with unit_of_work(self._platform) as tx:
             deleted = await messages.delete_many(tx.conn, channel_id, sorted(set(message_ids)))
             if deleted:
-                await self._emit(
-                    tx,
+                await tx.emit_server(
                     access.server_id,
                     MessagesBulkDeleted(
                         server_id=access.server_id,
@@ -240,8 +234,7 @@ class Messages:
             await messages.set_pinned(tx.conn, message_id, now if pinned else None)
             remaining = [p.pinned_at for p in current if p.id != message_id and p.pinned_at]
             last = now if pinned else max(remaining, default=None)
-            await self._emit(
-                tx,
+            await tx.emit_server(
                 access.server_id,
                 PinUpdated(
                     server_id=access.server_id,

@@ -57,10 +57,8 @@ class Reactions:
                         code="too_many_reactions",
                     )
             if await reactions.add(tx.conn, message_id, emoji, user_id):
-                await tx.emit(
-                    self._platform.subjects.server_event(
-                        access.server_id, ReactionAdded.event_type
-                    ),
+                await tx.emit_server(
+                    access.server_id,
                     ReactionAdded(
                         server_id=access.server_id,
                         channel_id=Snowflake(channel_id),
@@ -80,10 +78,8 @@ class Reactions:
         async with unit_of_work(self._platform) as tx:
             await self._message_in(tx, channel_id, message_id)
             if await reactions.remove(tx.conn, message_id, emoji, target_id):
-                await tx.emit(
-                    self._platform.subjects.server_event(
-                        access.server_id, ReactionRemoved.event_type
-                    ),
+                await tx.emit_server(
+                    access.server_id,
                     ReactionRemoved(
                         server_id=access.server_id,
                         channel_id=Snowflake(channel_id),

@@ -6,12 +6,11 @@ from typing import Annotated
 
 from litestar import Controller, Response, delete, get, patch, post, put
 from litestar.di import NamedDependency
-from litestar.params import FromPath, JSONBody, QueryParameter
+from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED, HTTP_204_NO_CONTENT
 
-from harmoniq_common.ids import parse_id
+from harmoniq_common.ids import Snowflake
 from harmoniq_common.ratelimit import RateLimit, limit_request
-from harmoniq_common.validation import ID_PATTERN
 
 from ..settings import MessagesSettings
 from .deps import Domain, UserRequest, dependencies, render
@@ -20,12 +19,8 @@ from .schemas import BulkDelete, MessageCreate, MessageEdit, MessageOut, UserSum
 __all__ = ["MessagesController"]
 
 D = NamedDependency[Domain]
-Cursor = Annotated[str | None, QueryParameter(max_length=19, pattern=ID_PATTERN)]
+Cursor = FromQuery[Snowflake | None]
 Limit = Annotated[int, QueryParameter(ge=1, le=100)]
-
-
-def _cursor(name: str, value: str | None) -> int | None:
-    return None if value is None else parse_id(name, value)
 
 
 class MessagesController(Controller):
@@ -37,21 +32,20 @@ class MessagesController(Controller):
     async def send(
         self,
         request: UserRequest,
-        channel_id: FromPath[str],
+        channel_id: FromPath[Snowflake],
         data: JSONBody[MessageCreate],
         domain: D,
     ) -> Response[MessageOut]:
         """Post a message (SEND_MESSAGES). A repeated ``nonce`` answers 200 with the first one."""
-        channel = parse_id("channel_id", channel_id)
         settings: MessagesSettings = request.app.state.platform.settings
         await limit_request(
             request,
             request.app.state.platform.limiter,
             RateLimit("send", settings.send_rate_limit, settings.send_rate_period_seconds),
-            f"{request.user.user_id}:{channel}",
+            f"{request.user.user_id}:{channel_id}",
         )
         page, created = await domain.messages.send(
-            request.user.user_id, channel, data.content, data.reply_to_id, data.nonce
+            request.user.user_id, channel_id, data.content, data.reply_to_id, data.nonce
         )
         return Response(render(page)[0], status_code=HTTP_201_CREATED if created else HTTP_200_OK)
 
@@ -59,7 +53,7 @@ class MessagesController(Controller):
     async def history(
         self,
         request: UserRequest,
-        channel_id: FromPath[str],
+        channel_id: FromPath[Snowflake],
         domain: D,
         before: Cursor = None,
         after: Cursor = None,
@@ -68,94 +62,84 @@ class MessagesController(Controller):
     ) -> list[MessageOut]:
         """Newest first; at most one of ``before``/``after``/``around`` (READ_MESSAGE_HISTORY)."""
         page = await domain.messages.history(
-            request.user.user_id,
-            parse_id("channel_id", channel_id),
-            before=_cursor("before", before),
-            after=_cursor("after", after),
-            around=_cursor("around", around),
-            limit=limit,
+            request.user.user_id, channel_id, before=before, after=after, around=around, limit=limit
         )
         return render(page)
 
     @get("/pins", operation_id="listPins")
     async def pins(
-        self, request: UserRequest, channel_id: FromPath[str], domain: D
+        self, request: UserRequest, channel_id: FromPath[Snowflake], domain: D
     ) -> list[MessageOut]:
         """Pinned messages, most recently pinned first."""
-        return render(
-            await domain.messages.pins(request.user.user_id, parse_id("channel_id", channel_id))
-        )
+        return render(await domain.messages.pins(request.user.user_id, channel_id))
 
     @post("/bulk-delete", operation_id="bulkDeleteMessages", status_code=HTTP_204_NO_CONTENT)
     async def bulk_delete(
-        self, request: UserRequest, channel_id: FromPath[str], data: JSONBody[BulkDelete], domain: D
+        self,
+        request: UserRequest,
+        channel_id: FromPath[Snowflake],
+        data: JSONBody[BulkDelete],
+        domain: D,
     ) -> None:
         """Delete 2 to 100 messages of this channel at once (MANAGE_MESSAGES)."""
-        await domain.messages.bulk_delete(
-            request.user.user_id, parse_id("channel_id", channel_id), list(data.message_ids)
-        )
+        await domain.messages.bulk_delete(request.user.user_id, channel_id, list(data.message_ids))
 
     @get("/{message_id:str}", operation_id="getMessage")
     async def get_message(
-        self, request: UserRequest, channel_id: FromPath[str], message_id: FromPath[str], domain: D
+        self,
+        request: UserRequest,
+        channel_id: FromPath[Snowflake],
+        message_id: FromPath[Snowflake],
+        domain: D,
     ) -> MessageOut:
-        page = await domain.messages.get(
-            request.user.user_id,
-            parse_id("channel_id", channel_id),
-            parse_id("message_id", message_id),
-        )
+        page = await domain.messages.get(request.user.user_id, channel_id, message_id)
         return render(page)[0]
 
     @patch("/{message_id:str}", operation_id="editMessage")
     async def edit(
         self,
         request: UserRequest,
-        channel_id: FromPath[str],
-        message_id: FromPath[str],
+        channel_id: FromPath[Snowflake],
+        message_id: FromPath[Snowflake],
         data: JSONBody[MessageEdit],
         domain: D,
     ) -> MessageOut:
         """New content (author only); ``edited_at`` records when."""
         page = await domain.messages.edit(
-            request.user.user_id,
-            parse_id("channel_id", channel_id),
-            parse_id("message_id", message_id),
-            data.content,
+            request.user.user_id, channel_id, message_id, data.content
         )
         return render(page)[0]
 
     @delete("/{message_id:str}", operation_id="deleteMessage", status_code=HTTP_204_NO_CONTENT)
     async def delete_message(
-        self, request: UserRequest, channel_id: FromPath[str], message_id: FromPath[str], domain: D
+        self,
+        request: UserRequest,
+        channel_id: FromPath[Snowflake],
+        message_id: FromPath[Snowflake],
+        domain: D,
     ) -> None:
         """The author, or anyone with MANAGE_MESSAGES."""
-        await domain.messages.delete(
-            request.user.user_id,
-            parse_id("channel_id", channel_id),
-            parse_id("message_id", message_id),
-        )
+        await domain.messages.delete(request.user.user_id, channel_id, message_id)
 
     @put("/{message_id:str}/pin", operation_id="pinMessage", status_code=HTTP_204_NO_CONTENT)
     async def pin(
-        self, request: UserRequest, channel_id: FromPath[str], message_id: FromPath[str], domain: D
+        self,
+        request: UserRequest,
+        channel_id: FromPath[Snowflake],
+        message_id: FromPath[Snowflake],
+        domain: D,
     ) -> None:
-        await domain.messages.set_pinned(
-            request.user.user_id,
-            parse_id("channel_id", channel_id),
-            parse_id("message_id", message_id),
-            pinned=True,
-        )
+        await domain.messages.set_pinned(request.user.user_id, channel_id, message_id, pinned=True)
 
     @delete("/{message_id:str}/pin", operation_id="unpinMessage", status_code=HTTP_204_NO_CONTENT)
     async def unpin(
-        self, request: UserRequest, channel_id: FromPath[str], message_id: FromPath[str], domain: D
+        self,
+        request: UserRequest,
+        channel_id: FromPath[Snowflake],
+        message_id: FromPath[Snowflake],
+        domain: D,
     ) -> None:
-        await domain.messages.set_pinned(
-            request.user.user_id,
-            parse_id("channel_id", channel_id),
-            parse_id("message_id", message_id),
-            pinned=False,
-        )
+        await domain.messages.set_pinned(request.user.user_id, channel_id, message_id, pinned=False)
 
     # -- reactions ---------------------------------------------------------------------------
 
@@ -167,18 +151,13 @@ class MessagesController(Controller):
     async def react(
         self,
         request: UserRequest,
-        channel_id: FromPath[str],
-        message_id: FromPath[str],
+        channel_id: FromPath[Snowflake],
+        message_id: FromPath[Snowflake],
         emoji: FromPath[str],
         domain: D,
     ) -> None:
         """React (idempotent). A new emoji on the message takes ADD_REACTIONS."""
-        await domain.reactions.add(
-            request.user.user_id,
-            parse_id("channel_id", channel_id),
-            parse_id("message_id", message_id),
-            emoji,
-        )
+        await domain.reactions.add(request.user.user_id, channel_id, message_id, emoji)
 
     @delete(
         "/{message_id:str}/reactions/{emoji:str}/@me",
@@ -188,15 +167,13 @@ class MessagesController(Controller):
     async def unreact(
         self,
         request: UserRequest,
-        channel_id: FromPath[str],
-        message_id: FromPath[str],
+        channel_id: FromPath[Snowflake],
+        message_id: FromPath[Snowflake],
         emoji: FromPath[str],
         domain: D,
     ) -> None:
         me = request.user.user_id
-        await domain.reactions.remove(
-            me, parse_id("channel_id", channel_id), parse_id("message_id", message_id), emoji, me
-        )
+        await domain.reactions.remove(me, channel_id, message_id, emoji, me)
 
     @delete(
         "/{message_id:str}/reactions/{emoji:str}/{user_id:str}",
@@ -206,27 +183,21 @@ class MessagesController(Controller):
     async def remove_reaction(
         self,
         request: UserRequest,
-        channel_id: FromPath[str],
-        message_id: FromPath[str],
+        channel_id: FromPath[Snowflake],
+        message_id: FromPath[Snowflake],
         emoji: FromPath[str],
-        user_id: FromPath[str],
+        user_id: FromPath[Snowflake],
         domain: D,
     ) -> None:
         """Someone else's reaction (MANAGE_MESSAGES)."""
-        await domain.reactions.remove(
-            request.user.user_id,
-            parse_id("channel_id", channel_id),
-            parse_id("message_id", message_id),
-            emoji,
-            parse_id("user_id", user_id),
-        )
+        await domain.reactions.remove(request.user.user_id, channel_id, message_id, emoji, user_id)
 
     @get("/{message_id:str}/reactions/{emoji:str}", operation_id="listReactionUsers")
     async def reaction_users(
         self,
         request: UserRequest,
-        channel_id: FromPath[str],
-        message_id: FromPath[str],
+        channel_id: FromPath[Snowflake],
+        message_id: FromPath[Snowflake],
         emoji: FromPath[str],
         domain: D,
         after: Cursor = None,
@@ -234,10 +205,5 @@ class MessagesController(Controller):
     ) -> list[UserSummary]:
         """Who reacted with this emoji, by user id after the cursor."""
         return await domain.reactions.users(
-            request.user.user_id,
-            parse_id("channel_id", channel_id),
-            parse_id("message_id", message_id),
-            emoji,
-            _cursor("after", after) or 0,
-            limit,
+            request.user.user_id, channel_id, message_id, emoji, after or 0, limit
         )

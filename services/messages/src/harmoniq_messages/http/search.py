@@ -12,10 +12,10 @@ from typing import Annotated, Literal
 
 from litestar import Controller, get
 from litestar.di import NamedDependency, Provide
-from litestar.params import FromPath, QueryParameter
+from litestar.params import FromPath, FromQuery, QueryParameter
 
-from harmoniq_common.ids import parse_id
-from harmoniq_common.validation import ID_PATTERN, snowflake_time
+from harmoniq_common.ids import Snowflake
+from harmoniq_common.validation import snowflake_time
 
 from ..domain.messages import Page
 from ..domain.search import SearchFilters
@@ -27,7 +27,7 @@ __all__ = ["ChannelSearchController", "ServerSearchController"]
 D = NamedDependency[Domain]
 Filters = NamedDependency[SearchFilters]
 Text = Annotated[str | None, QueryParameter(name="q", min_length=1, max_length=200)]
-Id = Annotated[str | None, QueryParameter(max_length=19, pattern=ID_PATTERN)]
+Id = FromQuery[Snowflake | None]
 Has = Annotated[Literal["link", "attachment"] | None, QueryParameter()]
 Order = Annotated[Literal["relevance", "newest", "oldest"], QueryParameter()]
 Limit = Annotated[int, QueryParameter(ge=1, le=50)]
@@ -50,7 +50,7 @@ def provide_filters(
     """Words (any language, stems for English) or substrings, and the filters."""
     return SearchFilters(
         text=q.strip() or None if q else None,
-        author_id=None if author_id is None else parse_id("author_id", author_id),
+        author_id=author_id,
         has_link=True if has == "link" else None,
         has_attachment=True if has == "attachment" else None,
         pinned=pinned,
@@ -65,7 +65,7 @@ def provide_filters(
 def provide_server_filters(base_filters: Filters, channel_id: Id = None) -> SearchFilters:
     if channel_id is None:
         return base_filters
-    return dataclasses.replace(base_filters, channel_id=parse_id("channel_id", channel_id))
+    return dataclasses.replace(base_filters, channel_id=channel_id)
 
 
 def _results(found: tuple[Page, bool], filters: SearchFilters) -> SearchResults:
@@ -87,12 +87,10 @@ class ChannelSearchController(Controller):
 
     @get("/", operation_id="searchChannel")
     async def search(
-        self, request: UserRequest, channel_id: FromPath[str], domain: D, filters: Filters
+        self, request: UserRequest, channel_id: FromPath[Snowflake], domain: D, filters: Filters
     ) -> SearchResults:
         """Words (any language, stems for English) or substrings, with filters."""
-        found = await domain.search.in_channel(
-            request.user.user_id, parse_id("channel_id", channel_id), filters
-        )
+        found = await domain.search.in_channel(request.user.user_id, channel_id, filters)
         return _results(found, filters)
 
 
@@ -107,10 +105,8 @@ class ServerSearchController(Controller):
 
     @get("/", operation_id="searchServer")
     async def search(
-        self, request: UserRequest, server_id: FromPath[str], domain: D, filters: Filters
+        self, request: UserRequest, server_id: FromPath[Snowflake], domain: D, filters: Filters
     ) -> SearchResults:
         """Across every channel of the server the caller may read (or one: ``channel_id``)."""
-        found = await domain.search.in_server(
-            request.user.user_id, parse_id("server_id", server_id), filters
-        )
+        found = await domain.search.in_server(request.user.user_id, server_id, filters)
         return _results(found, filters)

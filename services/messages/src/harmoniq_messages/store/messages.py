@@ -8,9 +8,10 @@ from datetime import datetime
 
 import asyncpg
 
+from harmoniq_common.db import record_or_none, records_to
 from harmoniq_common.ids import Snowflake
 
-from .rows import MessageRow, to_row, to_rows
+from .rows import MessageRow
 
 __all__ = [
     "NewMessage",
@@ -85,15 +86,15 @@ async def find_by_nonce(
         author_id,
         nonce,
     )
-    return to_row(record, MessageRow)
+    return record_or_none(MessageRow, record)
 
 
 async def get(conn: asyncpg.Connection, message_id: int) -> MessageRow | None:
-    return to_row(await conn.fetchrow(f"{SELECT} WHERE m.id = $1", message_id), MessageRow)
+    return record_or_none(MessageRow, await conn.fetchrow(f"{SELECT} WHERE m.id = $1", message_id))
 
 
 async def get_many(conn: asyncpg.Connection, message_ids: Sequence[int]) -> list[MessageRow]:
-    return to_rows(await conn.fetch(f"{SELECT} WHERE m.id = ANY($1)", message_ids), MessageRow)
+    return records_to(MessageRow, await conn.fetch(f"{SELECT} WHERE m.id = ANY($1)", message_ids))
 
 
 async def history(
@@ -114,7 +115,7 @@ async def history(
             around,
             limit - limit // 2,
         )
-        return list(reversed(to_rows(newer_first, MessageRow))) + older
+        return list(reversed(records_to(MessageRow, newer_first))) + older
     if after is not None:
         # The page right after the cursor (oldest first in SQL), returned newest first.
         records = await conn.fetch(
@@ -123,14 +124,14 @@ async def history(
             after,
             limit,
         )
-        return list(reversed(to_rows(records, MessageRow)))
+        return list(reversed(records_to(MessageRow, records)))
     records = await conn.fetch(
         f"{SELECT} WHERE m.channel_id = $1 AND m.id < $2 ORDER BY m.id DESC LIMIT $3",
         channel_id,
         before if before is not None else (1 << 63) - 1,
         limit,
     )
-    return to_rows(records, MessageRow)
+    return records_to(MessageRow, records)
 
 
 async def update_content(
@@ -181,7 +182,7 @@ async def pins(conn: asyncpg.Connection, channel_id: int) -> list[MessageRow]:
         f"{SELECT} WHERE m.channel_id = $1 AND m.pinned_at IS NOT NULL ORDER BY m.pinned_at DESC",
         channel_id,
     )
-    return to_rows(records, MessageRow)
+    return records_to(MessageRow, records)
 
 
 async def delete_channel_batch(conn: asyncpg.Connection, channel_id: int, limit: int) -> int:

@@ -6,9 +6,10 @@ from collections.abc import Sequence
 
 import asyncpg
 
+from harmoniq_common.db import records_to
 from harmoniq_common.ids import Snowflake
 
-from .rows import ReactionCountRow, to_rows
+from .rows import ReactionCountRow
 
 __all__ = ["add", "counts", "distinct_emoji", "has_emoji", "remove", "users"]
 
@@ -58,7 +59,7 @@ async def counts(
         message_ids,
         viewer_id,
     )
-    return to_rows(records, ReactionCountRow)
+    return records_to(ReactionCountRow, records)
 
 
 async def users(

@@ -1,18 +1,14 @@
-"""Rows as the domain sees them, built from asyncpg records."""
+"""Rows as the domain sees them (built from asyncpg records by ``harmoniq_common.db.records_to``)."""
 
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, TypeVar
 
-import asyncpg
 import msgspec
 
 from harmoniq_common.ids import Snowflake
 
-__all__ = ["MessageRow", "ReactionCountRow", "to_row", "to_rows"]
-
-R = TypeVar("R", bound=msgspec.Struct)
+__all__ = ["MessageRow", "ReactionCountRow"]
 
 
 class MessageRow(msgspec.Struct, frozen=True, kw_only=True):
@@ -40,17 +36,3 @@ class ReactionCountRow(msgspec.Struct, frozen=True, kw_only=True):
     emoji: str
     count: int
     me: bool
-
-
-def _snowflakes(kind: type, value: Any) -> Any:
-    if kind is Snowflake:
-        return Snowflake(value)
-    raise NotImplementedError
-
-
-def to_row(record: asyncpg.Record | None, kind: type[R]) -> R | None:
-    return None if record is None else msgspec.convert(dict(record), kind, dec_hook=_snowflakes)
-
-
-def to_rows(records: list[asyncpg.Record] | list[dict[str, Any]], kind: type[R]) -> list[R]:
-    return [msgspec.convert(dict(r), kind, dec_hook=_snowflakes) for r in records]

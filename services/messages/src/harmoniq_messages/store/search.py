@@ -7,8 +7,10 @@ from typing import Any
 
 import asyncpg
 
+from harmoniq_common.db import records_to
+
 from .messages import SELECT
-from .rows import MessageRow, to_rows
+from .rows import MessageRow
 
 __all__ = ["SearchQuery", "search"]
 
@@ -82,10 +84,4 @@ async def search(conn: asyncpg.Connection, query: SearchQuery) -> list[MessageRo
         # for some of them (docs/performance.md, "Messages").
         await conn.execute("SET LOCAL plan_cache_mode = force_custom_plan")
         records = await conn.fetch(sql, *args)
-    return to_rows([_without_rank(r) for r in records], MessageRow)
-
-
-def _without_rank(record: asyncpg.Record) -> dict[str, Any]:
-    values = dict(record)
-    values.pop("rank", None)
-    return values
+    return records_to(MessageRow, records)  # without "rank": not a field of MessageRow

@@ -1,33 +1,16 @@
-"""SQL for the users projection (authors as auth last described them)."""
+"""The users projection: authors as auth last described them."""
 
 from __future__ import annotations
 
 import asyncpg
 
-from harmoniq_common.events import UserSummary
+from harmoniq_common.projections import UsersProjection
 
-__all__ = ["known_ids", "mark_deleted", "upsert"]
+__all__ = ["USERS", "known_ids"]
 
-
-async def upsert(conn: asyncpg.Connection, user: UserSummary) -> None:
-    # A deleted account stays deleted whatever arrives after it.
-    await conn.execute(
-        "INSERT INTO users (id, username, avatar_url) VALUES ($1, $2, $3)"
-        " ON CONFLICT (id) DO UPDATE SET username = excluded.username,"
-        " avatar_url = excluded.avatar_url, updated_at = now() WHERE NOT users.deleted",
-        user.id,
-        user.username,
-        user.avatar_url,
-    )
-
-
-async def mark_deleted(conn: asyncpg.Connection, user_id: int) -> None:
-    await conn.execute(
-        "INSERT INTO users (id, username, avatar_url, deleted) VALUES ($1, 'Deleted User', NULL, true)"
-        " ON CONFLICT (id) DO UPDATE SET username = 'Deleted User', avatar_url = NULL,"
-        " deleted = true, updated_at = now()",
-        user_id,
-    )
+# Kept by harmoniq_common.projections.users_projection_consumer (events/users.py), completed
+# on demand by domain/authors.py.
+USERS = UsersProjection(deleted_username=lambda _: "Deleted User", touched_at="updated_at")
 
 
 async def known_ids(conn: asyncpg.Connection, user_ids: list[int]) -> set[int]:

@@ -1,4 +1,9 @@
-"""Helpers for tests that need servers: this service's own and those of services built on it."""
+"""Helpers for tests that need servers: this service's own and those of services built on it.
+
+Test support, not shipped: importable as ``guilds_testing`` in every test (the pytest
+``pythonpath`` setting). Suites that need guilds running import the ``guilds`` fixture into
+their ``conftest.py``.
+"""
 
 from __future__ import annotations
 
@@ -12,10 +17,10 @@ from litestar.testing import AsyncTestClient
 
 from harmoniq_common.ids import Snowflake
 from harmoniq_common.migrate import ServiceSchema
-from harmoniq_common.testing.apps import service_settings
-from harmoniq_common.testing.infra import Infra
-from harmoniq_common.testing.keys import KeyFiles
+from harmoniq_common.testing.apps import ServiceApp
 from harmoniq_common.testing.users import TestUser
+from harmoniq_guilds.app import create_app
+from harmoniq_guilds.settings import GuildsSettings
 
 __all__ = [
     "GUILDS_SCHEMA",
@@ -121,19 +126,6 @@ async def make_crew(client: Client, make_user: Callable[..., Awaitable[TestUser]
 
 
 @pytest_asyncio.fixture(loop_scope="session")
-async def guilds(
-    harmoniq_infra: Infra,
-    harmoniq_keys: KeyFiles,
-    namespace: str,
-    service_database: Callable[[ServiceSchema], Awaitable[str]],
-) -> AsyncIterator[Client]:
+async def guilds(service_app: ServiceApp) -> AsyncIterator[Client]:
     """The guilds service in-process, for services that ask it about servers and access."""
-    from .app import create_app
-    from .settings import GuildsSettings
-
-    settings = GuildsSettings(
-        database_url=await service_database(GUILDS_SCHEMA),
-        **service_settings(harmoniq_infra, harmoniq_keys, namespace),
-    )
-    async with AsyncTestClient(create_app(settings)) as client:
-        yield client
+    yield await service_app(create_app, GuildsSettings, GUILDS_SCHEMA)

@@ -1,8 +1,12 @@
-"""Helpers for tests that send and read messages, and the service in-process for them."""
+"""Helpers for tests that send and read messages, and the service in-process for them.
+
+Test support, not shipped: importable as ``messages_testing`` in every test (the pytest
+``pythonpath`` setting).
+"""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -11,11 +15,12 @@ import pytest_asyncio
 from litestar.testing import AsyncTestClient
 
 from harmoniq_common.migrate import ServiceSchema
-from harmoniq_common.testing.apps import service_settings
-from harmoniq_common.testing.infra import Infra
-from harmoniq_common.testing.keys import KeyFiles
+from harmoniq_common.testing.apps import ServiceApp
 from harmoniq_common.testing.users import TestUser
-from harmoniq_guilds.testing import Client
+from harmoniq_messages.app import create_app
+from harmoniq_messages.settings import MessagesSettings
+
+Client = AsyncTestClient[Any]
 
 __all__ = [
     "MESSAGES_SCHEMA",
@@ -62,21 +67,9 @@ def messages_settings_overrides() -> dict[str, Any]:
 
 @pytest_asyncio.fixture(loop_scope="session")
 async def messages(
-    harmoniq_infra: Infra,
-    harmoniq_keys: KeyFiles,
-    namespace: str,
-    service_database: Callable[[ServiceSchema], Awaitable[str]],
-    messages_settings_overrides: dict[str, Any],
-    guilds: Client,
+    service_app: ServiceApp, messages_settings_overrides: dict[str, Any], guilds: Client
 ) -> AsyncIterator[Client]:
     """The messages service in-process (guilds is up first: messages asks it about access)."""
-    from .app import create_app
-    from .settings import MessagesSettings
-
-    settings = MessagesSettings(
-        database_url=await service_database(MESSAGES_SCHEMA),
-        **service_settings(harmoniq_infra, harmoniq_keys, namespace),
-        **messages_settings_overrides,
+    yield await service_app(
+        create_app, MessagesSettings, MESSAGES_SCHEMA, **messages_settings_overrides
     )
-    async with AsyncTestClient(create_app(settings)) as client:
-        yield client

@@ -1,8 +1,9 @@
 """Helpers for tests that drive the auth API, and fixtures for services that need it running.
 
-Services built on auth import ``auth_client`` and ``make_user`` into their ``conftest.py``:
-users then register through the real auth service, so their tokens, their ``user.created``
-events and auth's answers to "who is this user" are the real ones.
+Test support, not shipped: importable as ``auth_testing`` in every test (the pytest
+``pythonpath`` setting). Suites built on auth import ``auth_client`` and ``make_user`` into
+their ``conftest.py``: users then register through the real auth service, so their tokens,
+their ``user.created`` events and auth's answers to "who is this user" are the real ones.
 """
 
 from __future__ import annotations
@@ -16,10 +17,11 @@ import pytest
 import pytest_asyncio
 from litestar.testing import AsyncTestClient
 
+from harmoniq_auth.app import create_app
+from harmoniq_auth.settings import AuthSettings
 from harmoniq_common.ids import Snowflake
 from harmoniq_common.migrate import ServiceSchema
-from harmoniq_common.testing.apps import service_settings
-from harmoniq_common.testing.infra import Infra
+from harmoniq_common.testing.apps import ServiceApp
 from harmoniq_common.testing.keys import KeyFiles
 from harmoniq_common.testing.users import TestUser
 
@@ -70,27 +72,20 @@ async def register(
 
 @pytest_asyncio.fixture(loop_scope="session")
 async def auth_client(
-    harmoniq_infra: Infra,
-    harmoniq_keys: KeyFiles,
-    namespace: str,
-    service_database: Callable[[ServiceSchema], Awaitable[str]],
+    service_app: ServiceApp, harmoniq_keys: KeyFiles
 ) -> AsyncIterator[AsyncTestClient[Any]]:
     """The auth service in-process, with cheap password hashing and no login limit."""
-    from .app import create_app
-    from .settings import AuthSettings
-
-    settings = AuthSettings(
-        database_url=await service_database(AUTH_SCHEMA),
+    yield await service_app(
+        create_app,
+        AuthSettings,
+        AUTH_SCHEMA,
         jwt_private_key_file=str(harmoniq_keys.private_key_file),
         argon2_time_cost=1,
         argon2_memory_kib=8192,
         argon2_parallelism=1,
         auth_rate_limit=10_000,
         trusted_proxies=["testclient"],
-        **service_settings(harmoniq_infra, harmoniq_keys, namespace),
     )
-    async with AsyncTestClient(create_app(settings)) as client:
-        yield client
 
 
 @pytest.fixture

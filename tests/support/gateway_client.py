@@ -1,4 +1,8 @@
-"""A gateway client for tests and benchmarks: speaks the protocol over a real WebSocket."""
+"""A gateway client for tests and benchmarks: speaks the protocol over a real WebSocket.
+
+Test support, not shipped: importable as ``gateway_client`` in every test (the pytest
+``pythonpath`` setting) and in ``bench/`` (which puts ``tests/support`` on its path).
+"""
 
 from __future__ import annotations
 
@@ -11,7 +15,7 @@ import msgspec
 import websockets
 from websockets.asyncio.client import ClientConnection
 
-from .protocol import Op
+from harmoniq_gateway.protocol import Op
 
 __all__ = ["GatewayClient"]
 
