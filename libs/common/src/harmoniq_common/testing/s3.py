@@ -35,7 +35,7 @@ START_TIMEOUT = 30.0
 _LOCALHOST = "127.0.0.1"
 # moto accepts any credentials; these are what clients of the embedded server use.
 EMBEDDED_ACCESS_KEY = "harmoniq"
-EMBEDDED_SECRET_KEY = "harmoniq-secret"  # noqa: S105 - a fake server's fake secret
+EMBEDDED_SECRET_KEY = "harmoniq-secret"
 
 
 @dataclass(frozen=True)
@@ -164,7 +164,7 @@ def _moto_ready(port: int, pid: int) -> bool:
     if Path("/proc/net/tcp").exists() and not _owns_socket(pid, _listening_inodes(port)):
         return False
     try:
-        with urllib.request.urlopen(f"http://{_LOCALHOST}:{port}/", timeout=1) as reply:  # noqa: S310
+        with urllib.request.urlopen(f"http://{_LOCALHOST}:{port}/", timeout=1) as reply:
             return bool(reply.status == 200 and b"ListAllMyBucketsResult" in reply.read())
     except OSError:
         return False
