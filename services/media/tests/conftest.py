@@ -54,18 +54,16 @@ async def media_settings(
     harmoniq_s3: S3Server,
     media_settings_overrides: dict[str, Any],
 ) -> MediaSettings:
-    return MediaSettings(
-        database_url=await service_database(MEDIA_SCHEMA),
-        s3_url=harmoniq_s3.url,
-        s3_access_key=harmoniq_s3.access_key,
-        s3_secret_key=harmoniq_s3.secret_key,
-        s3_region=harmoniq_s3.region,
-        s3_bucket=f"media-{namespace}",
-        **{
-            **service_settings(harmoniq_infra, harmoniq_keys, namespace),
-            **media_settings_overrides,
-        },
-    )
+    values: dict[str, Any] = {
+        **service_settings(harmoniq_infra, harmoniq_keys, namespace),
+        "database_url": await service_database(MEDIA_SCHEMA),
+        "s3_url": harmoniq_s3.url,
+        "s3_access_key": harmoniq_s3.access_key,
+        "s3_secret_key": harmoniq_s3.secret_key,
+        "s3_region": harmoniq_s3.region,
+        "s3_bucket": f"media-{namespace}",
+    }
+    return MediaSettings(**(values | media_settings_overrides))
 
 
 @pytest_asyncio.fixture(loop_scope="session")

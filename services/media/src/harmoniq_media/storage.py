@@ -227,24 +227,26 @@ async def open_storage(settings: MediaSettings) -> AsyncIterator[Storage]:
         storage = Storage(client, presigner, settings.s3_bucket)
         # A store that is down at start-up must not keep the service down: it starts, answers
         # 503 to uploads and downloads, and keeps trying until the bucket is there.
-        waiting = asyncio.create_task(_bucket_when_reachable(storage))
+        waiting: asyncio.Task[None] | None = None
         try:
-            await asyncio.wait_for(asyncio.shield(waiting), timeout=10)
-        except TimeoutError:
-            log.warning("storage.unreachable_at_start", url=settings.s3_url)
+            await storage.ensure_bucket()
+        except (StorageDown, ClientError) as error:
+            log.warning("storage.unreachable_at_start", url=settings.s3_url, error=str(error))
+            waiting = asyncio.create_task(_bucket_when_reachable(storage))
         try:
             yield storage
         finally:
-            waiting.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await waiting
+            if waiting is not None:
+                waiting.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await waiting
 
 
 async def _bucket_when_reachable(storage: Storage) -> None:
     while True:
+        await asyncio.sleep(BUCKET_RETRY_SECONDS)
         try:
             await storage.ensure_bucket()
             return
         except (StorageDown, ClientError) as error:
             log.warning("storage.bucket_unavailable", bucket=storage.bucket, error=str(error))
-        await asyncio.sleep(BUCKET_RETRY_SECONDS)
