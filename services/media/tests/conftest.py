@@ -26,6 +26,7 @@ from harmoniq_common.testing.infra import Infra
 from harmoniq_common.testing.keys import KeyFiles
 from harmoniq_common.testing.s3 import S3Server, S3Stack
 from harmoniq_common.testing.users import TestUser, announce_user
+from harmoniq_guilds.testing import guilds  # the guilds service, for channel access
 from harmoniq_media.app import create_app
 from harmoniq_media.settings import MediaSettings
 from harmoniq_media.testing import MEDIA_SCHEMA
