@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager
@@ -13,6 +14,7 @@ from harmoniq_common.app import create_service_app
 from harmoniq_common.platform import Platform
 from harmoniq_common.settings import load_settings
 
+from .domain.cleanup import Cleanup, run_cleanup
 from .domain.serving import Serving
 from .domain.uploads import Uploads
 from .http.deps import Domain
@@ -35,7 +37,14 @@ def _domain(
                 serving=Serving(platform, settings, storage, access),
             )
             app.state.storage = storage
-            yield
+            cleanup = Cleanup(platform.pool, settings, storage)
+            job = asyncio.create_task(run_cleanup(cleanup, settings.cleanup_interval_seconds))
+            try:
+                yield
+            finally:
+                job.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await job
 
     return extend
 
