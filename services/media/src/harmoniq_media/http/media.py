@@ -1,0 +1,116 @@
+"""``/api/v1/media``: upload a file, and be redirected to it (or its thumbnail)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from litestar import Controller, get, post
+from litestar.di import NamedDependency
+from litestar.params import FromPath, Parameter
+from litestar.response import Redirect
+from litestar.status_codes import HTTP_201_CREATED, HTTP_302_FOUND
+
+from harmoniq_common.errors import PayloadTooLarge
+from harmoniq_common.ids import Snowflake
+from harmoniq_common.ratelimit import RateLimit, limit_request
+
+from ..settings import MediaSettings
+from ..store.rows import MediaRow, ThumbnailRow
+from .deps import Domain, UserRequest, dependencies
+from .multipart import read_upload_form
+from .schemas import MediaOut, ThumbnailOut
+
+__all__ = ["MediaController", "render"]
+
+D = NamedDependency[Domain]
+BASE = "/api/v1/media"
+
+
+def render(row: MediaRow, thumbs: list[ThumbnailRow]) -> MediaOut:
+    return MediaOut(
+        id=row.id,
+        purpose=row.purpose,
+        filename=row.filename,
+        content_type=row.content_type,
+        size=row.size,
+        width=row.width,
+        height=row.height,
+        url=f"{BASE}/{row.id}",
+        thumbnails=[
+            ThumbnailOut(
+                size=t.size, width=t.width, height=t.height,
+                url=f"{BASE}/{row.id}/thumbnails/{t.size}",
+            )
+            for t in thumbs
+        ],
+    )  # fmt: skip
+
+
+def _redirect(url: str, settings: MediaSettings) -> Redirect:
+    # Cached by the client no longer than the signature lives.
+    max_age = max(0, settings.presign_expiry_seconds - 60)
+    return Redirect(
+        url, status_code=HTTP_302_FOUND, headers={"Cache-Control": f"private, max-age={max_age}"}
+    )
+
+
+class MediaController(Controller):
+    path = BASE
+    tags = ["media"]
+    dependencies = dependencies()
+
+    @post("/upload", operation_id="uploadMedia", status_code=HTTP_201_CREATED)
+    async def upload(self, request: UserRequest, domain: D) -> MediaOut:
+        """One file as multipart/form-data: a ``purpose`` field, then the ``file`` part."""
+        settings: MediaSettings = request.app.state.platform.settings
+        declared = request.content_length
+        if declared is not None and declared > settings.max_upload_bytes:
+            # Refused from the headers alone: not one byte of the body is read.
+            raise PayloadTooLarge(
+                f"the upload is {declared} bytes, over the limit of {settings.max_upload_bytes}",
+                code="file_too_large",
+            )
+        user_id = request.user.user_id
+        await limit_request(
+            request,
+            request.app.state.platform.limiter,
+            RateLimit("upload", settings.upload_rate_limit, settings.upload_rate_period_seconds),
+            str(user_id),
+        )
+        await domain.uploads.check_quota(user_id, declared or 1)
+        fields, file = await read_upload_form(
+            request.headers, request.stream(), settings.max_upload_bytes
+        )
+        row = await domain.uploads.upload(user_id, fields.get("purpose", "attachment"), file)
+        return render(row, await domain.uploads.thumbnails(row.id))
+
+    @get("/{media_id:str}", operation_id="getMedia", status_code=HTTP_302_FOUND)
+    async def fetch(
+        self, request: UserRequest, media_id: FromPath[Snowflake], domain: D
+    ) -> Redirect:
+        """302 to the file, presigned for ``presign_expiry_seconds``, if the caller may see it."""
+        url = await domain.serving.url(request.user.user_id, media_id)
+        return _redirect(url, request.app.state.platform.settings)
+
+    @get("/{media_id:str}/info", operation_id="getMediaInfo")
+    async def info(
+        self, request: UserRequest, media_id: FromPath[Snowflake], domain: D
+    ) -> MediaOut:
+        """The file's metadata, for whoever may see it."""
+        row = await domain.serving.visible(request.user.user_id, media_id)
+        return render(row, await domain.uploads.thumbnails(row.id))
+
+    @get(
+        "/{media_id:str}/thumbnails/{size:int}",
+        operation_id="getMediaThumbnail",
+        status_code=HTTP_302_FOUND,
+    )
+    async def thumbnail(
+        self,
+        request: UserRequest,
+        media_id: FromPath[Snowflake],
+        size: Annotated[int, Parameter(ge=1, le=4096)],
+        domain: D,
+    ) -> Redirect:
+        url = await domain.serving.thumbnail_url(request.user.user_id, media_id, size)
+        return _redirect(url, request.app.state.platform.settings)

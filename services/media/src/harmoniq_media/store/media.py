@@ -1,0 +1,86 @@
+"""SQL of the ``media`` and ``thumbnails`` tables."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime
+from typing import TypeAlias
+
+import asyncpg
+
+from harmoniq_common.db import record_or_none, records_to
+
+from .rows import MediaRow, ThumbnailRow
+
+__all__ = [
+    "delete",
+    "existing_ids",
+    "get",
+    "insert",
+    "lock_owner",
+    "thumbnails",
+    "unlinked_before",
+    "used_bytes",
+]
+
+Executor: TypeAlias = "asyncpg.Connection | asyncpg.Pool"
+
+
+async def lock_owner(conn: asyncpg.Connection, owner_id: int) -> None:
+    """Serialise one owner's uploads for the quota check, until the transaction ends."""
+    await conn.execute(
+        "SELECT pg_advisory_xact_lock(hashtext('media.quota'), $1::int)", owner_id % 2**31
+    )
+
+
+async def used_bytes(db: Executor, owner_id: int) -> int:
+    used: int = await db.fetchval(
+        "SELECT coalesce(sum(size), 0)::bigint FROM media WHERE owner_id = $1", owner_id
+    )
+    return used
+
+
+async def insert(conn: asyncpg.Connection, row: MediaRow, thumbs: Iterable[ThumbnailRow]) -> None:
+    await conn.execute(
+        """INSERT INTO media (id, owner_id, purpose, filename, content_type, disposition, size,
+                              width, height, object_key, state, created_at)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)""",
+        row.id, row.owner_id, row.purpose, row.filename, row.content_type, row.disposition,
+        row.size, row.width, row.height, row.object_key, row.state, row.created_at,
+    )  # fmt: skip
+    await conn.executemany(
+        """INSERT INTO thumbnails (media_id, size, width, height, object_key)
+           VALUES ($1, $2, $3, $4, $5)""",
+        [(t.media_id, t.size, t.width, t.height, t.object_key) for t in thumbs],
+    )
+
+
+async def get(db: Executor, media_id: int) -> MediaRow | None:
+    return record_or_none(
+        MediaRow, await db.fetchrow("SELECT * FROM media WHERE id = $1", media_id)
+    )
+
+
+async def thumbnails(db: Executor, media_id: int) -> list[ThumbnailRow]:
+    rows = await db.fetch("SELECT * FROM thumbnails WHERE media_id = $1 ORDER BY size", media_id)
+    return records_to(ThumbnailRow, rows)
+
+
+async def unlinked_before(conn: asyncpg.Connection, cutoff: datetime, limit: int) -> list[MediaRow]:
+    """Orphans, locked for this transaction; rows another instance holds are skipped."""
+    rows = await conn.fetch(
+        """SELECT * FROM media WHERE linked_to IS NULL AND created_at < $1
+           ORDER BY created_at LIMIT $2 FOR UPDATE SKIP LOCKED""",
+        cutoff,
+        limit,
+    )
+    return records_to(MediaRow, rows)
+
+
+async def delete(conn: asyncpg.Connection, media_id: int) -> None:
+    await conn.execute("DELETE FROM media WHERE id = $1", media_id)
+
+
+async def existing_ids(db: Executor, ids: list[int]) -> set[int]:
+    rows = await db.fetch("SELECT id FROM media WHERE id = ANY($1::bigint[])", ids)
+    return {row["id"] for row in rows}
