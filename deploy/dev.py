@@ -17,6 +17,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from harmoniq_common.testing.infra import InfraStack
+from harmoniq_common.testing.s3 import S3Stack
 
 from fleet import ROOT, Fleet
 
@@ -34,10 +35,14 @@ def main() -> int:
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
-    with InfraStack(work / "infra", persistent=True) as infra:
+    with (
+        InfraStack(work / "infra", persistent=True) as infra,
+        S3Stack(work / "infra" / "s3") as s3,  # moto keeps files in memory only
+    ):
         fleet = Fleet(
             infra,
             work,
+            s3=s3,
             public_port=int(os.environ.get("HARMONIQ_PUBLIC_PORT", "8080")),
             namespace=os.environ.get("HARMONIQ_NAMESPACE", "harmoniq"),
             instances=_instances(os.environ.get("HARMONIQ_DEV_INSTANCES", "")),

@@ -34,6 +34,7 @@ from harmoniq_common.testing.infra import (
     wait_for_tcp,
 )
 from harmoniq_common.testing.keys import write_keypair
+from harmoniq_common.testing.s3 import S3Server
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import nginx_config
@@ -111,6 +112,8 @@ class Fleet:
     instances: dict[str, int] = field(default_factory=dict)
     fixed_ports: bool = True
     extra_env: dict[str, str] = field(default_factory=dict)
+    # The object store (media): given, or started by the caller (testing.s3.S3Stack).
+    s3: S3Server | None = None
     services: list[ServiceEntry] = field(default_factory=load_services)
     processes: dict[str, list[Process]] = field(default_factory=dict)
     nginx: Process | None = None
@@ -161,6 +164,18 @@ class Fleet:
             }
         )
         env.update(service.env)
+        if self.s3 is not None:
+            env.update(
+                {
+                    "HARMONIQ_S3_URL": self.s3.url,
+                    "HARMONIQ_S3_PUBLIC_URL": self.s3.url,
+                    "HARMONIQ_S3_ACCESS_KEY": self.s3.access_key,
+                    "HARMONIQ_S3_SECRET_KEY": self.s3.secret_key,
+                    "HARMONIQ_S3_REGION": self.s3.region,
+                    # One store may serve several fleets (tests): a bucket per namespace.
+                    "HARMONIQ_S3_BUCKET": f"media-{self.namespace}".replace("_", "-"),
+                }
+            )
         env.update(self.extra_env)
         return env
 

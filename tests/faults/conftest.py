@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from harmoniq_common.testing.infra import InfraStack, free_port
+from harmoniq_common.testing.s3 import S3Server
 
 from fleet import Fleet
 
@@ -23,7 +24,7 @@ def fault_infra(tmp_path_factory: pytest.TempPathFactory) -> Iterator[InfraStack
 
 @pytest.fixture(scope="package")
 def fault_fleet(
-    fault_infra: InfraStack, tmp_path_factory: pytest.TempPathFactory
+    fault_infra: InfraStack, harmoniq_s3: S3Server, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Fleet]:
     assert fault_infra.infra is not None
     work: Path = tmp_path_factory.mktemp("fault-fleet")
@@ -34,6 +35,7 @@ def fault_fleet(
         database=f"hq_faults_{secrets.token_hex(4)}",
         namespace=f"x{secrets.token_hex(5)}",
         fixed_ports=False,
+        s3=harmoniq_s3,
         # Steady traffic from one user and address: the limits are tested elsewhere.
         extra_env={
             "HARMONIQ_AUTH_RATE_LIMIT": "1000",

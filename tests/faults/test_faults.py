@@ -43,7 +43,7 @@ from gateway_client import GatewayClient
 pytestmark = pytest.mark.fleet
 
 INFRA = ("redis", "nats", "postgres")
-SERVICES = ("auth", "guilds", "messages", "gateway")
+SERVICES = ("auth", "guilds", "messages", "gateway", "media")
 DOWN_SECONDS = 2.0  # how long the target stays dead
 RECOVERY_BOUND = 30.0  # sends must succeed again within this after the restart
 SEND_PAUSE = 0.04  # ~25 sends a second

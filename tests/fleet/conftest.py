@@ -10,6 +10,7 @@ import httpx
 import pytest
 
 from harmoniq_common.testing.infra import Infra, free_port
+from harmoniq_common.testing.s3 import S3Server
 
 from fleet import Fleet
 
@@ -22,7 +23,10 @@ def fleet_instances() -> dict[str, int]:
 
 @pytest.fixture(scope="module")
 def fleet(
-    harmoniq_infra: Infra, tmp_path_factory: pytest.TempPathFactory, fleet_instances: dict[str, int]
+    harmoniq_infra: Infra,
+    harmoniq_s3: S3Server,
+    tmp_path_factory: pytest.TempPathFactory,
+    fleet_instances: dict[str, int],
 ) -> Iterator[Fleet]:
     work: Path = tmp_path_factory.mktemp("fleet")
     running = Fleet(
@@ -33,6 +37,7 @@ def fleet(
         namespace=f"f{secrets.token_hex(5)}",
         fixed_ports=False,
         instances=fleet_instances,
+        s3=harmoniq_s3,
         # Every request arrives from 127.0.0.1 through nginx; the 5/min limit itself is tested
         # in the service tests and in test_rate_limit_through_nginx.
         extra_env={"HARMONIQ_AUTH_RATE_LIMIT": "50", "HARMONIQ_LOG_LEVEL": "INFO"},

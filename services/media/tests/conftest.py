@@ -26,18 +26,13 @@ from harmoniq_common.testing.infra import Infra
 from harmoniq_common.testing.keys import KeyFiles
 from harmoniq_common.testing.s3 import S3Server, S3Stack
 from harmoniq_common.testing.users import TestUser, announce_user
-from harmoniq_guilds.testing import guilds  # the guilds service, for channel access
 from harmoniq_media.app import create_app
 from harmoniq_media.settings import MediaSettings
-from harmoniq_media.testing import MEDIA_SCHEMA
+
+from guilds_testing import guilds  # the guilds service, for channel access
+from media_testing import MEDIA_SCHEMA
 
 Client = AsyncTestClient[Any]
-
-
-@pytest.fixture(scope="session")
-def harmoniq_s3(tmp_path_factory: pytest.TempPathFactory) -> Iterator[S3Server]:
-    with S3Stack(Path(tmp_path_factory.mktemp("s3"))) as server:
-        yield server
 
 
 @pytest.fixture

@@ -3,14 +3,24 @@ row), linked ones stay, objects without a row are swept, fresh ones are left alo
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import asyncpg
+from litestar.testing import AsyncTestClient
+
+from harmoniq_common.testing.users import TestUser
 from harmoniq_media.domain.cleanup import Cleanup
+from harmoniq_media.settings import MediaSettings
 from harmoniq_media.storage import open_storage
-from harmoniq_media.testing import object_keys, png
+
+from media_testing import object_keys, png
 
 UPLOAD = "/api/v1/media/upload"
+
+Client = AsyncTestClient[Any]
+MakeUser = Callable[..., Awaitable[TestUser]]
 
 
 async def upload(client: Any, user: Any) -> str:
@@ -22,7 +32,11 @@ async def upload(client: Any, user: Any) -> str:
 
 
 async def test_orphans_go_after_a_day_and_linked_files_stay(
-    client, make_user, db, bucket, media_settings
+    client: Client,
+    make_user: MakeUser,
+    db: asyncpg.Pool,
+    bucket: Any,
+    media_settings: MediaSettings,
 ) -> None:
     user = await make_user()
     orphan, linked = await upload(client, user), await upload(client, user)

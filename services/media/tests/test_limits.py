@@ -3,15 +3,24 @@ the upload rate limit, and a store that is down; none leaves an object or a row 
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import Any
 
+import asyncpg
 import pytest
+from litestar.testing import AsyncTestClient
 
 from harmoniq_common.testing.infra import free_port
-from harmoniq_media.testing import object_keys
+from harmoniq_common.testing.users import TestUser
+from harmoniq_media.settings import MediaSettings
+
+from media_testing import object_keys
 
 UPLOAD = "/api/v1/media/upload"
 LIMIT = 100_000
+
+Client = AsyncTestClient[Any]
+MakeUser = Callable[..., Awaitable[TestUser]]
 
 
 async def post_chunked(client: Any, pieces: list[bytes], headers: dict[str, str]) -> Any:
@@ -40,7 +49,11 @@ def media_settings_overrides(request: pytest.FixtureRequest) -> dict[str, Any]:
 
 
 async def test_a_chunked_body_is_cut_at_the_limit(
-    client, make_user, db, bucket, media_settings
+    client: Client,
+    make_user: MakeUser,
+    db: asyncpg.Pool,
+    bucket: Any,
+    media_settings: MediaSettings,
 ) -> None:
     user = await make_user()
     pieces, headers = multipart(b"x" * (5 * LIMIT))
@@ -53,7 +66,11 @@ async def test_a_chunked_body_is_cut_at_the_limit(
 
 @pytest.mark.parametrize("media_settings_overrides", [{"user_quota_bytes": 10_000}], indirect=True)
 async def test_the_quota_is_checked_before_and_after_the_bytes(
-    client, make_user, db, bucket, media_settings
+    client: Client,
+    make_user: MakeUser,
+    db: asyncpg.Pool,
+    bucket: Any,
+    media_settings: MediaSettings,
 ) -> None:
     user, other = await make_user(), await make_user()
     files = {"file": ("a.bin", b"a" * 6000, "application/octet-stream")}
@@ -75,7 +92,7 @@ async def test_the_quota_is_checked_before_and_after_the_bytes(
 
 
 @pytest.mark.parametrize("media_settings_overrides", [{"upload_rate_limit": 2}], indirect=True)
-async def test_uploads_are_rate_limited_per_user(client, make_user) -> None:
+async def test_uploads_are_rate_limited_per_user(client: Client, make_user: MakeUser) -> None:
     user, other = await make_user(), await make_user()
     files = {"file": ("a.txt", b"hello", "text/plain")}
     for _ in range(2):
@@ -90,7 +107,9 @@ async def test_uploads_are_rate_limited_per_user(client, make_user) -> None:
 @pytest.mark.parametrize(
     "media_settings_overrides", [{"s3_url": f"http://127.0.0.1:{free_port()}"}], indirect=True
 )
-async def test_a_store_that_is_down_is_a_503_and_no_row(client, make_user, db) -> None:
+async def test_a_store_that_is_down_is_a_503_and_no_row(
+    client: Client, make_user: MakeUser, db: asyncpg.Pool
+) -> None:
     user = await make_user()
     files = {"file": ("a.txt", b"hello", "text/plain")}
     response = await client.post(UPLOAD, files=files, headers=user.headers)

@@ -4,30 +4,37 @@ refused, and that a refusal leaves neither an object nor a row."""
 from __future__ import annotations
 
 import io
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import asyncpg
 import httpx
 import pytest
+from litestar.testing import AsyncTestClient
 from PIL import Image
 
+from harmoniq_common.testing.users import TestUser
 from harmoniq_media.settings import MediaSettings
-from harmoniq_media.testing import animated_gif, jpeg_with_gps, object_keys, png, png_bomb
+
+from media_testing import animated_gif, jpeg_with_gps, object_keys, png, png_bomb
 
 UPLOAD = "/api/v1/media/upload"
+
+Client = AsyncTestClient[Any]
+MakeUser = Callable[..., Awaitable[TestUser]]
 
 
 async def upload(
     client: Any, user: Any, content: bytes, *, name: str = "a.png",
     declared: str = "application/octet-stream", purpose: str = "attachment",
 ) -> httpx.Response:  # fmt: skip
-    return await client.post(
+    response: httpx.Response = await client.post(
         UPLOAD,
         data={"purpose": purpose},
         files={"file": (name, content, declared)},
         headers=user.headers,
     )
+    return response
 
 
 async def nothing_stored(db: asyncpg.Pool, bucket: Any, settings: MediaSettings) -> None:
@@ -36,7 +43,7 @@ async def nothing_stored(db: asyncpg.Pool, bucket: Any, settings: MediaSettings)
 
 
 async def test_a_png_is_stored_measured_and_thumbnailed(
-    client, make_user, bucket, media_settings
+    client: Client, make_user: MakeUser, bucket: Any, media_settings: MediaSettings
 ) -> None:
     user = await make_user()
     response = await upload(client, user, png(640, 480), declared="image/png", purpose="avatar")
@@ -59,7 +66,7 @@ async def test_a_png_is_stored_measured_and_thumbnailed(
 
 
 async def test_gps_and_exif_are_stripped_from_what_is_served(
-    client, make_user, bucket, media_settings
+    client: Client, make_user: MakeUser, bucket: Any, media_settings: MediaSettings
 ) -> None:
     user = await make_user()
     original = jpeg_with_gps()
@@ -76,7 +83,7 @@ async def test_gps_and_exif_are_stripped_from_what_is_served(
 
 
 async def test_an_animated_gif_gets_a_still_thumbnail(
-    client, make_user, bucket, media_settings
+    client: Client, make_user: MakeUser, bucket: Any, media_settings: MediaSettings
 ) -> None:
     user = await make_user()
     response = await upload(client, user, animated_gif(), name="cat.gif", purpose="icon")
@@ -89,7 +96,7 @@ async def test_an_animated_gif_gets_a_still_thumbnail(
 
 
 async def test_a_large_file_goes_up_in_s3_multipart_parts(
-    client, make_user, bucket, media_settings
+    client: Client, make_user: MakeUser, bucket: Any, media_settings: MediaSettings
 ) -> None:
     user = await make_user()
     content = bytes(range(256)) * (12 * 1024 * 1024 // 256)  # 12 MiB: three 5 MiB parts
@@ -104,7 +111,11 @@ async def test_a_large_file_goes_up_in_s3_multipart_parts(
 
 
 async def test_over_the_limit_by_content_length_is_refused_before_the_body_is_read(
-    client, make_user, db, bucket, media_settings
+    client: Client,
+    make_user: MakeUser,
+    db: asyncpg.Pool,
+    bucket: Any,
+    media_settings: MediaSettings,
 ) -> None:
     user = await make_user()
     pulled = 0
@@ -147,7 +158,17 @@ async def test_over_the_limit_by_content_length_is_refused_before_the_body_is_re
          "text-as-png", "bad-purpose"],
 )  # fmt: skip
 async def test_bad_files_are_refused_and_leave_nothing(
-    client, make_user, db, bucket, media_settings, content, name, declared, purpose, status, code
+    client: Client,
+    make_user: MakeUser,
+    db: asyncpg.Pool,
+    bucket: Any,
+    media_settings: MediaSettings,
+    content: Any,
+    name: Any,
+    declared: Any,
+    purpose: Any,
+    status: Any,
+    code: Any,
 ) -> None:
     user = await make_user()
     response = await upload(client, user, content, name=name, declared=declared, purpose=purpose)
@@ -156,7 +177,9 @@ async def test_bad_files_are_refused_and_leave_nothing(
     await nothing_stored(db, bucket, media_settings)
 
 
-async def test_html_is_kept_only_as_a_plain_text_attachment(client, make_user) -> None:
+async def test_html_is_kept_only_as_a_plain_text_attachment(
+    client: Client, make_user: MakeUser
+) -> None:
     user = await make_user()
     page = b"<!DOCTYPE html><html><script>alert(document.cookie)</script></html>"
     response = await upload(client, user, page, name="cat.png", declared="text/html")
@@ -185,7 +208,9 @@ async def test_html_is_kept_only_as_a_plain_text_attachment(client, make_user) -
         ("x" * 300 + ".txt", "x" * 124 + ".txt"),
     ],
 )
-async def test_filenames_are_cleaned(client, make_user, raw, clean) -> None:
+async def test_filenames_are_cleaned(
+    client: Client, make_user: MakeUser, raw: Any, clean: Any
+) -> None:
     user = await make_user()
     response = await upload(client, user, b"hello", name=raw, declared="text/plain")
     assert response.status_code == 201, response.text

@@ -3,15 +3,22 @@ for its owner only, a linked one for whoever may read its channel (asked of guil
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import Any
 
+import asyncpg
 import httpx
 from litestar.testing import AsyncTestClient
 
-from harmoniq_guilds.testing import create_server, invite_and_join, text_channel
-from harmoniq_media.testing import png
+from harmoniq_common.testing.users import TestUser
+
+from guilds_testing import create_server, invite_and_join, text_channel
+from media_testing import png
 
 UPLOAD = "/api/v1/media/upload"
+
+Client = AsyncTestClient[Any]
+MakeUser = Callable[..., Awaitable[TestUser]]
 
 
 async def upload(client: Any, user: Any, purpose: str) -> dict[str, Any]:
@@ -32,7 +39,7 @@ async def status(client: Any, user: Any, url: str) -> int:
 
 
 async def test_the_redirect_is_presigned_with_the_expiry_and_serves_the_bytes(
-    client, make_user
+    client: Client, make_user: MakeUser
 ) -> None:
     owner = await make_user()
     media = await upload(client, owner, "attachment")
@@ -51,7 +58,9 @@ async def test_the_redirect_is_presigned_with_the_expiry_and_serves_the_bytes(
     assert httpx.get(thumb.headers["location"]).content[8:12] == b"WEBP"
 
 
-async def test_avatars_and_icons_are_seen_by_anyone_signed_in(client, make_user) -> None:
+async def test_avatars_and_icons_are_seen_by_anyone_signed_in(
+    client: Client, make_user: MakeUser
+) -> None:
     owner, stranger = await make_user(), await make_user()
     for purpose in ("avatar", "icon"):
         media = await upload(client, owner, purpose)
@@ -60,7 +69,9 @@ async def test_avatars_and_icons_are_seen_by_anyone_signed_in(client, make_user)
     assert (await client.get(media["url"], follow_redirects=False)).status_code == 401
 
 
-async def test_an_unlinked_attachment_is_its_owners_alone(client, make_user) -> None:
+async def test_an_unlinked_attachment_is_its_owners_alone(
+    client: Client, make_user: MakeUser
+) -> None:
     owner, stranger = await make_user(), await make_user()
     media = await upload(client, owner, "attachment")
     assert await status(client, owner, media["url"]) == 302
@@ -71,7 +82,7 @@ async def test_an_unlinked_attachment_is_its_owners_alone(client, make_user) -> 
 
 
 async def test_a_linked_attachment_follows_its_channel(
-    client, make_user, db, guilds: AsyncTestClient[Any]
+    client: Client, make_user: MakeUser, db: asyncpg.Pool, guilds: AsyncTestClient[Any]
 ) -> None:
     owner, member, outsider = await make_user(), await make_user(), await make_user()
     server = await create_server(guilds, owner)

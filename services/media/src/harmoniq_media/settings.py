@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 import msgspec
 
 from harmoniq_common.settings import CommonSettings
@@ -12,6 +14,11 @@ MIB = 1024 * 1024
 
 
 class MediaSettings(CommonSettings, frozen=True, kw_only=True):
+    # The store's keys are secrets: HARMONIQ_ENV=production refuses to start without them.
+    production_secrets: ClassVar[frozenset[str]] = CommonSettings.production_secrets | {
+        "s3_access_key",
+        "s3_secret_key",
+    }
     service: str = "media"
     # The S3-compatible store (MinIO, S3…). s3_public_url is the endpoint *clients* reach, used
     # only to sign the redirect URLs; empty means s3_url.

@@ -31,11 +31,13 @@ from .apps import ServiceApp, service_settings
 from .databases import TemplateDatabases
 from .infra import Infra, InfraStack
 from .keys import KeyFiles, write_keypair
+from .s3 import S3Server, S3Stack
 
 __all__ = [
     "harmoniq_databases",
     "harmoniq_infra",
     "harmoniq_keys",
+    "harmoniq_s3",
     "namespace",
     "nats_client",
     "own_namespace",
@@ -51,6 +53,13 @@ S = TypeVar("S")
 def harmoniq_infra() -> Iterator[Infra]:
     with InfraStack() as infra:
         yield infra
+
+
+@pytest.fixture(scope="session")
+def harmoniq_s3(tmp_path_factory: pytest.TempPathFactory) -> Iterator[S3Server]:
+    """The object store: ``HARMONIQ_S3_URL`` when given, else moto started from its wheel."""
+    with S3Stack(tmp_path_factory.mktemp("s3")) as server:
+        yield server
 
 
 @pytest.fixture(scope="session")
