@@ -93,7 +93,13 @@ def test_sigterm_drains_an_instance_cleanly_and_nginx_reports_it_gone(
     extra = fleet.start_instance(auth, 1)
     fleet.wait_ready(extra)
     direct = httpx.get(f"http://127.0.0.1:{extra.port}/health/ready", timeout=5)
-    assert direct.json()["checks"] == {"postgres": "ok", "redis": "ok", "nats": "ok"}
+    assert direct.json()["checks"] == {
+        "postgres": "ok",
+        "redis": "ok",
+        "revocation_state": "ok",
+        "nats": "ok",
+        "ids": "ok",
+    }
     fleet.reload_nginx()
     assert fleet.nginx is not None
     access_log = AccessLog(fleet.nginx.log_path.parent / "access.log")

@@ -108,10 +108,10 @@ class Hub:
     # -- interest ---------------------------------------------------------------------------
 
     def _user_subject(self, user_id: int) -> str:
-        return f"{self._platform.subjects.namespace}.ev.user.{user_id}.>"
+        return self._platform.subjects.user_events(user_id)
 
     def _server_subject(self, server_id: int) -> str:
-        return f"{self._platform.subjects.namespace}.ev.server.{server_id}.>"
+        return self._platform.subjects.server_events(server_id)
 
     def _restart(self, since: int) -> None:
         start = since + 1
@@ -352,8 +352,11 @@ class Hub:
         CATCH_UPS.inc()
         for seq in sorted(seq for seq in self._recent if seq > catch_up.since):
             # Its subjects as of now: an event replayed here may have added a server.
-            prefixes = tuple(subject[:-1] for subject in self._subjects_of(session))  # ".>"
-            if not self._recent[seq].subject.startswith(prefixes):
+            subject = self._recent[seq].subject
+            subjects = self._platform.subjects
+            if subjects.user_of(subject) != session.user_id and (
+                subjects.server_of(subject) not in session.servers
+            ):
                 continue
             replay = msgspec.structs.replace(self._recent[seq], generation=CATCH_UP)
             try:

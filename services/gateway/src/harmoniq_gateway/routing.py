@@ -332,7 +332,9 @@ class Router:
     async def _user_event(
         self, delivery: Delivery, event: EventPayload, frame: Frames, only: Session | None
     ) -> None:
-        user_id = int(delivery.subject.split(".")[3])
+        user_id = self._platform.subjects.user_of(delivery.subject)
+        if user_id is None:  # the consumer follows only user and server subjects
+            return
         dispatch = UserDispatch(event, frame, delivery.stream_seq)
         deliver = self._user_events.get(type(event), self._send)
         for session in _recipients(self._hub.by_user.get(user_id, ()), only):
