@@ -103,7 +103,6 @@ async def serve(socket: WebSocket[Any, Any, Any], gateway: Gateway) -> None:
     except ProtocolError as exc:
         await socket.close(code=int(exc.close), reason=exc.reason)
         return
-    interval = settings.heartbeat_interval_ms / 1000
     budget = _Budget(settings.client_events_per_window, settings.client_event_window_seconds)
     # Until IDENTIFY, frames go straight out (there is no session queue yet).
     await _send_before_session(
@@ -111,56 +110,80 @@ async def serve(socket: WebSocket[Any, Any, Any], gateway: Gateway) -> None:
     )
     session: Session | None = None
     writer: asyncio.Task[None] | None = None
-    # One deadline for IDENTIFY/RESUME from the HELLO: heartbeats before it are answered but
-    # do not extend it, or a client could hold a socket unauthenticated for ever.
-    identify_by = time.monotonic() + settings.identify_timeout_seconds
     try:
-        while session is None or session.closing is None:
-            timeout = identify_by - time.monotonic() if session is None else interval * 1.5
-            try:
-                raw = await _receive(socket, timeout, session)
-            except TimeoutError:
-                raise ProtocolError(Close.SESSION_TIMED_OUT, "no heartbeat in time") from None
-            budget.spend()
-            frame = wire.decode(raw)
-            if session is None:
-                try:
-                    session = await _open(gateway, frame, wire)
-                except _InvalidSession:
-                    # Not resumable (gone, expired, someone else's): identify afresh.
-                    await _send_before_session(socket, wire, Op.INVALID_SESSION, False)
-                    continue
-                if session is None:  # a heartbeat: acknowledged, as the protocol promises
-                    await _send_before_session(socket, wire, Op.HEARTBEAT_ACK, None)
-                    continue
-                writer = asyncio.create_task(_writer(socket, session))
-            else:
-                await _handle(gateway, session, frame)
+        session = await _identified(socket, gateway, wire, budget)
+        writer = asyncio.create_task(_writer(socket, session))
+        await _follow(socket, gateway, session, budget)
     except WebSocketDisconnect:
         pass
     except ProtocolError as exc:
-        if session is None:
-            with contextlib.suppress(Exception):
-                await socket.close(code=int(exc.close), reason=exc.reason)
-        else:
-            session.close(exc.close, exc.reason)
+        await _refuse(socket, session, exc.close, exc.reason)
     except Exception:
         log.exception("gateway.connection_failed")
-        if session is None:
-            with contextlib.suppress(Exception):
-                await socket.close(code=int(Close.UNKNOWN_ERROR), reason="internal error")
-        else:
-            session.close(Close.UNKNOWN_ERROR, "internal error")
+        await _refuse(socket, session, Close.UNKNOWN_ERROR, "internal error")
     finally:
         if session is not None:
-            session.close(Close.UNKNOWN_ERROR, _GONE)  # no-op when already closing
-            if writer is not None:
-                with contextlib.suppress(Exception):
-                    await writer
-            try:
-                await gateway.disconnected(session)
-            except Exception:  # Redis unavailable: the record and presence simply expire
-                log.warning("gateway.disconnect_cleanup_failed", exc_info=True)
+            await _finish(gateway, session, writer)
+
+
+async def _identified(
+    socket: WebSocket[Any, Any, Any], gateway: Gateway, wire: Wire, budget: _Budget
+) -> Session:
+    """Frames until IDENTIFY or RESUME opens a session. One deadline from the HELLO:
+    heartbeats before it are answered but do not extend it, or a client could hold a socket
+    unauthenticated for ever."""
+    identify_by = time.monotonic() + gateway.settings.identify_timeout_seconds
+    while True:
+        try:
+            raw = await _receive(socket, identify_by - time.monotonic(), None)
+        except TimeoutError:
+            raise ProtocolError(Close.SESSION_TIMED_OUT, "no heartbeat in time") from None
+        budget.spend()
+        try:
+            session = await _open(gateway, wire.decode(raw), wire)
+        except _InvalidSession:
+            # Not resumable (gone, expired, someone else's): identify afresh.
+            await _send_before_session(socket, wire, Op.INVALID_SESSION, False)
+            continue
+        if session is not None:
+            return session
+        await _send_before_session(socket, wire, Op.HEARTBEAT_ACK, None)  # as promised
+
+
+async def _follow(
+    socket: WebSocket[Any, Any, Any], gateway: Gateway, session: Session, budget: _Budget
+) -> None:
+    """An identified session's frames, until it closes (a heartbeat due every interval)."""
+    timeout = gateway.settings.heartbeat_interval_ms / 1000 * 1.5
+    while session.closing is None:
+        try:
+            raw = await _receive(socket, timeout, session)
+        except TimeoutError:
+            raise ProtocolError(Close.SESSION_TIMED_OUT, "no heartbeat in time") from None
+        budget.spend()
+        await _handle(gateway, session, session.wire.decode(raw))
+
+
+async def _refuse(
+    socket: WebSocket[Any, Any, Any], session: Session | None, code: Close, reason: str
+) -> None:
+    """Close with ``code``: directly before a session exists, through its writer after."""
+    if session is None:
+        with contextlib.suppress(Exception):
+            await socket.close(code=int(code), reason=reason)
+    else:
+        session.close(code, reason)
+
+
+async def _finish(gateway: Gateway, session: Session, writer: asyncio.Task[None] | None) -> None:
+    session.close(Close.UNKNOWN_ERROR, _GONE)  # no-op when already closing
+    if writer is not None:
+        with contextlib.suppress(Exception):
+            await writer
+    try:
+        await gateway.disconnected(session)
+    except Exception:  # Redis unavailable: the record and presence simply expire
+        log.warning("gateway.disconnect_cleanup_failed", exc_info=True)
 
 
 class _InvalidSession(Exception):
