@@ -179,3 +179,37 @@ async def test_heartbeats_renew_presence_even_after_redis_forgets_its_scripts(
 
 async def _later(read: Callable[[], Awaitable[float]], than: float) -> bool:
     return await read() > than
+
+
+async def test_presence_comes_back_after_redis_lost_it(
+    guilds: Client,
+    make_user: MakeUser,
+    start_gateway: StartGateway,
+    redis_client: Redis,
+    namespace: str,
+) -> None:
+    """Redis restarted empty: the next heartbeat writes the user's presence and servers again,
+    so the others' READY shows them online (a restart keeps no presence)."""
+    owner, friend = await make_user("olga"), await make_user("max")
+    server = await create_server(guilds, owner)
+    await invite_and_join(guilds, server, owner, friend)
+    gateway = await start_gateway()
+    online = await GatewayClient.connect(gateway.url)
+    await online.identify(friend.token)
+    for key in await redis_client.keys(f"{namespace}:presence:*"):
+        await redis_client.delete(key)
+    assert await redis_client.keys(f"{namespace}:presence:*") == []
+    await online.frames_until_ack()  # one heartbeat, as the client's next one would be
+
+    async def seen_online() -> bool:
+        watcher = await GatewayClient.connect(gateway.url)
+        try:
+            ready = await watcher.identify(owner.token)
+        finally:
+            await watcher.close()
+        return (str(friend.id), "online") in {
+            (p["user_id"], p["status"]) for p in ready["d"]["presences"]
+        }
+
+    assert await eventually(seen_online, timeout=5, what="presence written again")
+    await online.close()

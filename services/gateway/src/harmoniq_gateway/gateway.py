@@ -129,6 +129,10 @@ class Gateway:
             outcome = await script(**call)
         elif isinstance(outcome, Exception):
             raise outcome
+        if outcome:
+            # The published status moved. Rare, and also what a Redis that came back empty
+            # looks like (it forgot the user's servers): write them again, idempotently.
+            await self.membership_changed(session)
         self.presence.changed(session.user_id, outcome)
 
     async def membership_changed(self, session: Session) -> None:
