@@ -2,7 +2,7 @@
 
 ``bench/run.py`` runs them all with their defaults, one after the other, each on its own fleet;
 ``bench/run.py NAME [ARGS…]`` runs one with its own arguments (``auth --requests 50``,
-``messages --quick``, ``gateway --quick``, ``rows --page 100``).
+``messages --quick``, ``gateway --quick``, ``rows --page 100``, ``media --quick``).
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "deploy"))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests" / "support"))
 
 import gateway_fanout
+import media_bench
 import messages_bench
 import record_conversion
 
@@ -26,6 +27,7 @@ BENCHMARKS: dict[str, Callable[[list[str]], None]] = {
     "messages": messages_bench.main,
     "gateway": gateway_fanout.main,
     "rows": record_conversion.main,
+    "media": media_bench.main,
 }
 
 
