@@ -20,6 +20,7 @@ import structlog
 from ..settings import MediaSettings
 from ..storage import Storage
 from ..store import media as store
+from .purge import purge
 
 __all__ = ["Cleanup", "run_cleanup"]
 
@@ -56,11 +57,7 @@ class Cleanup:
         while True:
             async with self._pool.acquire() as conn, conn.transaction():
                 rows = await store.unlinked_before(conn, self._cutoff(), _BATCH)
-                for row in rows:
-                    thumbs = await store.thumbnails(conn, row.id)
-                    for key in [*(t.object_key for t in thumbs), row.object_key]:
-                        await self._storage.delete(key)
-                    await store.delete(conn, row.id)
+                await purge(conn, self._storage, rows)
             removed += len(rows)
             if len(rows) < _BATCH:
                 return removed

@@ -17,8 +17,12 @@ __all__ = [
     "existing_ids",
     "get",
     "insert",
+    "link",
+    "lock_linked",
+    "lock_many",
     "lock_owner",
     "thumbnails",
+    "thumbnails_of",
     "unlinked_before",
     "used_bytes",
 ]
@@ -84,3 +88,59 @@ async def delete(conn: asyncpg.Connection, media_id: int) -> None:
 async def existing_ids(db: Executor, ids: list[int]) -> set[int]:
     rows = await db.fetch("SELECT id FROM media WHERE id = ANY($1::bigint[])", ids)
     return {row["id"] for row in rows}
+
+
+async def lock_many(conn: asyncpg.Connection, ids: list[int]) -> list[MediaRow]:
+    """The rows of ``ids`` that exist, locked until the transaction ends (in id order, so two
+    links of overlapping files cannot deadlock)."""
+    rows = await conn.fetch(
+        "SELECT * FROM media WHERE id = ANY($1::bigint[]) ORDER BY id FOR UPDATE", ids
+    )
+    return records_to(MediaRow, rows)
+
+
+async def lock_linked(
+    conn: asyncpg.Connection,
+    *,
+    kind: str | None = None,
+    target_id: int | None = None,
+    channel_id: int | None = None,
+    server_id: int | None = None,
+    limit: int = 100,
+) -> list[MediaRow]:
+    """Files linked to one target, or to any message of a channel or server (a server's own
+    icon included), locked; rows another transaction holds are skipped (it is releasing or
+    linking them)."""
+    rows = await conn.fetch(
+        """SELECT * FROM media
+           WHERE (linked_kind = $1 AND linked_to = $2)
+              OR channel_id = $3
+              OR server_id = $4
+              OR (linked_kind = 'server' AND linked_to = $4)
+           ORDER BY id LIMIT $5 FOR UPDATE SKIP LOCKED""",
+        kind, target_id, channel_id, server_id, limit,
+    )  # fmt: skip
+    return records_to(MediaRow, rows)
+
+
+async def link(
+    conn: asyncpg.Connection,
+    ids: list[int],
+    *,
+    kind: str,
+    target_id: int,
+    channel_id: int | None,
+    server_id: int | None,
+) -> None:
+    await conn.execute(
+        """UPDATE media SET linked_kind = $2, linked_to = $3, channel_id = $4, server_id = $5
+           WHERE id = ANY($1::bigint[])""",
+        ids, kind, target_id, channel_id, server_id,
+    )  # fmt: skip
+
+
+async def thumbnails_of(db: Executor, ids: list[int]) -> list[ThumbnailRow]:
+    rows = await db.fetch(
+        "SELECT * FROM thumbnails WHERE media_id = ANY($1::bigint[]) ORDER BY media_id, size", ids
+    )
+    return records_to(ThumbnailRow, rows)

@@ -35,3 +35,4 @@ class MediaRow(msgspec.Struct, frozen=True, kw_only=True):
     linked_to: Snowflake | None
     channel_id: Snowflake | None
     created_at: datetime
+    server_id: Snowflake | None = None

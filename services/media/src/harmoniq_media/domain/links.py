@@ -1,0 +1,138 @@
+"""Linking uploads to what uses them, and releasing them when it goes.
+
+A link is asked by the service that owns the target (see :mod:`harmoniq_common.media`): the
+files must be the owner's ready uploads of the target's purpose, not linked elsewhere. Linking
+the same files to the same target again answers the same (the asking service may retry, or
+fail to commit after linking and retry with the same target). A user's avatar and a server's
+icon are one file: linking a new one releases the previous. Releasing deletes the objects and
+then the rows (:func:`.purge.purge`); everything here is idempotent, so redelivered deletion
+events are harmless.
+"""
+
+from __future__ import annotations
+
+import structlog
+
+from harmoniq_common.errors import BadRequest, Conflict
+from harmoniq_common.media import Attachment, AttachmentThumbnail, LinkRequest
+from harmoniq_common.platform import Platform
+
+from ..storage import Storage
+from ..store import media as store
+from ..store.rows import MediaRow, ThumbnailRow
+from .purge import purge
+
+__all__ = ["BASE_URL", "Links", "attachment"]
+
+log = structlog.get_logger(__name__)
+
+BASE_URL = "/api/v1/media"
+PURPOSE_OF = {"message": "attachment", "user": "avatar", "server": "icon"}
+_BATCH = 100
+
+
+def attachment(row: MediaRow, thumbs: list[ThumbnailRow]) -> Attachment:
+    return Attachment(
+        id=row.id,
+        filename=row.filename,
+        size=row.size,
+        content_type=row.content_type,
+        width=row.width,
+        height=row.height,
+        url=f"{BASE_URL}/{row.id}",
+        thumbnails=[
+            AttachmentThumbnail(
+                size=t.size, width=t.width, height=t.height,
+                url=f"{BASE_URL}/{row.id}/thumbnails/{t.size}",
+            )
+            for t in thumbs
+        ],
+    )  # fmt: skip
+
+
+def _refuse(question: LinkRequest, rows: dict[int, MediaRow]) -> None:
+    """Raise the first reason these files cannot be linked to this target."""
+    if len(set(question.media_ids)) != len(question.media_ids):
+        raise BadRequest("a file is listed twice", code="duplicate_media")
+    purpose = PURPOSE_OF[question.kind]
+    for media_id in question.media_ids:
+        row = rows.get(media_id)
+        if row is None or row.owner_id != question.owner_id:
+            # The same answer for someone else's file as for no file: ids are not probed.
+            raise BadRequest(f"no upload of yours has the id {media_id}", code="unknown_media")
+        if row.state != "ready":
+            raise Conflict(f"the upload {media_id} is not complete yet", code="media_not_ready")
+        if row.purpose != purpose:
+            raise BadRequest(
+                f"the upload {media_id} was made as an {row.purpose}, not an {purpose}",
+                code="wrong_media_purpose",
+            )
+        if row.linked_to is not None and (row.linked_kind, row.linked_to) != (
+            question.kind,
+            question.target_id,
+        ):
+            raise Conflict(f"the upload {media_id} is already in use", code="media_already_linked")
+
+
+class Links:
+    def __init__(self, platform: Platform, storage: Storage) -> None:
+        self._platform = platform
+        self._storage = storage
+
+    async def link(self, question: LinkRequest) -> list[Attachment]:
+        async with self._platform.pool.acquire() as conn, conn.transaction():
+            found = await store.lock_many(conn, list(question.media_ids))
+            rows = {int(r.id): r for r in found}
+            _refuse(question, rows)
+            replaced: list[MediaRow] = []
+            if question.kind != "message":  # one avatar per user, one icon per server
+                current = await store.lock_linked(
+                    conn, kind=question.kind, target_id=question.target_id
+                )
+                replaced = [r for r in current if r.id not in question.media_ids]
+            await store.link(
+                conn,
+                list(question.media_ids),
+                kind=question.kind,
+                target_id=question.target_id,
+                channel_id=question.channel_id,
+                server_id=question.server_id,
+            )
+            if replaced:
+                self._storage.require()
+                await purge(conn, self._storage, replaced)
+            thumbs = await store.thumbnails_of(conn, list(question.media_ids))
+        by_media: dict[int, list[ThumbnailRow]] = {}
+        for thumb in thumbs:
+            by_media.setdefault(int(thumb.media_id), []).append(thumb)
+        return [attachment(rows[m], by_media.get(m, [])) for m in question.media_ids]
+
+    async def release(
+        self,
+        *,
+        kind: str | None = None,
+        target_id: int | None = None,
+        channel_id: int | None = None,
+        server_id: int | None = None,
+    ) -> int:
+        """Delete every file linked to a target (or a channel's or a server's), in batches."""
+        released = 0
+        while True:
+            async with self._platform.pool.acquire() as conn, conn.transaction():
+                rows = await store.lock_linked(
+                    conn,
+                    kind=kind,
+                    target_id=target_id,
+                    channel_id=channel_id,
+                    server_id=server_id,
+                    limit=_BATCH,
+                )
+                if rows:
+                    self._storage.require()
+                await purge(conn, self._storage, rows)
+            released += len(rows)
+            if len(rows) < _BATCH:
+                break
+        if released:
+            log.info("media.released", kind=kind, target_id=target_id, count=released)
+        return released
