@@ -7,7 +7,9 @@ link is idempotent on its target (a retried link of the same ids to the same tar
 the same), and a user's or a server's link replaces the previous avatar or icon (released:
 its objects are deleted). Files linked to messages, channels and servers are released when
 media sees their deletion events (see docs/decisions.md, "Files go with their deletion
-events"); :data:`MEDIA_RELEASE` is for a caller that must undo a link it will not use.
+events"); :data:`MEDIA_RELEASE` is for a caller that must undo a link it will not use (its
+target was not stored): the files become the owner's unlinked uploads again, usable in a
+retry (and removed by orphan cleanup if never linked).
 """
 
 from __future__ import annotations

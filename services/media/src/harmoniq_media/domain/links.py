@@ -107,6 +107,11 @@ class Links:
             by_media.setdefault(int(thumb.media_id), []).append(thumb)
         return [attachment(rows[m], by_media.get(m, [])) for m in question.media_ids]
 
+    async def unlink(self, kind: str, target_id: int) -> int:
+        """The files of a target that was never stored go back to their owner, unlinked."""
+        async with self._platform.pool.acquire() as conn:
+            return await store.unlink(conn, kind, target_id)
+
     async def release(
         self,
         *,

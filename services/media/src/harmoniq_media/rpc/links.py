@@ -18,7 +18,7 @@ async def serve_links(platform: Platform, links: Links) -> list[Subscription]:
         return contract.Linked(attachments=await links.link(question))
 
     async def release(question: contract.ReleaseRequest) -> contract.Released:
-        count = await links.release(kind=question.kind, target_id=question.target_id)
+        count = await links.unlink(question.kind, question.target_id)
         return contract.Released(count=count)
 
     subjects = platform.subjects

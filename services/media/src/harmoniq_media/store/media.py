@@ -23,6 +23,7 @@ __all__ = [
     "lock_owner",
     "thumbnails",
     "thumbnails_of",
+    "unlink",
     "unlinked_before",
     "used_bytes",
 ]
@@ -137,6 +138,17 @@ async def link(
            WHERE id = ANY($1::bigint[])""",
         ids, kind, target_id, channel_id, server_id,
     )  # fmt: skip
+
+
+async def unlink(conn: asyncpg.Connection, kind: str, target_id: int) -> int:
+    status = await conn.execute(
+        """UPDATE media SET linked_kind = NULL, linked_to = NULL, channel_id = NULL,
+                            server_id = NULL
+           WHERE linked_kind = $1 AND linked_to = $2""",
+        kind,
+        target_id,
+    )
+    return int(status.split()[-1])
 
 
 async def thumbnails_of(db: Executor, ids: list[int]) -> list[ThumbnailRow]:
