@@ -36,7 +36,7 @@ async def test_an_uploaded_avatar_replaces_the_previous_one(
         response = await client.patch("/api/v1/users/me", json={"avatar": avatar["id"]},
                                       headers=headers)  # fmt: skip
         assert response.status_code == 200, response.text
-        assert response.json()["avatar_url"] == f"/api/v1/media/{avatar['id']}"
+        assert response.json()["avatar_url"] == f"/api/v1/media/public/{avatar['id']}"
     assert not media_bucket.keys_of(first["id"])
     assert media_bucket.keys_of(second["id"])
     events = await collect_events(
@@ -44,7 +44,7 @@ async def test_an_uploaded_avatar_replaces_the_previous_one(
     )
     payload = decode_payload(events[-1])
     assert isinstance(payload, UserUpdated)
-    assert payload.user.avatar_url == f"/api/v1/media/{second['id']}"
+    assert payload.user.avatar_url == f"/api/v1/media/public/{second['id']}"
 
 
 @pytest.mark.parametrize(

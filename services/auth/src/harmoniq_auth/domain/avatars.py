@@ -1,6 +1,6 @@
 """An uploaded avatar, linked by media (asked over NATS): the user's own ready image upload
 (purpose ``avatar``) becomes theirs, the previous one is released by media, and the URL to
-show is media's redirect route for it. media's refusals (someone else's upload, one in use,
+show is media's public redirect route for it. media's refusals (someone else's upload, one in use,
 not an avatar) reach the caller as the 4xx media answered."""
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """An uploaded server icon, linked by media (asked over NATS): the caller's own ready image
 upload (purpose ``icon``) becomes the server's, media releases the previous one, and the
-server's ``icon_id`` is the media id (served at ``/api/v1/media/{icon_id}``). media's
+server's ``icon_id`` is the media id (served at ``/api/v1/media/public/{icon_id}``). media's
 refusals reach the caller as the 4xx media answered."""
 
 from __future__ import annotations

@@ -21,6 +21,7 @@ from ..storage import Storage
 from ..store import media as store
 from ..store.rows import MediaRow, ThumbnailRow
 from .purge import purge
+from .serving import PUBLIC_PURPOSES
 
 __all__ = ["BASE_URL", "Links", "attachment"]
 
@@ -32,6 +33,8 @@ _BATCH = 100
 
 
 def attachment(row: MediaRow, thumbs: list[ThumbnailRow]) -> Attachment:
+    # Avatars and icons are linked to their public routes: shown without a token.
+    base = f"{BASE_URL}/public" if row.purpose in PUBLIC_PURPOSES else BASE_URL
     return Attachment(
         id=row.id,
         filename=row.filename,
@@ -39,11 +42,11 @@ def attachment(row: MediaRow, thumbs: list[ThumbnailRow]) -> Attachment:
         content_type=row.content_type,
         width=row.width,
         height=row.height,
-        url=f"{BASE_URL}/{row.id}",
+        url=f"{base}/{row.id}",
         thumbnails=[
             AttachmentThumbnail(
                 size=t.size, width=t.width, height=t.height,
-                url=f"{BASE_URL}/{row.id}/thumbnails/{t.size}",
+                url=f"{base}/{row.id}/thumbnails/{t.size}",
             )
             for t in thumbs
         ],
