@@ -122,3 +122,36 @@ async def test_an_attachment_from_upload_to_deletion(
 
     await eventually(gone, timeout=20, what="the deleted message's objects removed")
     assert http.get(attachment["url"], headers=auth["ada"]).status_code == 404
+
+
+def test_an_uploaded_avatar_and_icon_are_public(fleet: Fleet, http: httpx.Client) -> None:
+    tag = secrets.token_hex(3)
+    ada = _register(http, f"cy{tag}")
+    auth = {"Authorization": ada["Authorization"]}
+    image = _png()
+
+    def upload(purpose: str) -> str:
+        response = http.post(
+            "/api/v1/media/upload",
+            data={"purpose": purpose},
+            files={"file": (f"{purpose}.png", image, "image/png")},
+            headers=auth,
+        )
+        assert response.status_code == 201, response.text
+        media_id: str = response.json()["id"]
+        return media_id
+
+    avatar = upload("avatar")
+    me = http.patch("/api/v1/users/me", json={"avatar": avatar}, headers=auth)
+    assert me.status_code == 200, me.text
+    assert me.json()["avatar_url"] == f"/api/v1/media/public/{avatar}"
+    server = http.post("/api/v1/servers", json={"name": "Icons"}, headers=auth).json()
+    icon = upload("icon")
+    patched = http.patch(f"/api/v1/servers/{server['id']}", json={"icon": icon}, headers=auth)
+    assert patched.status_code == 200, patched.text
+    assert patched.json()["icon_id"] == icon
+    with httpx.Client(base_url=fleet.url, timeout=10) as anonymous:  # no token at all
+        for url in (me.json()["avatar_url"], f"/api/v1/media/public/{icon}"):
+            redirect = anonymous.get(url)
+            assert redirect.status_code == 302, redirect.text
+            assert httpx.get(redirect.headers["location"]).content == image

@@ -20,6 +20,7 @@ from harmoniq_common.events import (
     EventPayload,
     MessageDeleted,
     MessagesBulkDeleted,
+    UserDeleted,
     encode_envelope,
 )
 from harmoniq_common.ids import Snowflake, SnowflakeGenerator
@@ -158,6 +159,32 @@ async def test_a_new_avatar_releases_the_previous_one(
     keys = object_keys(bucket, media_settings.s3_bucket)
     assert not [k for k in keys if k.startswith(f"media/{old}/")]
     assert [k for k in keys if k.startswith(f"media/{new}/")]
+
+
+async def test_a_deleted_account_releases_its_avatar(
+    client: Client,
+    make_user: MakeUser,
+    nats_client: NatsClient,
+    namespace: str,
+    bucket: Any,
+    media_settings: MediaSettings,
+) -> None:
+    owner = await make_user()
+    avatar = await upload(client, owner, "avatar")
+    await link(nats_client, namespace, owner, [avatar], kind="user", target_id=owner.id)
+    event_id = _ids.next_id()
+    gone_at = datetime.now(UTC)
+    await nats_client.jetstream().publish(
+        Subjects(namespace).user_event(owner.id, UserDeleted.event_type),
+        encode_envelope(event_id, UserDeleted(user_id=owner.id, deleted_at=gone_at), gone_at),
+        headers=outgoing_headers(msg_id=str(event_id)),
+    )
+
+    async def released() -> bool:
+        keys = object_keys(bucket, media_settings.s3_bucket)
+        return not any(k.startswith(f"media/{avatar}/") for k in keys)
+
+    await eventually(released, what="the deleted account's avatar removed")
 
 
 async def test_deleted_messages_and_channels_release_their_files(
