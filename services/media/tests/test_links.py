@@ -4,10 +4,11 @@ them when their message, channel or server is deleted (media consumes those even
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import asyncpg
+import msgspec
 import pytest
 from litestar.testing import AsyncTestClient
 from nats.aio.client import Client as NatsClient
@@ -18,16 +19,21 @@ from harmoniq_common.errors import ApiError
 from harmoniq_common.events import (
     ChannelDeleted,
     EventPayload,
+    MessageCreated,
     MessageDeleted,
     MessagesBulkDeleted,
+    MessageView,
     UserDeleted,
+    UserSummary,
     encode_envelope,
 )
 from harmoniq_common.ids import Snowflake, SnowflakeGenerator
 from harmoniq_common.media import MEDIA_LINK, Linked, LinkRequest
 from harmoniq_common.testing.users import TestUser
 from harmoniq_common.testing.waiting import eventually
+from harmoniq_media.domain.cleanup import Cleanup
 from harmoniq_media.settings import MediaSettings
+from harmoniq_media.storage import open_storage
 
 from media_testing import object_keys, png
 
@@ -222,3 +228,51 @@ async def test_deleted_messages_and_channels_release_their_files(
     assert any(
         k.startswith(f"media/{kept}/") for k in object_keys(bucket, media_settings.s3_bucket)
     )
+
+
+async def test_links_of_messages_that_never_committed_go_back_to_their_owner(
+    client: Client,
+    make_user: MakeUser,
+    nats_client: NatsClient,
+    namespace: str,
+    db: asyncpg.Pool,
+    media_settings: MediaSettings,
+) -> None:
+    owner = await make_user()
+    lost, sent = await upload(client, owner), await upload(client, owner)
+    linked = await link(nats_client, namespace, owner, [lost], target_id=41, channel_id=5)
+    await link(nats_client, namespace, owner, [sent], target_id=42, channel_id=5)
+
+    def created(message_id: int, media_id: str) -> MessageCreated:
+        attachment = linked.attachments[0]
+        return MessageCreated(
+            message=MessageView(
+                id=Snowflake(message_id),
+                server_id=Snowflake(3),
+                channel_id=Snowflake(5),
+                author=UserSummary(id=owner.id, username=owner.name),
+                content="",
+                created_at=datetime.now(UTC),
+                attachments=[msgspec.structs.replace(attachment, id=Snowflake(int(media_id)))],
+            )
+        )
+
+    async def confirmed(media_id: str, message_id: int) -> bool:
+        row = await db.fetchrow("SELECT * FROM media WHERE id = $1", int(media_id))
+        return bool(row["link_confirmed"]) and row["linked_to"] == message_id
+
+    await publish(nats_client, namespace, 3, created(42, sent))
+    await eventually(lambda: confirmed(sent, 42), what="message 42's link confirmed")
+    assert not await db.fetchval("SELECT link_confirmed FROM media WHERE id = $1", int(lost))
+
+    async with open_storage(media_settings) as storage:
+        later = datetime.now(UTC) + timedelta(hours=2)
+        assert (
+            await Cleanup(db, media_settings, storage, now=lambda: later).return_unconfirmed() == 1
+        )
+    assert await db.fetchval("SELECT linked_to FROM media WHERE id = $1", int(lost)) is None
+    assert await confirmed(sent, 42)
+
+    # A confirmation that comes after all (the relay was slow) links the file again.
+    await publish(nats_client, namespace, 3, created(41, lost))
+    await eventually(lambda: confirmed(lost, 41), what="message 41's late link restored")

@@ -49,8 +49,18 @@ class Cleanup:
         return self._now() - timedelta(seconds=self._settings.orphan_age_seconds)
 
     async def run_once(self) -> tuple[int, int]:
-        """(orphan uploads removed, row-less objects swept)."""
+        """(orphan uploads removed, row-less objects swept), after giving back the files of
+        messages that never committed."""
+        await self.return_unconfirmed()
         return await self.remove_unlinked(), await self.sweep_objects()
+
+    async def return_unconfirmed(self) -> int:
+        cutoff = self._now() - timedelta(seconds=self._settings.link_confirm_seconds)
+        async with self._pool.acquire() as conn:
+            returned = await store.unlink_unconfirmed(conn, cutoff)
+        if returned:
+            log.info("media.unconfirmed_links_returned", count=returned)
+        return returned
 
     async def remove_unlinked(self) -> int:
         removed = 0

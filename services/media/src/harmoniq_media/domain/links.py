@@ -14,6 +14,7 @@ from __future__ import annotations
 import structlog
 
 from harmoniq_common.errors import BadRequest, Conflict
+from harmoniq_common.events import MessageView
 from harmoniq_common.media import Attachment, AttachmentThumbnail, LinkRequest
 from harmoniq_common.platform import Platform
 
@@ -109,6 +110,20 @@ class Links:
         for thumb in thumbs:
             by_media.setdefault(int(thumb.media_id), []).append(thumb)
         return [attachment(rows[m], by_media.get(m, [])) for m in question.media_ids]
+
+    async def confirm(self, message: MessageView) -> int:
+        """A message committed with these files (its message.create)."""
+        if not message.attachments:
+            return 0
+        async with self._platform.pool.acquire() as conn:
+            return await store.confirm(
+                conn,
+                [a.id for a in message.attachments],
+                owner_id=message.author.id,
+                message_id=message.id,
+                channel_id=message.channel_id,
+                server_id=message.server_id,
+            )
 
     async def unlink(self, kind: str, target_id: int) -> int:
         """The files of a target that was never stored go back to their owner, unlinked."""

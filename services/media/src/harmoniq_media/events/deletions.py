@@ -1,4 +1,5 @@
-"""Files go with what they were linked to: media consumes the deletion events of messages,
+"""Files go with what they were linked to, and a message's link is confirmed by its
+``message.create`` (see ``store.media.link``): media consumes the deletion events of messages,
 channels, servers and accounts (durably: a file is released even if media was down when the
 deletion happened) rather than being called by each service that deletes. Each release is
 idempotent, so redelivery needs no bookkeeping; a store failure raises, and the event is
@@ -12,6 +13,7 @@ from harmoniq_common.consumers import DurableConsumer
 from harmoniq_common.events import (
     ChannelDeleted,
     Envelope,
+    MessageCreated,
     MessageDeleted,
     MessagesBulkDeleted,
     ServerDeleted,
@@ -30,7 +32,9 @@ CONSUMER = "media-deletions"
 def deletion_events_consumer(platform: Platform, links: Links) -> DurableConsumer:
     async def handle(envelope: Envelope, _message: Msg) -> None:
         event = decode_payload(envelope)
-        if isinstance(event, MessageDeleted):
+        if isinstance(event, MessageCreated):
+            await links.confirm(event.message)
+        elif isinstance(event, MessageDeleted):
             await links.release(kind="message", target_id=event.message_id)
         elif isinstance(event, MessagesBulkDeleted):
             for message_id in event.message_ids:
@@ -43,7 +47,13 @@ def deletion_events_consumer(platform: Platform, links: Links) -> DurableConsume
             await links.release(kind="user", target_id=event.user_id)
 
     subjects = platform.subjects
-    server_events = (MessageDeleted, MessagesBulkDeleted, ChannelDeleted, ServerDeleted)
+    server_events = (
+        MessageCreated,
+        MessageDeleted,
+        MessagesBulkDeleted,
+        ChannelDeleted,
+        ServerDeleted,
+    )
     return DurableConsumer(
         platform.js,
         stream=subjects.events_stream,

@@ -13,6 +13,7 @@ from harmoniq_common.db import record_or_none, records_to
 from .rows import MediaRow, ThumbnailRow
 
 __all__ = [
+    "confirm",
     "delete",
     "existing_ids",
     "get",
@@ -24,6 +25,7 @@ __all__ = [
     "thumbnails",
     "thumbnails_of",
     "unlink",
+    "unlink_unconfirmed",
     "unlinked_before",
     "used_bytes",
 ]
@@ -133,17 +135,56 @@ async def link(
     channel_id: int | None,
     server_id: int | None,
 ) -> None:
+    """A message's link waits for its message.create (``confirm``); a retried link to the same
+    target keeps what it was."""
     await conn.execute(
-        """UPDATE media SET linked_kind = $2, linked_to = $3, channel_id = $4, server_id = $5
+        """UPDATE media SET
+               link_confirmed = CASE WHEN linked_kind = $2 AND linked_to = $3
+                                     THEN link_confirmed ELSE $2 <> 'message' END,
+               linked_at = CASE WHEN linked_kind = $2 AND linked_to = $3
+                                THEN linked_at ELSE now() END,
+               linked_kind = $2, linked_to = $3, channel_id = $4, server_id = $5
            WHERE id = ANY($1::bigint[])""",
         ids, kind, target_id, channel_id, server_id,
     )  # fmt: skip
 
 
+async def confirm(
+    conn: asyncpg.Connection,
+    ids: list[int],
+    *,
+    owner_id: int,
+    message_id: int,
+    channel_id: int,
+    server_id: int,
+) -> int:
+    """The message committed: its files' link is final. Files given back meanwhile (the
+    confirmation came late) are linked again, if still their owner's and unused."""
+    status = await conn.execute(
+        """UPDATE media SET linked_kind = 'message', linked_to = $2, channel_id = $3,
+                            server_id = $4, link_confirmed = true,
+                            linked_at = coalesce(linked_at, now())
+           WHERE id = ANY($1::bigint[]) AND owner_id = $5
+             AND (linked_to IS NULL OR (linked_kind = 'message' AND linked_to = $2))""",
+        ids, message_id, channel_id, server_id, owner_id,
+    )  # fmt: skip
+    return int(status.split()[-1])
+
+
+async def unlink_unconfirmed(conn: asyncpg.Connection, cutoff: datetime) -> int:
+    status = await conn.execute(
+        """UPDATE media SET linked_kind = NULL, linked_to = NULL, channel_id = NULL,
+                            server_id = NULL, linked_at = NULL, link_confirmed = true
+           WHERE NOT link_confirmed AND linked_at < $1""",
+        cutoff,
+    )
+    return int(status.split()[-1])
+
+
 async def unlink(conn: asyncpg.Connection, kind: str, target_id: int) -> int:
     status = await conn.execute(
         """UPDATE media SET linked_kind = NULL, linked_to = NULL, channel_id = NULL,
-                            server_id = NULL
+                            server_id = NULL, linked_at = NULL, link_confirmed = true
            WHERE linked_kind = $1 AND linked_to = $2""",
         kind,
         target_id,

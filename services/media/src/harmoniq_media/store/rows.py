@@ -36,3 +36,5 @@ class MediaRow(msgspec.Struct, frozen=True, kw_only=True):
     channel_id: Snowflake | None
     created_at: datetime
     server_id: Snowflake | None = None
+    linked_at: datetime | None = None
+    link_confirmed: bool = True
