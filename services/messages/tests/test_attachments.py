@@ -89,6 +89,12 @@ async def test_a_message_carries_its_files_in_rest_events_and_search(
         return {m["id"] for m in response.json()["messages"]}
 
     assert await found("attachment") == {sent["id"], files_only.json()["id"]}
+    results = await client.get(
+        f"/api/v1/channels/{channel_id}/messages/search",
+        params={"has": "image"},
+        headers=owner.headers,
+    )
+    assert [m["attachments"] for m in results.json()["messages"]] == [shown]
     assert await found("image") == {sent["id"]}
     assert await found("file") == {sent["id"], files_only.json()["id"]}
     assert bare["id"] not in await found("attachment")

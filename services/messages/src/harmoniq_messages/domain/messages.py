@@ -89,8 +89,8 @@ class Messages:
 
         Files are linked (asked of media) before the message commits, under the message's id:
         a link refused is the caller's 4xx and nothing is written. If the commit then fails,
-        the link is released again; a crash in between leaves the files linked to an id no
-        message has (they stay the sender's quota; see docs/decisions.md)."""
+        the link is released again; after a crash in between, media gives the files back
+        when no ``message.create`` confirms the link (see docs/decisions.md)."""
         access = await self.access(user_id, channel_id)
         if access.kind != "text":
             raise BadRequest("messages go in text channels", code="not_a_text_channel")
