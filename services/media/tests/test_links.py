@@ -29,9 +29,11 @@ from harmoniq_common.events import (
 )
 from harmoniq_common.ids import Snowflake, SnowflakeGenerator
 from harmoniq_common.media import MEDIA_LINK, Linked, LinkRequest
+from harmoniq_common.testing.infra import free_port
 from harmoniq_common.testing.users import TestUser
 from harmoniq_common.testing.waiting import eventually
 from harmoniq_media.domain.cleanup import Cleanup
+from harmoniq_media.domain.links import Links
 from harmoniq_media.settings import MediaSettings
 from harmoniq_media.storage import open_storage
 
@@ -276,3 +278,37 @@ async def test_links_of_messages_that_never_committed_go_back_to_their_owner(
     # A confirmation that comes after all (the relay was slow) links the file again.
     await publish(nats_client, namespace, 3, created(41, lost))
     await eventually(lambda: confirmed(lost, 41), what="message 41's late link restored")
+
+
+@pytest.mark.parametrize("dead_store", [f"http://127.0.0.1:{free_port()}"])
+async def test_a_release_while_the_store_is_down_is_finished_by_cleanup(
+    client: Client,
+    make_user: MakeUser,
+    nats_client: NatsClient,
+    namespace: str,
+    db: asyncpg.Pool,
+    bucket: Any,
+    media_settings: MediaSettings,
+    dead_store: str,
+) -> None:
+    owner = await make_user()
+    media_id = await upload(client, owner)
+    await link(nats_client, namespace, owner, [media_id], target_id=51)
+    down = msgspec.structs.replace(media_settings, s3_url=dead_store)
+    async with open_storage(down) as storage:
+        assert await Links(db, storage).release(kind="message", target_id=51) == 1
+    # Released: nobody is served it, nobody may link it, but its objects are still there.
+    fetched = await client.get(f"/api/v1/media/{media_id}", headers=owner.headers)
+    assert fetched.status_code == 404
+    with pytest.raises(ApiError) as refused:
+        await link(nats_client, namespace, owner, [media_id], target_id=52)
+    assert refused.value.code == "unknown_media"
+    assert any(
+        k.startswith(f"media/{media_id}/") for k in object_keys(bucket, media_settings.s3_bucket)
+    )
+    async with open_storage(media_settings) as storage:
+        assert await Cleanup(db, media_settings, storage).run_once() == (1, 0)
+    assert not any(
+        k.startswith(f"media/{media_id}/") for k in object_keys(bucket, media_settings.s3_bucket)
+    )
+    assert await db.fetchval("SELECT count(*) FROM media WHERE id = $1", int(media_id)) == 0

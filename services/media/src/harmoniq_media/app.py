@@ -40,7 +40,7 @@ def _domain(
                 serving=Serving(platform, settings, storage, access),
             )
             app.state.storage = storage
-            links = Links(platform, storage)
+            links = Links(platform.pool, storage)
             subscriptions = await serve_links(platform, links)
             consumer = deletion_events_consumer(platform, links)
             await consumer.start()

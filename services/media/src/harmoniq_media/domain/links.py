@@ -4,19 +4,20 @@ A link is asked by the service that owns the target (see :mod:`harmoniq_common.m
 files must be the owner's ready uploads of the target's purpose, not linked elsewhere. Linking
 the same files to the same target again answers the same (the asking service may retry, or
 fail to commit after linking and retry with the same target). A user's avatar and a server's
-icon are one file: linking a new one releases the previous. Releasing deletes the objects and
-then the rows (:func:`.purge.purge`); everything here is idempotent, so redelivered deletion
-events are harmless.
+icon are one file: linking a new one releases the previous. Releasing marks the rows released
+(served to nobody, never linked again) and then deletes the objects and the rows
+(:func:`.purge.purge`); if the store fails, the cleanup job's next run deletes them.
+Everything here is idempotent, so redelivered deletion events are harmless.
 """
 
 from __future__ import annotations
 
+import asyncpg
 import structlog
 
 from harmoniq_common.errors import BadRequest, Conflict
 from harmoniq_common.events import MessageView
 from harmoniq_common.media import Attachment, AttachmentThumbnail, LinkRequest
-from harmoniq_common.platform import Platform
 
 from ..storage import Storage
 from ..store import media as store
@@ -61,7 +62,7 @@ def _refuse(question: LinkRequest, rows: dict[int, MediaRow]) -> None:
     purpose = PURPOSE_OF[question.kind]
     for media_id in question.media_ids:
         row = rows.get(media_id)
-        if row is None or row.owner_id != question.owner_id:
+        if row is None or row.owner_id != question.owner_id or row.released_at is not None:
             # The same answer for someone else's file as for no file: ids are not probed.
             raise BadRequest(f"no upload of yours has the id {media_id}", code="unknown_media")
         if row.state != "ready":
@@ -79,12 +80,12 @@ def _refuse(question: LinkRequest, rows: dict[int, MediaRow]) -> None:
 
 
 class Links:
-    def __init__(self, platform: Platform, storage: Storage) -> None:
-        self._platform = platform
+    def __init__(self, pool: asyncpg.Pool, storage: Storage) -> None:
+        self._pool = pool
         self._storage = storage
 
     async def link(self, question: LinkRequest) -> list[Attachment]:
-        async with self._platform.pool.acquire() as conn, conn.transaction():
+        async with self._pool.acquire() as conn, conn.transaction():
             found = await store.lock_many(conn, list(question.media_ids))
             rows = {int(r.id): r for r in found}
             _refuse(question, rows)
@@ -103,9 +104,9 @@ class Links:
                 server_id=question.server_id,
             )
             if replaced:
-                self._storage.require()
-                await purge(conn, self._storage, replaced)
+                await store.mark_released(conn, [r.id for r in replaced])
             thumbs = await store.thumbnails_of(conn, list(question.media_ids))
+        await self._purge_released([r.id for r in replaced])
         by_media: dict[int, list[ThumbnailRow]] = {}
         for thumb in thumbs:
             by_media.setdefault(int(thumb.media_id), []).append(thumb)
@@ -115,7 +116,7 @@ class Links:
         """A message committed with these files (its message.create)."""
         if not message.attachments:
             return 0
-        async with self._platform.pool.acquire() as conn:
+        async with self._pool.acquire() as conn:
             return await store.confirm(
                 conn,
                 [a.id for a in message.attachments],
@@ -125,9 +126,19 @@ class Links:
                 server_id=message.server_id,
             )
 
+    async def _purge_released(self, ids: list[int]) -> None:
+        if not ids:
+            return
+        try:
+            self._storage.require()
+            async with self._pool.acquire() as conn, conn.transaction():
+                await purge(conn, self._storage, await store.lock_released(conn, ids))
+        except Exception:  # the store down or refusing: the next cleanup run retries
+            log.warning("media.release_deferred", count=len(ids), exc_info=True)
+
     async def unlink(self, kind: str, target_id: int) -> int:
         """The files of a target that was never stored go back to their owner, unlinked."""
-        async with self._platform.pool.acquire() as conn:
+        async with self._pool.acquire() as conn:
             return await store.unlink(conn, kind, target_id)
 
     async def release(
@@ -138,10 +149,12 @@ class Links:
         channel_id: int | None = None,
         server_id: int | None = None,
     ) -> int:
-        """Delete every file linked to a target (or a channel's or a server's), in batches."""
+        """Release every file linked to a target (or a channel's or a server's), in batches:
+        marked released (served to nobody) in one transaction, then deleted; what the store
+        refuses now is deleted by the next cleanup run, so a release never waits on it."""
         released = 0
         while True:
-            async with self._platform.pool.acquire() as conn, conn.transaction():
+            async with self._pool.acquire() as conn, conn.transaction():
                 rows = await store.lock_linked(
                     conn,
                     kind=kind,
@@ -150,9 +163,8 @@ class Links:
                     server_id=server_id,
                     limit=_BATCH,
                 )
-                if rows:
-                    self._storage.require()
-                await purge(conn, self._storage, rows)
+                await store.mark_released(conn, [r.id for r in rows])
+            await self._purge_released([r.id for r in rows])
             released += len(rows)
             if len(rows) < _BATCH:
                 break

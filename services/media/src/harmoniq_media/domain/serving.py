@@ -26,6 +26,10 @@ PUBLIC_PURPOSES = ("avatar", "icon")
 _NOT_FOUND = "no such file"
 
 
+def _servable(row: MediaRow) -> bool:
+    return row.state == "ready" and row.released_at is None
+
+
 class Serving:
     def __init__(
         self, platform: Platform, settings: MediaSettings, storage: Storage, access: AccessCache
@@ -38,7 +42,7 @@ class Serving:
     async def public(self, media_id: int) -> MediaRow:
         """An avatar or icon, for anyone (no token); anything else is 404 here."""
         row = await store.get(self._platform.pool, media_id)
-        if row is None or row.state != "ready" or row.purpose not in PUBLIC_PURPOSES:
+        if row is None or not _servable(row) or row.purpose not in PUBLIC_PURPOSES:
             raise NotFound(_NOT_FOUND)
         return row
 
@@ -46,7 +50,7 @@ class Serving:
         if user_id is None:
             return await self.public(media_id)
         row = await store.get(self._platform.pool, media_id)
-        if row is None or row.state != "ready":
+        if row is None or not _servable(row):
             raise NotFound(_NOT_FOUND)
         if row.purpose != "attachment" or row.owner_id == user_id:
             return row

@@ -22,6 +22,8 @@ __all__ = [
     "lock_linked",
     "lock_many",
     "lock_owner",
+    "lock_released",
+    "mark_released",
     "thumbnails",
     "thumbnails_of",
     "unlink",
@@ -76,7 +78,8 @@ async def thumbnails(db: Executor, media_id: int) -> list[ThumbnailRow]:
 async def unlinked_before(conn: asyncpg.Connection, cutoff: datetime, limit: int) -> list[MediaRow]:
     """Orphans, locked for this transaction; rows another instance holds are skipped."""
     rows = await conn.fetch(
-        """SELECT * FROM media WHERE linked_to IS NULL AND created_at < $1
+        """SELECT * FROM media
+           WHERE linked_to IS NULL AND (created_at < $1 OR released_at IS NOT NULL)
            ORDER BY created_at LIMIT $2 FOR UPDATE SKIP LOCKED""",
         cutoff,
         limit,
@@ -165,10 +168,29 @@ async def confirm(
                             server_id = $4, link_confirmed = true,
                             linked_at = coalesce(linked_at, now())
            WHERE id = ANY($1::bigint[]) AND owner_id = $5
+             AND released_at IS NULL
              AND (linked_to IS NULL OR (linked_kind = 'message' AND linked_to = $2))""",
         ids, message_id, channel_id, server_id, owner_id,
     )  # fmt: skip
     return int(status.split()[-1])
+
+
+async def mark_released(conn: asyncpg.Connection, ids: list[int]) -> None:
+    await conn.execute(
+        """UPDATE media SET linked_kind = NULL, linked_to = NULL, channel_id = NULL,
+                            server_id = NULL, link_confirmed = true, released_at = now()
+           WHERE id = ANY($1::bigint[])""",
+        ids,
+    )
+
+
+async def lock_released(conn: asyncpg.Connection, ids: list[int]) -> list[MediaRow]:
+    rows = await conn.fetch(
+        """SELECT * FROM media WHERE id = ANY($1::bigint[]) AND released_at IS NOT NULL
+           ORDER BY id FOR UPDATE SKIP LOCKED""",
+        ids,
+    )
+    return records_to(MediaRow, rows)
 
 
 async def unlink_unconfirmed(conn: asyncpg.Connection, cutoff: datetime) -> int:

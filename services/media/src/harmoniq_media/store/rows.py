@@ -38,3 +38,4 @@ class MediaRow(msgspec.Struct, frozen=True, kw_only=True):
     server_id: Snowflake | None = None
     linked_at: datetime | None = None
     link_confirmed: bool = True
+    released_at: datetime | None = None
