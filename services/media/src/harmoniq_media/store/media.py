@@ -114,18 +114,21 @@ async def lock_linked(
     server_id: int | None = None,
     limit: int = 100,
 ) -> list[MediaRow]:
-    """Files linked to one target, or to any message of a channel or server (a server's own
+    """Files linked to one target, or to any message of a channel, or of a server (its own
     icon included), locked; rows another transaction holds are skipped (it is releasing or
-    linking them)."""
+    linking them). One condition per query, so each uses its own index."""
+    if kind is not None:
+        where, args = "linked_kind = $1 AND linked_to = $2", [kind, target_id]
+    elif channel_id is not None:
+        where, args = "channel_id = $1", [channel_id]
+    elif server_id is not None:
+        where, args = "server_id = $1 OR (linked_kind = 'server' AND linked_to = $1)", [server_id]
+    else:
+        raise ValueError("say what the files are linked to")
     rows = await conn.fetch(
-        """SELECT * FROM media
-           WHERE (linked_kind = $1 AND linked_to = $2)
-              OR channel_id = $3
-              OR server_id = $4
-              OR (linked_kind = 'server' AND linked_to = $4)
-           ORDER BY id LIMIT $5 FOR UPDATE SKIP LOCKED""",
-        kind, target_id, channel_id, server_id, limit,
-    )  # fmt: skip
+        f"SELECT * FROM media WHERE {where} ORDER BY id LIMIT {int(limit)} FOR UPDATE SKIP LOCKED",
+        *args,
+    )
     return records_to(MediaRow, rows)
 
 
