@@ -97,3 +97,25 @@ async def test_a_linked_attachment_follows_its_channel(
     )
     assert await status(client, member, media["url"]) == 302
     assert await status(client, outsider, media["url"]) == 404
+
+
+async def test_avatars_and_icons_are_public_without_a_token_attachments_are_not(
+    client: Client, make_user: MakeUser
+) -> None:
+    owner = await make_user()
+    for purpose in ("avatar", "icon"):
+        media = await upload(client, owner, purpose)
+        plain = await client.get(f"/api/v1/media/public/{media['id']}", follow_redirects=False)
+        assert plain.status_code == 302 and plain.headers["cache-control"].startswith("public")
+        assert httpx.get(plain.headers["location"]).content == png()
+        thumb = await client.get(
+            f"/api/v1/media/public/{media['id']}/thumbnails/256", follow_redirects=False
+        )
+        assert thumb.status_code == 302
+    attachment = await upload(client, owner, "attachment")
+    for url in (
+        f"/api/v1/media/public/{attachment['id']}",
+        f"/api/v1/media/public/{attachment['id']}/thumbnails/256",
+        "/api/v1/media/public/123456789",
+    ):
+        assert (await client.get(url, follow_redirects=False)).status_code == 404

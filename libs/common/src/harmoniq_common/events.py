@@ -19,6 +19,7 @@ import msgspec
 
 from .codec import dec_hook, enc_hook
 from .ids import Snowflake
+from .media import Attachment
 
 __all__ = [
     "ACCESS_CHANGES",
@@ -317,6 +318,8 @@ class MessageView(msgspec.Struct, frozen=True, kw_only=True):
     mention_everyone: bool = False
     pinned: bool = False
     nonce: str | None = None
+    # Optional so events written before files existed still decode.
+    attachments: list[Attachment] = []
 
 
 class MessageCreated(EventPayload, frozen=True, kw_only=True):

@@ -15,10 +15,13 @@ from harmoniq_common.platform import Platform
 from harmoniq_common.settings import load_settings
 
 from .domain.cleanup import Cleanup, run_cleanup
+from .domain.links import Links
 from .domain.serving import Serving
 from .domain.uploads import Uploads
+from .events.deletions import deletion_events_consumer
 from .http.deps import Domain
 from .http.media import MediaController
+from .rpc.links import serve_links
 from .settings import MediaSettings
 from .storage import open_storage
 
@@ -37,6 +40,10 @@ def _domain(
                 serving=Serving(platform, settings, storage, access),
             )
             app.state.storage = storage
+            links = Links(platform.pool, storage)
+            subscriptions = await serve_links(platform, links)
+            consumer = deletion_events_consumer(platform, links)
+            await consumer.start()
             cleanup = Cleanup(platform.pool, settings, storage)
             job = asyncio.create_task(run_cleanup(cleanup, settings.cleanup_interval_seconds))
             try:
@@ -45,6 +52,9 @@ def _domain(
                 job.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await job
+                for subscription in subscriptions:
+                    await subscription.unsubscribe()
+                await consumer.stop()
 
     return extend
 

@@ -43,3 +43,5 @@ class MediaSettings(CommonSettings, frozen=True, kw_only=True):
     thumbnail_concurrency: int = 2
     orphan_age_seconds: float = 24 * 3600.0
     cleanup_interval_seconds: float = 600.0
+    # A message's files linked this long without its message.create go back to their owner.
+    link_confirm_seconds: float = 3600.0

@@ -1,21 +1,104 @@
-"""Helpers for tests of the media service: its schema, and files made in memory (images with
-EXIF/GPS, animated, decompression bombs)."""
+"""Helpers for tests of the media service: its schema, the service in-process for other
+suites (``media``, with ``media_bucket`` to look at what it stored), and files made in memory
+(images with EXIF/GPS, animated, decompression bombs)."""
 
 from __future__ import annotations
 
 import io
 import struct
 import zlib
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
+import boto3
+import pytest
+import pytest_asyncio
+from litestar.testing import AsyncTestClient
 from PIL import Image
 
 from harmoniq_common.migrate import ServiceSchema
+from harmoniq_common.testing.apps import ServiceApp
+from harmoniq_common.testing.s3 import S3Server
+from harmoniq_media.app import create_app
+from harmoniq_media.settings import MediaSettings
 
-__all__ = ["MEDIA_SCHEMA", "animated_gif", "jpeg_with_gps", "object_keys", "png", "png_bomb"]
+__all__ = [
+    "MEDIA_SCHEMA",
+    "MediaBucket",
+    "animated_gif",
+    "jpeg_with_gps",
+    "media",
+    "media_bucket",
+    "object_keys",
+    "png",
+    "png_bomb",
+    "upload",
+]
 
 MEDIA_SCHEMA = ServiceSchema("media", "media", Path(__file__).resolve().parents[2] / "migrations")
+
+
+def _bucket_name(namespace: str) -> str:
+    return f"media-{namespace}"
+
+
+@pytest_asyncio.fixture(loop_scope="session")
+async def media(
+    service_app: ServiceApp, harmoniq_s3: S3Server, namespace: str
+) -> AsyncIterator[AsyncTestClient[Any]]:
+    """The media service in-process on the test's S3 server, for other services' suites."""
+    yield await service_app(
+        create_app,
+        MediaSettings,
+        MEDIA_SCHEMA,
+        s3_url=harmoniq_s3.url,
+        s3_access_key=harmoniq_s3.access_key,
+        s3_secret_key=harmoniq_s3.secret_key,
+        s3_region=harmoniq_s3.region,
+        s3_bucket=_bucket_name(namespace),
+    )
+
+
+class MediaBucket:
+    """What the ``media`` fixture's service stored: the keys under each file's prefix."""
+
+    def __init__(self, client: Any, name: str) -> None:
+        self.client, self.name = client, name
+
+    def keys_of(self, media_id: str) -> list[str]:
+        return [k for k in object_keys(self.client, self.name) if k.split("/")[1] == media_id]
+
+
+@pytest.fixture
+def media_bucket(harmoniq_s3: S3Server, namespace: str) -> MediaBucket:
+    client = boto3.client(
+        "s3",
+        endpoint_url=harmoniq_s3.url,
+        aws_access_key_id=harmoniq_s3.access_key,
+        aws_secret_access_key=harmoniq_s3.secret_key,
+        region_name=harmoniq_s3.region,
+    )
+    return MediaBucket(client, _bucket_name(namespace))
+
+
+async def upload(client: Any, headers: dict[str, str], body: bytes, **form: Any) -> dict[str, Any]:
+    """Upload ``body`` (``filename``, ``content_type``, ``purpose`` in ``form``); the answer."""
+    response = await client.post(
+        "/api/v1/media/upload",
+        data={"purpose": form.get("purpose", "attachment")},
+        files={
+            "file": (
+                form.get("filename", "cat.png"),
+                body,
+                form.get("content_type", "image/png"),
+            )
+        },
+        headers=headers,
+    )
+    assert response.status_code == 201, response.text
+    answer: dict[str, Any] = response.json()
+    return answer
 
 
 def object_keys(bucket: Any, name: str) -> list[str]:

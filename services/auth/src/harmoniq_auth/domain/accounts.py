@@ -19,6 +19,7 @@ from harmoniq_common.uow import UnitOfWork, unit_of_work
 
 from ..settings import AuthSettings
 from ..store import users
+from .avatars import link_avatar
 from .bots import Bots
 from .passwords import Passwords
 from .sessions import ClientInfo, Sessions
@@ -34,6 +35,7 @@ class ProfileChange:
     username: str | None = None
     avatar_url: str | None = None
     clear_avatar: bool = False
+    avatar_media_id: int | None = None  # an upload, linked by media
     status: str | None = None
     new_password: str | None = None
     current_password: str | None = None
@@ -148,6 +150,18 @@ class Accounts:
                 )
             except users.UsernameTaken:
                 raise _taken("username") from None
+            if change.avatar_media_id is not None:
+                # Asked once the rest of the change is known to apply: media releases the
+                # previous avatar when it links this one.
+                url = await link_avatar(self._platform, user_id, change.avatar_media_id)
+                user = await users.update_profile(
+                    tx.conn,
+                    user_id,
+                    username=None,
+                    avatar_url=url,
+                    clear_avatar=False,
+                    status=None,
+                )
             tokens = None
             if new_hash is not None:
                 revoked_before = datetime.now(UTC)

@@ -83,6 +83,8 @@ class ProfileUpdate(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
 
     username: Username | msgspec.UnsetType = msgspec.UNSET
     avatar_url: AvatarUrl | msgspec.UnsetType | None = msgspec.UNSET
+    # An upload of the caller's (purpose "avatar"): its media URL becomes avatar_url.
+    avatar: Snowflake | msgspec.UnsetType = msgspec.UNSET
     status: Status | msgspec.UnsetType = msgspec.UNSET
     password: PasswordField | msgspec.UnsetType = msgspec.UNSET
     current_password: GivenPassword | msgspec.UnsetType = msgspec.UNSET

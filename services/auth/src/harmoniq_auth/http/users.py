@@ -77,13 +77,16 @@ def _profile_change(data: ProfileUpdate) -> ProfileChange:
         raise BadRequest.for_field("password", "current_password is only for a password change")
     if all(
         value is msgspec.UNSET
-        for value in (data.username, data.avatar_url, data.status, data.password)
+        for value in (data.username, data.avatar_url, data.avatar, data.status, data.password)
     ):
         raise BadRequest("nothing to change")
+    if data.avatar is not msgspec.UNSET and data.avatar_url is not msgspec.UNSET:
+        raise BadRequest.for_field("avatar", "give avatar or avatar_url, not both")
     return ProfileChange(
         username=None if data.username is msgspec.UNSET else data.username,
         avatar_url=data.avatar_url if isinstance(data.avatar_url, str) else None,
         clear_avatar=data.avatar_url is None,
+        avatar_media_id=None if data.avatar is msgspec.UNSET else data.avatar,
         status=None if data.status is msgspec.UNSET else data.status,
         new_password=None if data.password is msgspec.UNSET else data.password,
         current_password=(

@@ -21,6 +21,7 @@ from ..store.rows import ServerRow
 from . import audit
 from .access import ServerAccess, load_access
 from .changes import guild_change
+from .icons import link_icon
 from .members import remove_member
 from .views import channel_view, role_view, server_view
 
@@ -41,6 +42,7 @@ class ServerChange:
     clear_description: bool = False
     icon_id: str | None = None
     clear_icon: bool = False
+    icon_media_id: int | None = None  # an upload, linked by media
 
 
 class Servers:
@@ -120,13 +122,16 @@ class Servers:
         async with guild_change(self._platform) as tx:
             access = await load_access(tx.conn, server_id, user_id)
             access.require(Permission.MANAGE_SERVER)
+            icon_id = change.icon_id
+            if change.icon_media_id is not None:
+                icon_id = await link_icon(self._platform, user_id, server_id, change.icon_media_id)
             server = await servers.update(
                 tx.conn,
                 server_id,
                 name=change.name,
                 description=change.description,
                 clear_description=change.clear_description,
-                icon_id=change.icon_id,
+                icon_id=icon_id,
                 clear_icon=change.clear_icon,
             )
             await tx.emit_server(server_id, ServerUpdated(server=server_view(server)))

@@ -56,6 +56,8 @@ class ServerUpdate(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     name: Name | UnsetType = UNSET
     description: Description | UnsetType | None = UNSET
     icon_id: IconId | UnsetType | None = UNSET
+    # An upload of the caller's (purpose "icon"): linked by media, it becomes icon_id.
+    icon: Snowflake | UnsetType = UNSET
 
 
 class Transfer(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):

@@ -7,7 +7,7 @@ from litestar import Controller, delete, get, patch, post
 from litestar.params import FromPath, FromQuery, JSONBody
 from litestar.status_codes import HTTP_201_CREATED, HTTP_204_NO_CONTENT
 
-from harmoniq_common.errors import NotFound
+from harmoniq_common.errors import BadRequest, NotFound
 from harmoniq_common.events import ServerView
 from harmoniq_common.ids import Snowflake
 from harmoniq_common.params import IdCursor
@@ -67,12 +67,15 @@ class ServersController(Controller):
         guilds: G,
     ) -> ServerView:
         """Name, description, icon (``null`` clears). MANAGE_SERVER."""
+        if data.icon is not msgspec.UNSET and data.icon_id is not msgspec.UNSET:
+            raise BadRequest.for_field("icon", "give icon or icon_id, not both")
         change = ServerChange(
             name=unset_as_none(data.name),
             description=data.description if isinstance(data.description, str) else None,
             clear_description=data.description is None,
             icon_id=data.icon_id if isinstance(data.icon_id, str) else None,
             clear_icon=data.icon_id is None,
+            icon_media_id=unset_as_none(data.icon),
         )
         return server_view(
             await guilds.servers.update(server_id, request.user.user_id, change, reason(request))

@@ -20,6 +20,7 @@ import structlog
 from ..settings import MediaSettings
 from ..storage import Storage
 from ..store import media as store
+from .purge import purge
 
 __all__ = ["Cleanup", "run_cleanup"]
 
@@ -48,19 +49,25 @@ class Cleanup:
         return self._now() - timedelta(seconds=self._settings.orphan_age_seconds)
 
     async def run_once(self) -> tuple[int, int]:
-        """(orphan uploads removed, row-less objects swept)."""
+        """(orphan uploads removed, row-less objects swept), after giving back the files of
+        messages that never committed."""
+        await self.return_unconfirmed()
         return await self.remove_unlinked(), await self.sweep_objects()
+
+    async def return_unconfirmed(self) -> int:
+        cutoff = self._now() - timedelta(seconds=self._settings.link_confirm_seconds)
+        async with self._pool.acquire() as conn:
+            returned = await store.unlink_unconfirmed(conn, cutoff)
+        if returned:
+            log.info("media.unconfirmed_links_returned", count=returned)
+        return returned
 
     async def remove_unlinked(self) -> int:
         removed = 0
         while True:
             async with self._pool.acquire() as conn, conn.transaction():
                 rows = await store.unlinked_before(conn, self._cutoff(), _BATCH)
-                for row in rows:
-                    thumbs = await store.thumbnails(conn, row.id)
-                    for key in [*(t.object_key for t in thumbs), row.object_key]:
-                        await self._storage.delete(key)
-                    await store.delete(conn, row.id)
+                await purge(conn, self._storage, rows)
             removed += len(rows)
             if len(rows) < _BATCH:
                 return removed

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
-from litestar import Controller, get, post
+from litestar import Controller, Request, get, post
 from litestar.di import NamedDependency
 from litestar.params import FromPath, Parameter
 from litestar.response import Redirect
@@ -46,11 +46,12 @@ def render(row: MediaRow, thumbs: list[ThumbnailRow]) -> MediaOut:
     )  # fmt: skip
 
 
-def _redirect(url: str, settings: MediaSettings) -> Redirect:
+def _redirect(url: str, settings: MediaSettings, *, public: bool = False) -> Redirect:
     # Cached by the client no longer than the signature lives.
     max_age = max(0, settings.presign_expiry_seconds - 60)
+    scope = "public" if public else "private"
     return Redirect(
-        url, status_code=HTTP_302_FOUND, headers={"Cache-Control": f"private, max-age={max_age}"}
+        url, status_code=HTTP_302_FOUND, headers={"Cache-Control": f"{scope}, max-age={max_age}"}
     )
 
 
@@ -83,6 +84,35 @@ class MediaController(Controller):
         )
         row = await domain.uploads.upload(user_id, fields.get("purpose", "attachment"), file)
         return render(row, await domain.uploads.thumbnails(row.id))
+
+    @get(
+        "/public/{media_id:str}",
+        operation_id="getPublicMedia",
+        status_code=HTTP_302_FOUND,
+        exclude_from_auth=True,
+    )
+    async def fetch_public(
+        self, request: Request[Any, Any, Any], media_id: FromPath[Snowflake], domain: D
+    ) -> Redirect:
+        """An avatar or server icon, without a token (404 for anything else)."""
+        url = await domain.serving.url(None, media_id)
+        return _redirect(url, request.app.state.platform.settings, public=True)
+
+    @get(
+        "/public/{media_id:str}/thumbnails/{size:int}",
+        operation_id="getPublicMediaThumbnail",
+        status_code=HTTP_302_FOUND,
+        exclude_from_auth=True,
+    )
+    async def thumbnail_public(
+        self,
+        request: Request[Any, Any, Any],
+        media_id: FromPath[Snowflake],
+        size: Annotated[int, Parameter(ge=1, le=4096)],
+        domain: D,
+    ) -> Redirect:
+        url = await domain.serving.thumbnail_url(None, media_id, size)
+        return _redirect(url, request.app.state.platform.settings, public=True)
 
     @get("/{media_id:str}", operation_id="getMedia", status_code=HTTP_302_FOUND)
     async def fetch(

@@ -13,12 +13,21 @@ from harmoniq_common.db import record_or_none, records_to
 from .rows import MediaRow, ThumbnailRow
 
 __all__ = [
+    "confirm",
     "delete",
     "existing_ids",
     "get",
     "insert",
+    "link",
+    "lock_linked",
+    "lock_many",
     "lock_owner",
+    "lock_released",
+    "mark_released",
     "thumbnails",
+    "thumbnails_of",
+    "unlink",
+    "unlink_unconfirmed",
     "unlinked_before",
     "used_bytes",
 ]
@@ -69,7 +78,8 @@ async def thumbnails(db: Executor, media_id: int) -> list[ThumbnailRow]:
 async def unlinked_before(conn: asyncpg.Connection, cutoff: datetime, limit: int) -> list[MediaRow]:
     """Orphans, locked for this transaction; rows another instance holds are skipped."""
     rows = await conn.fetch(
-        """SELECT * FROM media WHERE linked_to IS NULL AND created_at < $1
+        """SELECT * FROM media
+           WHERE linked_to IS NULL AND (created_at < $1 OR released_at IS NOT NULL)
            ORDER BY created_at LIMIT $2 FOR UPDATE SKIP LOCKED""",
         cutoff,
         limit,
@@ -84,3 +94,131 @@ async def delete(conn: asyncpg.Connection, media_id: int) -> None:
 async def existing_ids(db: Executor, ids: list[int]) -> set[int]:
     rows = await db.fetch("SELECT id FROM media WHERE id = ANY($1::bigint[])", ids)
     return {row["id"] for row in rows}
+
+
+async def lock_many(conn: asyncpg.Connection, ids: list[int]) -> list[MediaRow]:
+    """The rows of ``ids`` that exist, locked until the transaction ends (in id order, so two
+    links of overlapping files cannot deadlock)."""
+    rows = await conn.fetch(
+        "SELECT * FROM media WHERE id = ANY($1::bigint[]) ORDER BY id FOR UPDATE", ids
+    )
+    return records_to(MediaRow, rows)
+
+
+async def lock_linked(
+    conn: asyncpg.Connection,
+    *,
+    kind: str | None = None,
+    target_id: int | None = None,
+    channel_id: int | None = None,
+    server_id: int | None = None,
+    limit: int = 100,
+) -> list[MediaRow]:
+    """Files linked to one target, or to any message of a channel, or of a server (its own
+    icon included), locked; rows another transaction holds are skipped (it is releasing or
+    linking them). One condition per query, so each uses its own index."""
+    if kind is not None:
+        where, args = "linked_kind = $1 AND linked_to = $2", [kind, target_id]
+    elif channel_id is not None:
+        where, args = "channel_id = $1", [channel_id]
+    elif server_id is not None:
+        where, args = "server_id = $1 OR (linked_kind = 'server' AND linked_to = $1)", [server_id]
+    else:
+        raise ValueError("say what the files are linked to")
+    rows = await conn.fetch(
+        f"SELECT * FROM media WHERE {where} ORDER BY id LIMIT {int(limit)} FOR UPDATE SKIP LOCKED",
+        *args,
+    )
+    return records_to(MediaRow, rows)
+
+
+async def link(
+    conn: asyncpg.Connection,
+    ids: list[int],
+    *,
+    kind: str,
+    target_id: int,
+    channel_id: int | None,
+    server_id: int | None,
+) -> None:
+    """A message's link waits for its message.create (``confirm``); a retried link to the same
+    target keeps what it was."""
+    await conn.execute(
+        """UPDATE media SET
+               link_confirmed = CASE WHEN linked_kind = $2 AND linked_to = $3
+                                     THEN link_confirmed ELSE $2 <> 'message' END,
+               linked_at = CASE WHEN linked_kind = $2 AND linked_to = $3
+                                THEN linked_at ELSE now() END,
+               linked_kind = $2, linked_to = $3, channel_id = $4, server_id = $5
+           WHERE id = ANY($1::bigint[])""",
+        ids, kind, target_id, channel_id, server_id,
+    )  # fmt: skip
+
+
+async def confirm(
+    conn: asyncpg.Connection,
+    ids: list[int],
+    *,
+    owner_id: int,
+    message_id: int,
+    channel_id: int,
+    server_id: int,
+) -> int:
+    """The message committed: its files' link is final. Files given back meanwhile (the
+    confirmation came late) are linked again, if still their owner's and unused."""
+    status = await conn.execute(
+        """UPDATE media SET linked_kind = 'message', linked_to = $2, channel_id = $3,
+                            server_id = $4, link_confirmed = true,
+                            linked_at = coalesce(linked_at, now())
+           WHERE id = ANY($1::bigint[]) AND owner_id = $5
+             AND released_at IS NULL
+             AND (linked_to IS NULL OR (linked_kind = 'message' AND linked_to = $2))""",
+        ids, message_id, channel_id, server_id, owner_id,
+    )  # fmt: skip
+    return int(status.split()[-1])
+
+
+async def mark_released(conn: asyncpg.Connection, ids: list[int]) -> None:
+    await conn.execute(
+        """UPDATE media SET linked_kind = NULL, linked_to = NULL, channel_id = NULL,
+                            server_id = NULL, link_confirmed = true, released_at = now()
+           WHERE id = ANY($1::bigint[])""",
+        ids,
+    )
+
+
+async def lock_released(conn: asyncpg.Connection, ids: list[int]) -> list[MediaRow]:
+    rows = await conn.fetch(
+        """SELECT * FROM media WHERE id = ANY($1::bigint[]) AND released_at IS NOT NULL
+           ORDER BY id FOR UPDATE SKIP LOCKED""",
+        ids,
+    )
+    return records_to(MediaRow, rows)
+
+
+async def unlink_unconfirmed(conn: asyncpg.Connection, cutoff: datetime) -> int:
+    status = await conn.execute(
+        """UPDATE media SET linked_kind = NULL, linked_to = NULL, channel_id = NULL,
+                            server_id = NULL, linked_at = NULL, link_confirmed = true
+           WHERE NOT link_confirmed AND linked_at < $1""",
+        cutoff,
+    )
+    return int(status.split()[-1])
+
+
+async def unlink(conn: asyncpg.Connection, kind: str, target_id: int) -> int:
+    status = await conn.execute(
+        """UPDATE media SET linked_kind = NULL, linked_to = NULL, channel_id = NULL,
+                            server_id = NULL, linked_at = NULL, link_confirmed = true
+           WHERE linked_kind = $1 AND linked_to = $2""",
+        kind,
+        target_id,
+    )
+    return int(status.split()[-1])
+
+
+async def thumbnails_of(db: Executor, ids: list[int]) -> list[ThumbnailRow]:
+    rows = await db.fetch(
+        "SELECT * FROM thumbnails WHERE media_id = ANY($1::bigint[]) ORDER BY media_id, size", ids
+    )
+    return records_to(ThumbnailRow, rows)

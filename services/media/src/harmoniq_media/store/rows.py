@@ -35,3 +35,7 @@ class MediaRow(msgspec.Struct, frozen=True, kw_only=True):
     linked_to: Snowflake | None
     channel_id: Snowflake | None
     created_at: datetime
+    server_id: Snowflake | None = None
+    linked_at: datetime | None = None
+    link_confirmed: bool = True
+    released_at: datetime | None = None

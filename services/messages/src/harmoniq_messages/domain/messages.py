@@ -3,13 +3,14 @@ bulk delete and pins. Every decision starts from the caller's permissions in the
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
 import asyncpg
 
 from harmoniq_common.access import AccessCache, ChannelAccess
-from harmoniq_common.errors import BadRequest, Forbidden, NotFound
+from harmoniq_common.errors import BadRequest, Conflict, Forbidden, NotFound
 from harmoniq_common.events import (
     MessageCreated,
     MessageDeleted,
@@ -19,6 +20,7 @@ from harmoniq_common.events import (
     PinUpdated,
 )
 from harmoniq_common.ids import Snowflake
+from harmoniq_common.media import Attachment
 from harmoniq_common.permissions import Permission
 from harmoniq_common.platform import Platform
 from harmoniq_common.uow import UnitOfWork, unit_of_work
@@ -27,7 +29,8 @@ from ..settings import MessagesSettings
 from ..store import messages
 from ..store.rows import MessageRow, ReactionCountRow
 from .authors import KnownAuthors
-from .content import has_link, parse_mentions
+from .content import Mentions, has_link, parse_mentions
+from .files import Files
 from .views import message_view, reaction_counts, reply_previews
 
 __all__ = ["Messages", "Page", "require"]
@@ -53,6 +56,7 @@ class Messages:
         self._settings = settings
         self._access = access
         self._authors = KnownAuthors(platform)
+        self._files = Files(platform)
 
     async def access(self, user_id: int, channel_id: int) -> ChannelAccess:
         return await self._access.channel(user_id, channel_id)
@@ -78,16 +82,54 @@ class Messages:
         content: str,
         reply_to_id: int | None,
         nonce: str | None,
+        *,
+        attachments: Sequence[int] = (),
     ) -> tuple[Page, bool]:
-        """The message and whether it is new (a repeated nonce returns the first one)."""
+        """The message and whether it is new (a repeated nonce returns the first one).
+
+        Files are linked (asked of media) before the message commits, under the message's id:
+        a link refused is the caller's 4xx and nothing is written. If the commit then fails,
+        the link is released again; after a crash in between, media gives the files back
+        when no ``message.create`` confirms the link (see docs/decisions.md)."""
         access = await self.access(user_id, channel_id)
         if access.kind != "text":
             raise BadRequest("messages go in text channels", code="not_a_text_channel")
         require(access, Permission.SEND_MESSAGES)
         if reply_to_id is not None:
             require(access, Permission.READ_MESSAGE_HISTORY)
+        if attachments:
+            require(access, Permission.ATTACH_FILES)
         await self._authors.ensure([user_id])
         mentions = parse_mentions(content, access)
+        if nonce is not None:
+            # A retry answers the first message before its files are linked a second time.
+            async with self._platform.pool.acquire() as conn:
+                first = await messages.find_by_nonce(conn, channel_id, user_id, nonce)
+                if first is not None:
+                    return await self.page_of(conn, [first], user_id), False
+        message_id = self._platform.new_id()
+        files = await self._files.link(user_id, access, message_id, attachments)
+        try:
+            return await self._insert(
+                access, message_id, user_id, content, reply_to_id, nonce, mentions, files
+            )
+        except BaseException:
+            if files:
+                await self._files.release(message_id)
+            raise
+
+    async def _insert(
+        self,
+        access: ChannelAccess,
+        message_id: Snowflake,
+        user_id: int,
+        content: str,
+        reply_to_id: int | None,
+        nonce: str | None,
+        mentions: Mentions,
+        files: list[Attachment],
+    ) -> tuple[Page, bool]:
+        channel_id = access.channel_id
         async with unit_of_work(self._platform) as tx:
             if reply_to_id is not None:
                 original = await messages.get(tx.conn, reply_to_id)
@@ -98,7 +140,7 @@ class Messages:
             row = await messages.insert(
                 tx.conn,
                 messages.NewMessage(
-                    id=self._platform.new_id(),
+                    id=message_id,
                     server_id=access.server_id,
                     channel_id=channel_id,
                     author_id=user_id,
@@ -109,10 +151,15 @@ class Messages:
                     mention_role_ids=list(mentions.role_ids),
                     mention_everyone=mentions.everyone,
                     has_link=has_link(content),
+                    attachments=files,
                 ),
             )
             if row is None:
                 assert nonce is not None
+                if files:  # a concurrent retry won: its message has the files it linked
+                    raise Conflict(
+                        "this nonce was just used by another send", code="duplicate_nonce"
+                    )
                 first = await messages.find_by_nonce(tx.conn, channel_id, user_id, nonce)
                 if first is None:  # deleted since: a retry must not resurrect it
                     raise NotFound("unknown message", code="unknown_message")

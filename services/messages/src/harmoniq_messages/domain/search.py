@@ -26,6 +26,8 @@ class SearchFilters:
     channel_id: int | None = None
     has_link: bool | None = None
     has_attachment: bool | None = None
+    has_image: bool | None = None  # an attachment is an image
+    has_file: bool | None = None  # an attachment is not an image
     pinned: bool | None = None
     before: datetime | None = None
     after: datetime | None = None
@@ -54,6 +56,8 @@ class Search:
             author_id=f.author_id,
             has_link=f.has_link,
             has_attachment=f.has_attachment,
+            has_image=f.has_image,
+            has_file=f.has_file,
             pinned=f.pinned,
             min_id=_bound(f.after),
             max_id=_bound(f.before),

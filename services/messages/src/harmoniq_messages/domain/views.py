@@ -58,6 +58,7 @@ def message_view(row: MessageRow, previews: dict[Snowflake, ReplyPreview]) -> Me
         mention_everyone=row.mention_everyone,
         pinned=row.pinned_at is not None,
         nonce=row.nonce,
+        attachments=row.attachments,
     )
 
 

@@ -9,6 +9,7 @@ from litestar.di import NamedDependency
 from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED, HTTP_204_NO_CONTENT
 
+from harmoniq_common.errors import BadRequest
 from harmoniq_common.ids import Snowflake
 from harmoniq_common.ratelimit import RateLimit, limit_request
 
@@ -44,8 +45,17 @@ class MessagesController(Controller):
             RateLimit("send", settings.send_rate_limit, settings.send_rate_period_seconds),
             f"{request.user.user_id}:{channel_id}",
         )
+        if data.content is None and not data.attachments:
+            raise BadRequest.for_field(
+                "content", "a message needs content, attachments or both", code="empty_message"
+            )
         page, created = await domain.messages.send(
-            request.user.user_id, channel_id, data.content, data.reply_to_id, data.nonce
+            request.user.user_id,
+            channel_id,
+            data.content or "",
+            data.reply_to_id,
+            data.nonce,
+            attachments=data.attachments,
         )
         return Response(render(page)[0], status_code=HTTP_201_CREATED if created else HTTP_200_OK)
 

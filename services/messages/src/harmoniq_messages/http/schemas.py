@@ -9,6 +9,7 @@ from msgspec import Meta
 
 from harmoniq_common.events import MessageView, UserSummary
 from harmoniq_common.ids import Snowflake
+from harmoniq_common.media import MAX_ATTACHMENTS
 from harmoniq_common.validation import BLANK_CHAR, TEXT_CHAR, VISIBLE_CHAR, anchored
 
 __all__ = [
@@ -37,7 +38,10 @@ Nonce = Annotated[str, Meta(min_length=1, max_length=64, pattern=anchored(r"[A-Z
 
 
 class MessageCreate(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
-    content: Content
+    # Optional when the message carries files.
+    content: Content | None = None
+    # Uploads of the sender's (purpose "attachment"), not used by another message yet.
+    attachments: Annotated[list[Snowflake], Meta(max_length=MAX_ATTACHMENTS)] = []
     reply_to_id: Snowflake | None = None
     # Chosen by the client per message: a retried send with the same nonce is stored once.
     nonce: Nonce | None = None

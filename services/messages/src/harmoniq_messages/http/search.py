@@ -28,7 +28,7 @@ D = NamedDependency[Domain]
 Filters = NamedDependency[SearchFilters]
 Text = Annotated[str | None, QueryParameter(name="q", min_length=1, max_length=200)]
 Id = FromQuery[Snowflake | None]
-Has = Annotated[Literal["link", "attachment"] | None, QueryParameter()]
+Has = Annotated[Literal["link", "attachment", "image", "file"] | None, QueryParameter()]
 Order = Annotated[Literal["relevance", "newest", "oldest"], QueryParameter()]
 Limit = Annotated[int, QueryParameter(ge=1, le=50)]
 Pinned = Annotated[bool | None, QueryParameter()]
@@ -53,6 +53,8 @@ def provide_filters(
         author_id=author_id,
         has_link=True if has == "link" else None,
         has_attachment=True if has == "attachment" else None,
+        has_image=True if has == "image" else None,
+        has_file=True if has == "file" else None,
         pinned=pinned,
         before=snowflake_time("before", before),
         after=snowflake_time("after", after),

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 import asyncpg
+import msgspec
 
+from harmoniq_common.codec import enc_hook
 from harmoniq_common.db import record_or_none, records_to
 from harmoniq_common.ids import Snowflake
+from harmoniq_common.media import Attachment
 
 from .rows import MessageRow
 
@@ -25,6 +28,7 @@ __all__ = [
     "get_many",
     "history",
     "insert",
+    "is_image",
     "pins",
     "set_pinned",
     "update_content",
@@ -34,9 +38,14 @@ SELECT = (
     "SELECT m.id, m.server_id, m.channel_id, m.author_id,"
     " coalesce(u.username, 'unknown') AS author_username, u.avatar_url AS author_avatar_url,"
     " m.content, m.nonce, m.reply_to_id, m.mention_user_ids, m.mention_role_ids,"
-    " m.mention_everyone, m.has_link, m.has_attachment, m.pinned_at, m.edited_at, m.created_at"
+    " m.mention_everyone, m.has_link, m.has_attachment, m.attachments,"
+    " m.pinned_at, m.edited_at, m.created_at"
     " FROM messages m LEFT JOIN users u ON u.id = m.author_id"
 )
+
+
+def is_image(attachment: Attachment) -> bool:
+    return attachment.content_type.startswith("image/")
 
 
 @dataclass(frozen=True)
@@ -52,14 +61,16 @@ class NewMessage:
     mention_role_ids: list[int]
     mention_everyone: bool
     has_link: bool
+    attachments: list[Attachment] = field(default_factory=list)
 
 
 async def insert(conn: asyncpg.Connection, new: NewMessage) -> MessageRow | None:
     """The stored message, or ``None`` when this author already sent this nonce here."""
     inserted = await conn.fetchval(
         "INSERT INTO messages (id, server_id, channel_id, author_id, content, nonce, reply_to_id,"
-        " mention_user_ids, mention_role_ids, mention_everyone, has_link)"
-        " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)"
+        " mention_user_ids, mention_role_ids, mention_everyone, has_link,"
+        " attachments, has_attachment, has_image, has_file)"
+        " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12::jsonb, $13, $14, $15)"
         " ON CONFLICT (channel_id, author_id, nonce) WHERE nonce IS NOT NULL DO NOTHING"
         " RETURNING id",
         new.id,
@@ -73,6 +84,10 @@ async def insert(conn: asyncpg.Connection, new: NewMessage) -> MessageRow | None
         new.mention_role_ids,
         new.mention_everyone,
         new.has_link,
+        msgspec.to_builtins(new.attachments, enc_hook=enc_hook),
+        bool(new.attachments),
+        any(is_image(a) for a in new.attachments),
+        any(not is_image(a) for a in new.attachments),
     )
     return None if inserted is None else await get(conn, inserted)
 

@@ -7,6 +7,7 @@ from datetime import datetime
 import msgspec
 
 from harmoniq_common.ids import Snowflake
+from harmoniq_common.media import Attachment
 
 __all__ = ["MessageRow", "ReactionCountRow"]
 
@@ -26,6 +27,7 @@ class MessageRow(msgspec.Struct, frozen=True, kw_only=True):
     mention_everyone: bool
     has_link: bool
     has_attachment: bool
+    attachments: list[Attachment]  # as media described them when linked
     pinned_at: datetime | None
     edited_at: datetime | None
     created_at: datetime

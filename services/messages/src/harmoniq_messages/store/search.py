@@ -23,6 +23,8 @@ class SearchQuery:
     author_id: int | None = None
     has_link: bool | None = None
     has_attachment: bool | None = None
+    has_image: bool | None = None
+    has_file: bool | None = None
     pinned: bool | None = None
     min_id: int | None = None  # from the `after` date
     max_id: int | None = None  # from the `before` date
@@ -62,6 +64,10 @@ async def search(conn: asyncpg.Connection, query: SearchQuery) -> list[MessageRo
         where.append(f"m.has_link = {arg(query.has_link)}")
     if query.has_attachment is not None:
         where.append(f"m.has_attachment = {arg(query.has_attachment)}")
+    if query.has_image is not None:
+        where.append(f"m.has_image = {arg(query.has_image)}")
+    if query.has_file is not None:
+        where.append(f"m.has_file = {arg(query.has_file)}")
     if query.pinned is not None:
         where.append(f"(m.pinned_at IS NOT NULL) = {arg(query.pinned)}")
     if query.min_id is not None:
