@@ -99,7 +99,7 @@ class MediaController(Controller):
         return _redirect(url, request.app.state.platform.settings, public=True)
 
     @get(
-        "/public/{media_id:str}/thumbnails/{size:int}",
+        "/public/{media_id:str}/thumbnails/{size:str}",
         operation_id="getPublicMediaThumbnail",
         status_code=HTTP_302_FOUND,
         exclude_from_auth=True,
@@ -131,7 +131,7 @@ class MediaController(Controller):
         return render(row, await domain.uploads.thumbnails(row.id))
 
     @get(
-        "/{media_id:str}/thumbnails/{size:int}",
+        "/{media_id:str}/thumbnails/{size:str}",
         operation_id="getMediaThumbnail",
         status_code=HTTP_302_FOUND,
     )
