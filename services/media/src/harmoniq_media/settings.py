@@ -34,6 +34,8 @@ class MediaSettings(CommonSettings, frozen=True, kw_only=True):
     # S3 multipart part size (S3's minimum is 5 MiB): at most one part per upload in memory.
     s3_part_bytes: int = 5 * MIB
     presign_expiry_seconds: int = 3600
+    # Direct uploads: how long the presigned POST handed to the client may be used.
+    direct_upload_expiry_seconds: int = 300
     user_quota_bytes: int = 1024 * MIB
     upload_rate_limit: int = 30
     upload_rate_period_seconds: float = 60.0

@@ -107,6 +107,60 @@ class Storage:
                 raise
         return True
 
+    async def size_of(self, key: str) -> int | None:
+        """The object's size in bytes (a HEAD), or None when there is no such object."""
+        with _translated():
+            try:
+                head = await self.client.head_object(Bucket=self.bucket, Key=key)
+            except ClientError as error:
+                if error.response.get("Error", {}).get("Code") in {"404", "NoSuchKey"}:
+                    return None
+                raise
+        size: int = head["ContentLength"]
+        return size
+
+    async def read_head(self, key: str, length: int) -> bytes:
+        """The object's first ``length`` bytes (fewer if it is shorter): a ranged GET."""
+        with _translated():
+            got = await self.client.get_object(
+                Bucket=self.bucket, Key=key, Range=f"bytes=0-{length - 1}"
+            )
+            body = got["Body"]
+            try:
+                data: bytes = await body.read()
+            finally:
+                body.close()
+        return data[:length]
+
+    async def download(self, key: str, target: IO[bytes], chunk_bytes: int) -> None:
+        """The whole object into ``target``, ``chunk_bytes`` at a time in memory."""
+        with _translated():
+            got = await self.client.get_object(Bucket=self.bucket, Key=key)
+            body = got["Body"]
+            try:
+                async for chunk in body.iter_chunks(chunk_bytes):
+                    target.write(chunk)
+            finally:
+                body.close()
+
+    async def presigned_post(
+        self, key: str, *, size: int, content_type: str, expires: int
+    ) -> tuple[str, dict[str, str]]:
+        """(url, form fields) of a browser POST that may write exactly ``size`` bytes of
+        ``content_type`` at ``key`` for ``expires`` seconds. The store enforces the policy
+        (S3, MinIO); the caller still checks what landed."""
+        signed: dict[str, Any] = await self.presigner.generate_presigned_post(
+            Bucket=self.bucket,
+            Key=key,
+            Fields={"Content-Type": content_type},
+            Conditions=[
+                {"Content-Type": content_type},
+                ["content-length-range", size, size],
+            ],
+            ExpiresIn=expires,
+        )
+        return str(signed["url"]), {k: str(v) for k, v in signed["fields"].items()}
+
     async def listing(self, prefix: str) -> AsyncIterator[tuple[str, datetime]]:
         """Every object under ``prefix``: its key and when it was last written."""
         paginator = self.client.get_paginator("list_objects_v2")

@@ -6,9 +6,9 @@ from typing import Annotated, Any
 
 from litestar import Controller, Request, get, post
 from litestar.di import NamedDependency
-from litestar.params import FromPath, Parameter
+from litestar.params import FromPath, JSONBody, Parameter
 from litestar.response import Redirect
-from litestar.status_codes import HTTP_201_CREATED, HTTP_302_FOUND
+from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED, HTTP_302_FOUND
 
 from harmoniq_common.errors import PayloadTooLarge
 from harmoniq_common.ids import Snowflake
@@ -18,7 +18,7 @@ from ..settings import MediaSettings
 from ..store.rows import MediaRow, ThumbnailRow
 from .deps import Domain, UserRequest, dependencies
 from .multipart import read_upload_form
-from .schemas import MediaOut, ThumbnailOut
+from .schemas import DirectUploadIn, DirectUploadOut, MediaOut, PresignedPost, ThumbnailOut
 
 __all__ = ["MediaController", "render"]
 
@@ -83,6 +83,51 @@ class MediaController(Controller):
             request.headers, request.stream(), settings.max_upload_bytes
         )
         row = await domain.uploads.upload(user_id, fields.get("purpose", "attachment"), file)
+        return render(row, await domain.uploads.thumbnails(row.id))
+
+    @post("/uploads", operation_id="requestDirectUpload", status_code=HTTP_201_CREATED)
+    async def request_direct(
+        self, request: UserRequest, data: JSONBody[DirectUploadIn], domain: D
+    ) -> DirectUploadOut:
+        """A pending upload and a presigned POST that sends its bytes straight to the store
+        (exactly ``size`` bytes of ``content_type``, for a few minutes); then ``complete``."""
+        settings: MediaSettings = request.app.state.platform.settings
+        if data.size > settings.max_upload_bytes:
+            raise PayloadTooLarge(
+                f"the file is {data.size} bytes, over the limit of {settings.max_upload_bytes}",
+                code="file_too_large",
+            )
+        user_id = request.user.user_id
+        await limit_request(
+            request,
+            request.app.state.platform.limiter,
+            RateLimit("upload", settings.upload_rate_limit, settings.upload_rate_period_seconds),
+            str(user_id),
+        )
+        await domain.uploads.check_quota(user_id, data.size)
+        direct = await domain.uploads.request_direct(
+            user_id,
+            purpose=data.purpose,
+            filename=data.filename,
+            size=data.size,
+            content_type=data.content_type,
+        )
+        return DirectUploadOut(
+            id=direct.row.id,
+            upload=PresignedPost(url=direct.url, fields=direct.fields),
+            expires_at=direct.expires_at,
+        )
+
+    @post(
+        "/uploads/{media_id:str}/complete",
+        operation_id="completeDirectUpload",
+        status_code=HTTP_200_OK,
+    )
+    async def complete_direct(
+        self, request: UserRequest, media_id: FromPath[Snowflake], domain: D
+    ) -> MediaOut:
+        """Check what landed and make it usable: the media object (again, if done already)."""
+        row = await domain.uploads.complete_direct(request.user.user_id, media_id)
         return render(row, await domain.uploads.thumbnails(row.id))
 
     @get(

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+from typing import Annotated, Literal
+
 import msgspec
 
 from harmoniq_common.ids import Snowflake
+from harmoniq_common.validation import SingleLine
 
-__all__ = ["MediaOut", "ThumbnailOut"]
+__all__ = ["DirectUploadIn", "DirectUploadOut", "MediaOut", "PresignedPost", "ThumbnailOut"]
 
 
 class ThumbnailOut(msgspec.Struct, frozen=True, kw_only=True):
@@ -27,3 +31,25 @@ class MediaOut(msgspec.Struct, frozen=True, kw_only=True):
     # The service's own URLs: each answers 302 to a presigned store URL for who may see it.
     url: str
     thumbnails: list[ThumbnailOut] = []
+
+
+class DirectUploadIn(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """A file the client will send to the store itself."""
+
+    filename: Annotated[SingleLine, msgspec.Meta(min_length=1, max_length=1024)]
+    # Bytes; over max_upload_bytes is a 413 before anything is signed.
+    size: Annotated[int, msgspec.Meta(ge=1, le=2**53)]
+    content_type: Annotated[SingleLine, msgspec.Meta(min_length=1, max_length=255)]
+    purpose: Literal["attachment", "avatar", "icon"] = "attachment"
+
+
+class PresignedPost(msgspec.Struct, frozen=True, kw_only=True):
+    # multipart/form-data POST to ``url``: every field as given, then ``file`` last.
+    url: str
+    fields: dict[str, str]
+
+
+class DirectUploadOut(msgspec.Struct, frozen=True, kw_only=True):
+    id: Snowflake
+    upload: PresignedPost
+    expires_at: datetime

@@ -22,7 +22,9 @@ __all__ = [
     "lock_linked",
     "lock_many",
     "lock_owner",
+    "lock_pending",
     "lock_released",
+    "mark_ready",
     "mark_released",
     "thumbnails",
     "thumbnails_of",
@@ -222,3 +224,41 @@ async def thumbnails_of(db: Executor, ids: list[int]) -> list[ThumbnailRow]:
         "SELECT * FROM thumbnails WHERE media_id = ANY($1::bigint[]) ORDER BY media_id, size", ids
     )
     return records_to(ThumbnailRow, rows)
+
+
+async def lock_pending(conn: asyncpg.Connection, media_id: int) -> MediaRow | None:
+    """A direct upload not completed yet, locked until the transaction ends."""
+    return record_or_none(
+        MediaRow,
+        await conn.fetchrow(
+            "SELECT * FROM media WHERE id = $1 AND state = 'pending' FOR UPDATE", media_id
+        ),
+    )
+
+
+async def mark_ready(
+    conn: asyncpg.Connection,
+    media_id: int,
+    *,
+    content_type: str,
+    disposition: str,
+    width: int | None,
+    height: int | None,
+    thumbs: Iterable[ThumbnailRow],
+) -> MediaRow | None:
+    """A pending upload checked: its type as served, its size in pixels and its thumbnails.
+    None when it was not pending (completed meanwhile, or gone)."""
+    record = await conn.fetchrow(
+        """UPDATE media SET state = 'ready', content_type = $2, disposition = $3, width = $4,
+                            height = $5
+           WHERE id = $1 AND state = 'pending' RETURNING *""",
+        media_id, content_type, disposition, width, height,
+    )  # fmt: skip
+    if record is None:
+        return None
+    await conn.executemany(
+        """INSERT INTO thumbnails (media_id, size, width, height, object_key)
+           VALUES ($1, $2, $3, $4, $5)""",
+        [(t.media_id, t.size, t.width, t.height, t.object_key) for t in thumbs],
+    )
+    return record_or_none(MediaRow, record)
