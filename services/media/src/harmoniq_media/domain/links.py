@@ -34,9 +34,13 @@ PURPOSE_OF = {"message": "attachment", "user": "avatar", "server": "icon"}
 _BATCH = 100
 
 
-def attachment(row: MediaRow, thumbs: list[ThumbnailRow]) -> Attachment:
-    # Avatars and icons are linked to their public routes: shown without a token.
-    base = f"{BASE_URL}/public" if row.purpose in PUBLIC_PURPOSES else BASE_URL
+def attachment(
+    row: MediaRow, thumbs: list[ThumbnailRow], *, public_routes: bool = True
+) -> Attachment:
+    """The file as others show it. Linked avatars and icons point at their public routes
+    (shown without a token); ``public_routes=False`` gives the owner's routes always."""
+    public = public_routes and row.purpose in PUBLIC_PURPOSES
+    base = f"{BASE_URL}/public" if public else BASE_URL
     return Attachment(
         id=row.id,
         filename=row.filename,

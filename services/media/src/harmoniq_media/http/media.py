@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
+import msgspec
 from litestar import Controller, Request, get, post
 from litestar.di import NamedDependency
 from litestar.params import FromPath, JSONBody, Parameter
@@ -14,36 +15,21 @@ from harmoniq_common.errors import PayloadTooLarge
 from harmoniq_common.ids import Snowflake
 from harmoniq_common.ratelimit import RateLimit, limit_request
 
+from ..domain.links import BASE_URL, attachment
 from ..settings import MediaSettings
 from ..store.rows import MediaRow, ThumbnailRow
 from .deps import Domain, UserRequest, dependencies
 from .multipart import read_upload_form
-from .schemas import DirectUploadIn, DirectUploadOut, MediaOut, PresignedPost, ThumbnailOut
+from .schemas import DirectUploadIn, DirectUploadOut, MediaOut, PresignedPost
 
 __all__ = ["MediaController", "render"]
 
 D = NamedDependency[Domain]
-BASE = "/api/v1/media"
 
 
 def render(row: MediaRow, thumbs: list[ThumbnailRow]) -> MediaOut:
-    return MediaOut(
-        id=row.id,
-        purpose=row.purpose,
-        filename=row.filename,
-        content_type=row.content_type,
-        size=row.size,
-        width=row.width,
-        height=row.height,
-        url=f"{BASE}/{row.id}",
-        thumbnails=[
-            ThumbnailOut(
-                size=t.size, width=t.width, height=t.height,
-                url=f"{BASE}/{row.id}/thumbnails/{t.size}",
-            )
-            for t in thumbs
-        ],
-    )  # fmt: skip
+    shown = attachment(row, thumbs, public_routes=False)
+    return MediaOut(purpose=row.purpose, **msgspec.structs.asdict(shown))
 
 
 def _redirect(url: str, settings: MediaSettings, *, public: bool = False) -> Redirect:
@@ -56,7 +42,7 @@ def _redirect(url: str, settings: MediaSettings, *, public: bool = False) -> Red
 
 
 class MediaController(Controller):
-    path = BASE
+    path = BASE_URL
     tags = ["media"]
     dependencies = dependencies()
 

@@ -8,29 +8,17 @@ from typing import Annotated, Literal
 import msgspec
 
 from harmoniq_common.ids import Snowflake
+from harmoniq_common.media import Attachment
 from harmoniq_common.validation import SingleLine
 
-__all__ = ["DirectUploadIn", "DirectUploadOut", "MediaOut", "PresignedPost", "ThumbnailOut"]
+__all__ = ["DirectUploadIn", "DirectUploadOut", "MediaOut", "PresignedPost"]
 
 
-class ThumbnailOut(msgspec.Struct, frozen=True, kw_only=True):
-    size: int
-    width: int
-    height: int
-    url: str
+class MediaOut(Attachment, frozen=True, kw_only=True):
+    """The media object the routes answer: what others are shown, and its purpose. Its urls
+    are the service's own; each answers 302 to a presigned store URL for who may see it."""
 
-
-class MediaOut(msgspec.Struct, frozen=True, kw_only=True):
-    id: Snowflake
     purpose: str
-    filename: str
-    content_type: str
-    size: int
-    width: int | None = None
-    height: int | None = None
-    # The service's own URLs: each answers 302 to a presigned store URL for who may see it.
-    url: str
-    thumbnails: list[ThumbnailOut] = []
 
 
 class DirectUploadIn(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
