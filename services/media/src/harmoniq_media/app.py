@@ -15,6 +15,7 @@ from harmoniq_common.platform import Platform
 from harmoniq_common.settings import load_settings
 
 from .domain.cleanup import Cleanup, run_cleanup
+from .domain.direct_uploads import DirectUploads
 from .domain.links import Links
 from .domain.serving import Serving
 from .domain.uploads import Uploads
@@ -35,8 +36,10 @@ def _domain(
     async def extend(app: Litestar, platform: Platform) -> AsyncIterator[None]:
         async with open_storage(settings) as storage:
             access = AccessCache(platform.redis, platform.nats, platform.subjects)
+            uploads = Uploads(platform, settings, storage)
             app.state.media_domain = Domain(
-                uploads=Uploads(platform, settings, storage),
+                uploads=uploads,
+                direct_uploads=DirectUploads(platform, settings, storage, uploads),
                 serving=Serving(platform, settings, storage, access),
             )
             app.state.storage = storage

@@ -91,7 +91,7 @@ class MediaController(Controller):
             str(user_id),
         )
         await domain.uploads.check_quota(user_id, data.size)
-        direct = await domain.uploads.request_direct(
+        direct = await domain.direct_uploads.request(
             user_id,
             purpose=data.purpose,
             filename=data.filename,
@@ -113,7 +113,7 @@ class MediaController(Controller):
         self, request: UserRequest, media_id: FromPath[Snowflake], domain: D
     ) -> MediaOut:
         """Check what landed and make it usable: the media object (again, if done already)."""
-        row = await domain.uploads.complete_direct(request.user.user_id, media_id)
+        row = await domain.direct_uploads.complete(request.user.user_id, media_id)
         return render(row, await domain.uploads.thumbnails(row.id))
 
     @get(
