@@ -31,6 +31,7 @@ from schemathesis.specs.openapi.checks import (
 )
 
 from fleet import Fleet
+from media_testing import png
 
 CHECKS = [
     not_a_server_error,
@@ -66,7 +67,7 @@ class Prober:
         self.ids: dict[str, str] = {}
 
     def furnish(self, http: httpx.Client) -> None:
-        """A fresh server, channel and message (a run may delete the previous ones)."""
+        """A fresh server, channel, message and upload (a run may delete the previous ones)."""
         server = http.post("/api/v1/servers", json={"name": "Probed"}, headers=self.headers)
         assert server.status_code == 201, server.text
         server_id = server.json()["id"]
@@ -76,10 +77,18 @@ class Prober:
             f"/api/v1/channels/{channel_id}/messages", json={"content": "hi"}, headers=self.headers
         )
         assert message.status_code == 201, message.text
+        upload = http.post(
+            "/api/v1/media/upload",
+            data={"purpose": "attachment"},
+            files={"file": ("probe.png", png(8, 8), "image/png")},
+            headers=self.headers,
+        )
+        assert upload.status_code == 201, upload.text
         self.ids = {
             "server_id": server_id,
             "channel_id": channel_id,
             "message_id": message.json()["id"],
+            "media_id": upload.json()["id"],
         }
 
     def send(self, case: Any, base_url: str) -> None:
@@ -115,7 +124,7 @@ def furnished(fleet: Fleet, prober: Prober) -> Prober:
     return prober
 
 
-@pytest.mark.parametrize("service", ["auth", "guilds", "messages"])
+@pytest.mark.parametrize("service", ["auth", "guilds", "messages", "media"])
 def test_every_operation_keeps_its_contract(fleet: Fleet, furnished: Prober, service: str) -> None:
     """Valid and invalid requests alike (schemathesis's positive and negative modes)."""
     failures = []
