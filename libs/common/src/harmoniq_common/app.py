@@ -10,6 +10,7 @@ closes the pools.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import AbstractAsyncContextManager
@@ -40,6 +41,7 @@ from .outbox import OutboxRelay
 from .params import TYPE_DECODERS, IdSchemaPlugin
 from .platform import Platform
 from .ratelimit import RateLimiter, add_rate_limit_headers
+from .service_metrics import sample_forever
 from .settings import CommonSettings
 from .telemetry import MetricsController, opentelemetry_config, prometheus_config, setup_tracing
 from .validation import check_request
@@ -150,6 +152,10 @@ def _platform_lifespan(
             app.state.platform = platform
             await relay.start()
             stack.push_async_callback(relay.stop)
+            sampler = asyncio.create_task(
+                sample_forever(platform, settings.metrics_sample_seconds), name="metrics-sampler"
+            )
+            stack.push_async_callback(_cancel, sampler)
             if extend is not None:
                 await stack.enter_async_context(extend(app, platform))
             log.info("service.started", port=settings.port)
@@ -160,6 +166,12 @@ def _platform_lifespan(
                 log.info("service.stopping")
 
     return lifespan
+
+
+async def _cancel(task: asyncio.Task[None]) -> None:
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
 
 
 async def _close_nats(nc: Any) -> None:

@@ -30,7 +30,7 @@ from nats.errors import TimeoutError as NatsTimeout
 from nats.js import JetStreamContext
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 from opentelemetry import context as otel_context
-from prometheus_client import Counter
+from prometheus_client import Counter, Gauge
 
 from .bus import outgoing_headers
 from .codec import decode, encode
@@ -46,6 +46,12 @@ T = TypeVar("T")
 
 EVENTS_HANDLED = Counter(
     "harmoniq_events_handled_total", "Durable events handled", ["consumer", "outcome"]
+)
+
+# Events JetStream holds for the consumer beyond the one just delivered (0 when a fetch finds
+# none): its lag, from the metadata of every delivery, at no cost.
+CONSUMER_PENDING = Gauge(
+    "harmoniq_consumer_pending", "Durable events waiting for this consumer", ["consumer"]
 )
 
 Handler = Callable[[Envelope, Msg], Awaitable[None]]
@@ -125,6 +131,7 @@ class DurableConsumer:
             try:
                 messages = fetching.result()
             except (TimeoutError, NatsTimeout):
+                CONSUMER_PENDING.labels(self._durable).set(0)
                 continue
             except Exception:
                 # A restarted server can leave the pull subscription dead (nats.py #504):
@@ -138,6 +145,8 @@ class DurableConsumer:
                 continue
             for message in messages:
                 await self._handle(message)
+            with contextlib.suppress(Exception):  # not a JetStream message: nothing to tell
+                CONSUMER_PENDING.labels(self._durable).set(messages[-1].metadata.num_pending)
         with contextlib.suppress(Exception):
             await subscription.unsubscribe()
 

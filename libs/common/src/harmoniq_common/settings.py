@@ -91,6 +91,8 @@ class CommonSettings(msgspec.Struct, frozen=True, kw_only=True):
     log_json: bool = True
     # "none" or "console"; an OTLP exporter plugs in at the same place.
     trace_exporter: str = "none"
+    # How often the dependency, pool, outbox and Redis gauges are sampled (service_metrics).
+    metrics_sample_seconds: float = 15.0
     jwt_public_key_file: str = ""
     jwt_issuer: str = "harmoniq"
     jwt_audience: str = "harmoniq"

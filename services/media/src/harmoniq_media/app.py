@@ -22,6 +22,7 @@ from .domain.uploads import Uploads
 from .events.deletions import deletion_events_consumer
 from .http.deps import Domain
 from .http.media import MediaController
+from .metrics import sample_storage_forever
 from .rpc.links import serve_links
 from .settings import MediaSettings
 from .storage import open_storage
@@ -48,13 +49,19 @@ def _domain(
             consumer = deletion_events_consumer(platform, links)
             await consumer.start()
             cleanup = Cleanup(platform.pool, settings, storage)
-            job = asyncio.create_task(run_cleanup(cleanup, settings.cleanup_interval_seconds))
+            jobs = [
+                asyncio.create_task(run_cleanup(cleanup, settings.cleanup_interval_seconds)),
+                asyncio.create_task(
+                    sample_storage_forever(platform.pool, settings.metrics_sample_seconds)
+                ),
+            ]
             try:
                 yield
             finally:
-                job.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await job
+                for job in jobs:
+                    job.cancel()
+                    with contextlib.suppress(asyncio.CancelledError):
+                        await job
                 for subscription in subscriptions:
                     await subscription.unsubscribe()
                 await consumer.stop()
