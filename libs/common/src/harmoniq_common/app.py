@@ -216,7 +216,12 @@ def create_service_app(
     version: str = "0.1.0",
 ) -> Litestar:
     configure_logging(settings.service, settings.log_level, json=settings.log_json)
-    setup_tracing(settings.service, settings.trace_exporter)
+    setup_tracing(
+        settings.service,
+        settings.trace_exporter,
+        endpoint=settings.trace_otlp_endpoint,
+        sample_ratio=settings.trace_sample_ratio,
+    )
     prometheus = prometheus_config(settings.service)
     config = AppConfig(
         route_handlers=[live, ready, MetricsController, *route_handlers],

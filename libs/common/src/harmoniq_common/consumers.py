@@ -30,6 +30,8 @@ from nats.errors import TimeoutError as NatsTimeout
 from nats.js import JetStreamContext
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 from opentelemetry import context as otel_context
+from opentelemetry import trace
+from opentelemetry.trace import SpanKind
 from prometheus_client import Counter, Gauge
 
 from .bus import outgoing_headers
@@ -37,7 +39,7 @@ from .codec import decode, encode
 from .errors import ApiError, ServiceUnavailable
 from .events import Envelope, decode_envelope
 from .logging import CORRELATION_HEADER, bind_correlation_id
-from .telemetry import extract_trace_context
+from .telemetry import extract_trace_context, tracer
 
 __all__ = ["DurableConsumer", "RpcError", "first_delivery", "request", "serve"]
 
@@ -153,7 +155,13 @@ class DurableConsumer:
     async def _handle(self, message: Msg) -> None:
         headers = message.headers or {}
         bind_correlation_id(headers.get(CORRELATION_HEADER))
-        token = otel_context.attach(extract_trace_context(headers))
+        span = tracer().start_span(
+            f"consume {self._durable}",
+            context=extract_trace_context(headers),
+            kind=SpanKind.CONSUMER,
+            attributes={"messaging.system": "nats", "messaging.destination.name": message.subject},
+        )
+        token = otel_context.attach(trace.set_span_in_context(span))
         try:
             envelope = decode_envelope(message.data)
             await self._handler(envelope, message)
@@ -176,6 +184,7 @@ class DurableConsumer:
             return
         finally:
             otel_context.detach(token)
+            span.end()
         await message.ack()
         EVENTS_HANDLED.labels(self._durable, "ok").inc()
 
