@@ -33,6 +33,7 @@ from . import bus
 from .auth import AuthMiddleware, BotTokens, RevocationMarks, TokenVerifier, exclude_patterns
 from .auth import load_public_keys_file as _load_keys
 from .db import create_pool
+from .error_tracking import setup_error_tracking
 from .errors import exception_handlers
 from .ids import Snowflake, WorkerLease
 from .logging import CorrelationIdMiddleware, configure_logging
@@ -216,6 +217,7 @@ def create_service_app(
     version: str = "0.1.0",
 ) -> Litestar:
     configure_logging(settings.service, settings.log_level, json=settings.log_json)
+    setup_error_tracking(settings)
     setup_tracing(
         settings.service,
         settings.trace_exporter,

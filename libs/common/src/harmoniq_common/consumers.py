@@ -36,6 +36,7 @@ from prometheus_client import Counter, Gauge
 
 from .bus import outgoing_headers
 from .codec import decode, encode
+from .error_tracking import capture_exception
 from .errors import ApiError, ServiceUnavailable
 from .events import Envelope, decode_envelope
 from .logging import CORRELATION_HEADER, bind_correlation_id
@@ -170,7 +171,7 @@ class DurableConsumer:
             EVENTS_HANDLED.labels(self._durable, "undecodable").inc()
             await message.term()
             return
-        except Exception:
+        except Exception as error:
             attempt = message.metadata.num_delivered if message.metadata else 0
             log.warning(
                 "consumer.handler_failed",
@@ -180,6 +181,11 @@ class DurableConsumer:
                 exc_info=True,
             )
             EVENTS_HANDLED.labels(self._durable, "retry").inc()
+            if attempt >= self._max_deliver:  # its last try: a person must look at it
+                capture_exception(
+                    error,
+                    tags={"consumer": self._durable, "subject": message.subject},
+                )
             await message.nak(delay=self._retry_delay)
             return
         finally:

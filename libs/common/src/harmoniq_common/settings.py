@@ -94,6 +94,9 @@ class CommonSettings(msgspec.Struct, frozen=True, kw_only=True):
     trace_otlp_endpoint: str = "http://127.0.0.1:4318/v1/traces"
     # Share of new traces kept (a sampled parent's traces are always followed).
     trace_sample_ratio: Annotated[float, msgspec.Meta(ge=0.0, le=1.0)] = 0.1
+    # Unexpected errors go to this Sentry/GlitchTip project when set (error_tracking).
+    sentry_dsn: str = ""
+    sentry_sample_rate: Annotated[float, msgspec.Meta(ge=0.0, le=1.0)] = 1.0
     # How often the dependency, pool, outbox and Redis gauges are sampled (service_metrics).
     metrics_sample_seconds: float = 15.0
     jwt_public_key_file: str = ""
