@@ -4,6 +4,9 @@
 #   coturn  TURN/STUN for voice (the voice service and its tests)
 #   prometheus  for its promtool, which checks and unit-tests the alert rules
 #               (tests/deploy/test_monitoring.py); its daemon is not used here
+#   kubectl     for its kustomize, which renders deploy/k8s (tests/deploy/test_k8s.py); not in
+#               Debian's own archive: taken from whichever apt source has it (Kubernetes'
+#               pkgs.k8s.io, Google Cloud's), else this script says how to get it and fails
 # Idempotent: does nothing when both are there. Debian/Ubuntu through apt-get, as root or with
 # sudo; anywhere else it prints what to install and exits non-zero.
 #
@@ -20,11 +23,21 @@ set -euo pipefail
 have_nginx() { command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ]; }
 have_coturn() { command -v turnserver >/dev/null 2>&1 || [ -x /usr/bin/turnserver ]; }
 have_promtool() { command -v promtool >/dev/null 2>&1 || [ -x /usr/bin/promtool ]; }
+have_kubectl() { command -v kubectl >/dev/null 2>&1; }
 
 need=()
 have_nginx || need+=(nginx)
 have_coturn || need+=(coturn)
 have_promtool || need+=(prometheus)
+if ! have_kubectl; then
+  if apt-cache policy kubectl 2>/dev/null | grep -q 'Candidate: [0-9]'; then
+    need+=(kubectl)
+  else
+    echo "Harmoniq needs kubectl (>= 1.27, for kustomize): add Kubernetes' apt repository" >&2
+    echo "(https://kubernetes.io/docs/tasks/tools/install-kubectl-linux/) and run this again." >&2
+    exit 1
+  fi
+fi
 if [ ${#need[@]} -eq 0 ]; then
   exit 0
 fi
