@@ -70,9 +70,16 @@ class ChannelAccess(msgspec.Struct, frozen=True, kw_only=True):
     kind: str
     permissions: int
     role_ids: list[Snowflake] = []  # the server's roles, for validating role mentions
+    # A DM or group DM: its participants, the only ones its events go to. A DM is its own
+    # scope: ``server_id`` is the DM's own id (its permission epoch, its messages' server_id).
+    recipient_ids: list[Snowflake] = []
 
     def allows(self, permission: Permission) -> bool:
         return bool(self.permissions & permission)
+
+    @property
+    def is_direct(self) -> bool:
+        return self.kind in ("dm", "group_dm")
 
 
 class ServerAccessRequest(msgspec.Struct, frozen=True, kw_only=True):
