@@ -463,6 +463,18 @@ class ChannelAcked(EventPayload, frozen=True, kw_only=True):
     mention_count: int = 0
 
 
+class NotificationSettingsUpdated(EventPayload, frozen=True, kw_only=True):
+    """To ``user_id``'s sessions: their notification setting for a server or channel (a DM
+    included) changed; ``level`` None inherits (a channel its server's, a server "all")."""
+
+    event_type: ClassVar[str] = "notification_settings.update"
+    changes_access: ClassVar[AccessScope | None] = None
+    user_id: Snowflake
+    scope_id: Snowflake
+    level: str | None = None
+    muted_until: datetime | None = None
+
+
 DIRECT_EVENTS: tuple[type[EventPayload], ...] = (
     DmChannelCreated,
     DmChannelUpdated,
@@ -470,6 +482,7 @@ DIRECT_EVENTS: tuple[type[EventPayload], ...] = (
     RelationshipUpdated,
     RelationshipRemoved,
     ChannelAcked,
+    NotificationSettingsUpdated,
 )
 
 

@@ -44,10 +44,12 @@ class ReadStatesRequest(msgspec.Struct, frozen=True, kw_only=True):
 
 class ReadState(msgspec.Struct, frozen=True, kw_only=True):
     channel_id: Snowflake
-    last_read_id: Snowflake  # 0: never acked
-    last_message_id: Snowflake  # 0: no message
-    unread: bool  # a message newer than last_read_id, and the channel not muted or silenced
+    last_read_id: Snowflake | None = None  # None: never acked
+    last_message_id: Snowflake | None = None  # None: no message
+    unread: bool  # a message newer than last_read_id, and the channel neither muted nor "nothing"
     mention_count: int  # unread mentions of the user, their roles, @everyone/@here
+    level: str = "all"  # the effective notification level: "all", "mentions" or "nothing"
+    muted: bool = False
 
 
 class ReadStates(msgspec.Struct, frozen=True, kw_only=True):
