@@ -23,10 +23,12 @@ from harmoniq_common.auth import Principal
 from harmoniq_common.consumers import request
 from harmoniq_common.directory import USER_SUMMARIES, UserSummaries, UserSummariesRequest
 from harmoniq_common.errors import ApiError
-from harmoniq_common.events import UserSummary
+from harmoniq_common.events import DmChannelView, UserSummary
 from harmoniq_common.ids import Snowflake
 from harmoniq_common.platform import Platform
+from harmoniq_common.read_states import ReadState
 
+from .direct import Relationship, direct_ready
 from .hub import Delivery, Hub
 from .metrics import SESSIONS
 from .presence import Presence, PresenceEvent
@@ -52,6 +54,11 @@ class Ready(msgspec.Struct, kw_only=True):
     servers: list[ServerSnapshot]
     # Who is not offline in each server, except in large ones (those come with op 8).
     presences: list[PresenceEvent]
+    # DMs (newest activity first), relationships (friends with their presence), and read
+    # states of every text channel and DM with a message or an ack (harmoniq_gateway.direct).
+    dm_channels: list[DmChannelView] = []
+    relationships: list[Relationship] = []
+    read_states: list[ReadState] = []
 
 
 class MembersSubscribed(msgspec.Struct, kw_only=True):
@@ -216,6 +223,7 @@ class Gateway:
         )
         if not found.users:
             raise ProtocolError(Close.AUTHENTICATION_FAILED, "unknown user")
+        direct = await direct_ready(self.platform, self.presence, user_id, servers.servers)
         session = Session(
             user_id,
             wire,
@@ -244,6 +252,9 @@ class Gateway:
             user=found.users[0],
             servers=servers.servers,
             presences=[p for p in online if int(p.user_id) != user_id],
+            dm_channels=direct.dm_channels,
+            relationships=direct.relationships,
+            read_states=direct.read_states,
         )
         session.send(ServerFrame(op=Op.DISPATCH, t="ready", s=session.seq, d=ready))
         await self.set_status(session, status)

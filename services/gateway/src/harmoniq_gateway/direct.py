@@ -1,0 +1,103 @@
+"""What READY carries besides servers: DM channels and relationships (asked of guilds), the
+friends' presence (ours), and read states for every text channel and DM the session sees
+(asked of messages, with the user's roles in each server for role mentions).
+
+DM, relationship and read-state events need no routing of their own: each is a durable event
+on the user subjects of exactly those it concerns (a DM's participants, the one whose list
+changed, the one who acked), which every session already follows; the router sends user
+events to that user's sessions as they are.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import msgspec
+import structlog
+
+from harmoniq_common.access import ServerSnapshot
+from harmoniq_common.consumers import request
+from harmoniq_common.direct import USER_DIRECT, UserDirect, UserDirectRequest
+from harmoniq_common.errors import ApiError
+from harmoniq_common.events import DmChannelView, UserSummary
+from harmoniq_common.ids import Snowflake
+from harmoniq_common.platform import Platform
+from harmoniq_common.read_states import (
+    READ_STATES,
+    ReadState,
+    ReadStates,
+    ReadStatesRequest,
+    ServerChannels,
+)
+
+from .presence import Presence
+
+__all__ = ["DirectReady", "Relationship", "direct_ready"]
+
+log = structlog.get_logger(__name__)
+
+
+class Relationship(msgspec.Struct, kw_only=True):
+    user: UserSummary
+    kind: str  # friend, incoming, outgoing, blocked
+    since: datetime
+    status: str | None = None  # friends only: their presence now
+
+
+class DirectReady(msgspec.Struct, kw_only=True):
+    dm_channels: list[DmChannelView]
+    relationships: list[Relationship]
+    read_states: list[ReadState]
+
+
+async def _read_states(
+    platform: Platform, user_id: int, servers: list[ServerSnapshot], dms: list[DmChannelView]
+) -> list[ReadState]:
+    """Best effort: READY goes out without read states when messages cannot answer (the
+    client asks again on its next connection), rather than not at all."""
+    question = ReadStatesRequest(
+        user_id=Snowflake(user_id),
+        servers=[
+            ServerChannels(
+                server_id=s.server.id,
+                role_ids=[Snowflake(g.id) for g in s.access.member_roles],
+                channel_ids=[c.channel_id for c in s.access.channels if c.kind == "text"],
+            )
+            for s in servers
+        ],
+        dm_channel_ids=[c.id for c in dms],
+    )
+    try:
+        answer = await request(
+            platform.nats, platform.subjects.rpc("messages", READ_STATES), question, ReadStates
+        )
+    except ApiError:
+        log.warning("gateway.read_states_unavailable", user_id=user_id)
+        return []
+    return answer.states
+
+
+async def direct_ready(
+    platform: Platform, presence: Presence, user_id: int, servers: list[ServerSnapshot]
+) -> DirectReady:
+    direct = await request(
+        platform.nats,
+        platform.subjects.rpc("guilds", USER_DIRECT),
+        UserDirectRequest(user_id=Snowflake(user_id)),
+        UserDirect,
+    )
+    friends = [int(r.user.id) for r in direct.relationships if r.kind == "friend"]
+    statuses = await presence.statuses_of(friends)
+    return DirectReady(
+        dm_channels=direct.channels,
+        relationships=[
+            Relationship(
+                user=r.user,
+                kind=r.kind,
+                since=r.since,
+                status=statuses.get(int(r.user.id)) if r.kind == "friend" else None,
+            )
+            for r in direct.relationships
+        ],
+        read_states=await _read_states(platform, user_id, servers, direct.channels),
+    )
