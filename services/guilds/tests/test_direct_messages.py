@@ -4,6 +4,7 @@ is what makes every other service treat a DM as its participants' alone."""
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -11,11 +12,12 @@ from nats.aio.client import Client as NatsClient
 from redis.asyncio import Redis
 
 from harmoniq_common.access import AccessCache
-from harmoniq_common.bus import Subjects
+from harmoniq_common.bus import Subjects, outgoing_headers
 from harmoniq_common.codec import decode
 from harmoniq_common.direct import DM_PERMISSIONS
 from harmoniq_common.errors import ApiError
-from harmoniq_common.events import Envelope
+from harmoniq_common.events import Envelope, UserDeleted, encode_envelope
+from harmoniq_common.ids import SnowflakeGenerator
 from harmoniq_common.permissions import Permission
 from harmoniq_common.testing.events import collect_events
 from harmoniq_common.testing.users import TestUser
@@ -24,6 +26,7 @@ from harmoniq_common.testing.waiting import eventually
 from guilds_testing import Client, befriend, create_server, invite_and_join, open_dm
 
 MakeUser = Callable[..., Awaitable[TestUser]]
+_event_ids = SnowflakeGenerator(1004)  # a worker id apart from the tests' and services' others
 REL = "/api/v1/users/@me/relationships"
 DMS = "/api/v1/users/@me/channels"
 
@@ -243,3 +246,34 @@ async def test_group_dm_limits(client: Client, make_user: MakeUser) -> None:
     # Newest activity first: the DM opened last leads.
     listed = (await client.get(DMS, headers=owner.headers)).json()
     assert [c["id"] for c in listed[:2]] == [dm["id"], group["id"]]
+
+
+async def test_a_deleted_account_leaves_everyones_relationships(
+    client: Client, make_user: MakeUser, nats_client: NatsClient, namespace: str
+) -> None:
+    gone, friend, blocker = await make_user(), await make_user(), await make_user()
+    await befriend(client, gone, friend)
+    await client.put(f"{REL}/{gone.id}", json={"kind": "blocked"}, headers=blocker.headers)
+    deleted = UserDeleted(user_id=gone.id, deleted_at=datetime.now(UTC))
+    now = datetime.now(UTC)
+    event_id = _event_ids.next_id()
+    await nats_client.jetstream().publish(
+        Subjects(namespace).user_event(gone.id, deleted.event_type),
+        encode_envelope(event_id, deleted, now),
+        headers=outgoing_headers(msg_id=str(event_id)),
+    )
+
+    async def forgotten() -> bool:
+        return (
+            await _relationships(client, friend) == {}
+            and await _relationships(client, blocker) == {}
+        )
+
+    await eventually(forgotten, what="the deleted account out of every list")
+    removed = await collect_events(
+        nats_client,
+        namespace,
+        Subjects(namespace).user_event(friend.id, "relationship.remove"),
+        count=1,
+    )
+    assert decode(bytes(removed[0].data), dict)["other_id"] == str(gone.id)

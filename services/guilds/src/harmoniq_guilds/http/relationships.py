@@ -9,6 +9,7 @@ from litestar.status_codes import HTTP_200_OK, HTTP_204_NO_CONTENT
 from harmoniq_common.errors import Forbidden
 from harmoniq_common.events import RelationshipView
 from harmoniq_common.ids import Snowflake
+from harmoniq_common.openapi import error_responses
 from harmoniq_common.ratelimit import RateLimit, limit_request
 
 from ..domain.relationships import relationship_view
@@ -47,7 +48,12 @@ class RelationshipsController(Controller):
         rows = await guilds.relationships.list_all(request.user.user_id)
         return [relationship_view(r) for r in rows]
 
-    @post("/", operation_id="sendFriendRequest", status_code=HTTP_200_OK)
+    @post(
+        "/",
+        operation_id="sendFriendRequest",
+        status_code=HTTP_200_OK,
+        responses=error_responses(404),
+    )
     async def request_friend(
         self, request: UserRequest, data: JSONBody[FriendRequest], guilds: G
     ) -> RelationshipView:

@@ -13,6 +13,7 @@ __all__ = [
     "allow_dms",
     "allows_dms_from_server_mate",
     "delete",
+    "delete_all_of",
     "find_user",
     "get",
     "kind_between",
@@ -70,6 +71,15 @@ async def delete(conn: asyncpg.Connection, user_id: int, other_id: int) -> str |
         other_id,
     )
     return kind
+
+
+async def delete_all_of(conn: asyncpg.Connection, user_id: int) -> list[Snowflake]:
+    """Every entry of and about a user (their account is gone); who had one about them."""
+    await conn.execute("DELETE FROM relationships WHERE user_id = $1", user_id)
+    rows = await conn.fetch(
+        "DELETE FROM relationships WHERE other_id = $1 RETURNING user_id", user_id
+    )
+    return sorted(Snowflake(r["user_id"]) for r in rows)
 
 
 async def find_user(conn: asyncpg.Connection, username: str) -> Snowflake | None:
