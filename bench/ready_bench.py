@@ -31,7 +31,13 @@ from typing import Any
 import httpx
 import nats
 
-from harmoniq_common.access import USER_SERVERS, UserServers, UserServersRequest
+from harmoniq_common.access import (
+    USER_SERVERS,
+    USER_SERVERS_PAGE_BYTES,
+    ServerSnapshot,
+    UserServers,
+    UserServersRequest,
+)
 from harmoniq_common.bus import Subjects
 from harmoniq_common.consumers import request
 from harmoniq_common.ids import Snowflake
@@ -191,13 +197,23 @@ async def _rpc_times(nats_url: str, user_id: str, samples: int) -> dict[str, lis
     try:
         for _ in range(samples):
             began = time.perf_counter()
-            servers = await request(
-                nc,
-                subjects.rpc("guilds", USER_SERVERS),
-                UserServersRequest(user_id=Snowflake(int(user_id))),
-                UserServers,
-                timeout=60,
-            )
+            snapshots: list[ServerSnapshot] = []
+            after, more = 0, True
+            while more:  # paged, as the gateway asks
+                page = await request(
+                    nc,
+                    subjects.rpc("guilds", USER_SERVERS),
+                    UserServersRequest(
+                        user_id=Snowflake(int(user_id)),
+                        after=after,
+                        page_bytes=USER_SERVERS_PAGE_BYTES,
+                    ),
+                    UserServers,
+                    timeout=60,
+                )
+                snapshots.extend(page.servers)
+                more = page.more and bool(page.servers)
+                after = int(snapshots[-1].server.id) if snapshots else 0
             out["user_servers"].append((time.perf_counter() - began) * 1000)
             question = ReadStatesRequest(
                 user_id=Snowflake(int(user_id)),
@@ -207,7 +223,7 @@ async def _rpc_times(nats_url: str, user_id: str, samples: int) -> dict[str, lis
                         role_ids=[Snowflake(g.id) for g in s.access.member_roles],
                         channel_ids=[c.channel_id for c in s.access.channels if c.kind == "text"],
                     )
-                    for s in servers.servers
+                    for s in snapshots
                 ],
             )
             began = time.perf_counter()

@@ -10,6 +10,7 @@ events to that user's sessions as they are.
 
 from __future__ import annotations
 
+import asyncio
 from datetime import datetime
 
 import msgspec
@@ -36,6 +37,9 @@ __all__ = ["DirectReady", "Relationship", "direct_ready"]
 
 log = structlog.get_logger(__name__)
 
+# Channels per read-states question: an answer of ~170 bytes per channel stays near 170 KiB.
+CHANNELS_PER_QUESTION = 1000
+
 
 class Relationship(msgspec.Struct, kw_only=True):
     user: UserSummary
@@ -54,27 +58,40 @@ async def _read_states(
     platform: Platform, user_id: int, servers: list[ServerSnapshot], dms: list[DmChannelView]
 ) -> list[ReadState]:
     """Best effort: READY goes out without read states when messages cannot answer (the
-    client asks again on its next connection), rather than not at all."""
-    question = ReadStatesRequest(
-        user_id=Snowflake(user_id),
-        servers=[
-            ServerChannels(
-                server_id=s.server.id,
-                role_ids=[Snowflake(g.id) for g in s.access.member_roles],
-                channel_ids=[c.channel_id for c in s.access.channels if c.kind == "text"],
-            )
-            for s in servers
-        ],
-        dm_channel_ids=[c.id for c in dms],
+    client asks again on its next connection), rather than not at all. Asked in questions of
+    at most :data:`CHANNELS_PER_QUESTION` channels, at once, so that no answer nears NATS's
+    1 MiB payload limit."""
+    wanted = [
+        ServerChannels(
+            server_id=s.server.id,
+            role_ids=[Snowflake(g.id) for g in s.access.member_roles],
+            channel_ids=[c.channel_id for c in s.access.channels if c.kind == "text"],
+        )
+        for s in servers
+    ]
+    questions: list[ReadStatesRequest] = []
+    batch: list[ServerChannels] = []
+    count = 0
+    for entry in wanted:
+        if batch and count + len(entry.channel_ids) > CHANNELS_PER_QUESTION:
+            questions.append(ReadStatesRequest(user_id=Snowflake(user_id), servers=batch))
+            batch, count = [], 0
+        batch.append(entry)
+        count += len(entry.channel_ids)
+    questions.append(
+        ReadStatesRequest(
+            user_id=Snowflake(user_id), servers=batch, dm_channel_ids=[c.id for c in dms]
+        )
     )
+    subject = platform.subjects.rpc("messages", READ_STATES)
     try:
-        answer = await request(
-            platform.nats, platform.subjects.rpc("messages", READ_STATES), question, ReadStates
+        answers = await asyncio.gather(
+            *(request(platform.nats, subject, q, ReadStates) for q in questions)
         )
     except ApiError:
         log.warning("gateway.read_states_unavailable", user_id=user_id)
         return []
-    return answer.states
+    return [state for answer in answers for state in answer.states]
 
 
 async def direct_ready(

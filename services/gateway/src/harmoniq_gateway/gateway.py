@@ -14,6 +14,7 @@ from redis.exceptions import NoScriptError
 
 from harmoniq_common.access import (
     USER_SERVERS,
+    USER_SERVERS_PAGE_BYTES,
     AccessCache,
     ServerSnapshot,
     UserServers,
@@ -209,12 +210,7 @@ class Gateway:
         # Subscribe first (the stream position), snapshot second: whatever happens after the
         # position is delivered on top of the snapshot, so nothing falls in between.
         position = await self.hub.current_position()
-        servers = await request(
-            self.platform.nats,
-            self.platform.subjects.rpc("guilds", USER_SERVERS),
-            UserServersRequest(user_id=principal.user_id),
-            UserServers,
-        )
+        servers = await self._user_servers(principal.user_id)
         found = await request(
             self.platform.nats,
             self.platform.subjects.rpc("auth", USER_SUMMARIES),
@@ -259,6 +255,26 @@ class Gateway:
         session.send(ServerFrame(op=Op.DISPATCH, t="ready", s=session.seq, d=ready))
         await self.set_status(session, status)
         return session
+
+    async def _user_servers(self, user_id: Snowflake) -> UserServers:
+        """Every server snapshot of the user, a page of about USER_SERVERS_PAGE_BYTES at a
+        time: all at once would pass NATS's 1 MiB limit for a user in 100 servers of 50
+        channels. Each page is taken after the stream position, like the first."""
+        snapshots: list[ServerSnapshot] = []
+        after = 0
+        while True:
+            page = await request(
+                self.platform.nats,
+                self.platform.subjects.rpc("guilds", USER_SERVERS),
+                UserServersRequest(
+                    user_id=user_id, after=after, page_bytes=USER_SERVERS_PAGE_BYTES
+                ),
+                UserServers,
+            )
+            snapshots.extend(page.servers)
+            if not page.more or not page.servers:
+                return UserServers(servers=snapshots)
+            after = int(page.servers[-1].server.id)
 
     async def resume(self, token: str, session_id: str, seq: int, wire: Wire) -> Session | None:
         """The session continued from ``seq``, or None when it cannot be (identify again)."""
