@@ -23,7 +23,7 @@ BAD: list[tuple[str, str, Any]] = [
     ("PUT", SETTINGS + "/{s}", {"level": "all", "extra": True}),
     ("PUT", SETTINGS + "/{s}", ["all"]),
     ("PUT", SETTINGS + "/0", {"level": "all"}),
-    ("PUT", SETTINGS + "/x\u0000", {"level": "all"}),
+    ("PUT", SETTINGS + "/1%00", {"level": "all"}),
     ("POST", "/api/v1/channels/{c}/messages/0/ack", None),
     ("POST", "/api/v1/channels/{c}/messages/abc/ack", None),
     ("POST", "/api/v1/channels/{c}/messages/99999999999999999999999/ack", None),
