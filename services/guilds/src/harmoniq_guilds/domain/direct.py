@@ -11,6 +11,7 @@ answers elsewhere are asked again, and its events go to each participant's user 
 from __future__ import annotations
 
 from collections import defaultdict
+from dataclasses import dataclass
 from functools import partial
 
 import asyncpg
@@ -99,15 +100,13 @@ async def user_direct(conn: asyncpg.Connection, user_id: Snowflake) -> UserDirec
     )
 
 
+@dataclass(frozen=True)
 class GroupChange:
     """A PATCH of a group DM: ``None`` leaves a field as it is; ``clear_icon`` removes it."""
 
-    def __init__(
-        self, name: str | None = None, icon_id: str | None = None, clear_icon: bool = False
-    ) -> None:
-        self.name = name
-        self.icon_id = icon_id
-        self.clear_icon = clear_icon
+    name: str | None = None
+    icon_id: str | None = None
+    clear_icon: bool = False
 
 
 class DirectMessages:

@@ -125,11 +125,11 @@ class Relationships:
                 assert row is not None
                 return row
             if mine == "incoming":  # accept
-                await store.set(tx.conn, user_id, other_id, "friend")
-                await store.set(tx.conn, other_id, user_id, "friend")
+                await store.put(tx.conn, user_id, other_id, "friend")
+                await store.put(tx.conn, other_id, user_id, "friend")
             else:
-                await store.set(tx.conn, user_id, other_id, "outgoing")
-                await store.set(tx.conn, other_id, user_id, "incoming")
+                await store.put(tx.conn, user_id, other_id, "outgoing")
+                await store.put(tx.conn, other_id, user_id, "incoming")
             await self._announce(tx, other_id, user_id)
             return await self._announce(tx, user_id, other_id)
 
@@ -143,7 +143,7 @@ class Relationships:
                 # Their friendship or request ends; that they were blocked is not said.
                 await self._forget(tx, other_id, user_id)
             if await store.kind_between(tx.conn, user_id, other_id) != "blocked":
-                await store.set(tx.conn, user_id, other_id, "blocked")
+                await store.put(tx.conn, user_id, other_id, "blocked")
                 return await self._announce(tx, user_id, other_id)
             row = await store.get(tx.conn, user_id, other_id)
             assert row is not None

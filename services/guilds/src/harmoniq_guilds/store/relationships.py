@@ -18,7 +18,7 @@ __all__ = [
     "get",
     "kind_between",
     "list_for",
-    "set",
+    "put",
     "set_allow_dms",
 ]
 
@@ -52,7 +52,7 @@ async def list_for(conn: asyncpg.Connection, user_id: int) -> list[RelationshipR
     )
 
 
-async def set(conn: asyncpg.Connection, user_id: int, other_id: int, kind: str) -> None:
+async def put(conn: asyncpg.Connection, user_id: int, other_id: int, kind: str) -> None:
     await conn.execute(
         "INSERT INTO relationships (user_id, other_id, kind) VALUES ($1, $2, $3)"
         " ON CONFLICT (user_id, other_id) DO UPDATE SET kind = excluded.kind, since = now()"
