@@ -19,6 +19,7 @@ from harmoniq_common.permissions import Permission
 from harmoniq_common.testing.users import TestUser
 
 from guilds_testing import (
+    DIRECT_ROUTES,
     Client,
     Crew,
     create_server,
@@ -144,6 +145,8 @@ ROWS: list[Row] = [
     Row("list members", "GET", S + "/members", None, expect(200, 200, 200, 200)),
     Row("get member", "GET", S + "/members/{u}", None, expect(200, 200, 200, 200)),
     Row("own nickname", "PATCH", S + "/members/@me", {"nickname": "Me"}, expect(200, 200, 200, 200)),
+    Row("own DM privacy", "GET", S + "/privacy", None, expect(200, 200, 200, 200)),
+    Row("set DM privacy", "PUT", S + "/privacy", {"allow_dms": True}, expect(200, 200, 200, 200)),
     Row("other's nickname", "PATCH", S + "/members/{v}", {"nickname": "V"}, expect(200, 200, 200, 403)),
     Row("kick", "DELETE", S + "/members/{v}", None, expect(204, 204, 204, 403)),
     Row("leave", "DELETE", S + "/members/@me", None, expect(400, 204, 204, 204), after=_back_in),
@@ -277,7 +280,7 @@ async def test_every_endpoint_for_every_caller(client: Client, make_user: MakeUs
         for method in getattr(route, "methods", ())
         if method not in ("HEAD", "OPTIONS")
     }
-    covered = {(row.method, _route(row.path)) for row in ROWS}
+    covered = {(row.method, _route(row.path)) for row in ROWS} | DIRECT_ROUTES
     assert routes == covered
 
 

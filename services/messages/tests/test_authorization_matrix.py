@@ -104,6 +104,28 @@ ROWS: list[tuple[str, str, str, dict[str, Any] | None, dict[str, int]]] = [
     ),
     ("channel search", "GET", "/api/v1/channels/{c}/messages/search?q=hi", None, _expect(200)),
     ("server search", "GET", "/api/v1/servers/{s}/messages/search?q=hi", None, _expect(200)),
+    ("ack", "POST", "/api/v1/channels/{c}/messages/{m}/ack", None, _expect(200)),
+    (
+        "notify per server",
+        "PUT",
+        "/api/v1/users/@me/notification-settings/{s}",
+        {"level": "mentions"},
+        _expect(200),
+    ),
+    (
+        "notify per channel",
+        "PUT",
+        "/api/v1/users/@me/notification-settings/{c}",
+        {"level": "nothing"},
+        _expect(200),
+    ),
+    (
+        "own notification settings",
+        "GET",
+        "/api/v1/users/@me/notification-settings",
+        None,
+        {**_expect(200), "outsider": 200, "banned": 200, "other_server": 200},
+    ),
 ]
 
 

@@ -34,6 +34,7 @@ __all__ = [
     "SERVER_ACCESS_BATCH",
     "SERVER_ACCESS_MANY",
     "USER_SERVERS",
+    "USER_SERVERS_PAGE_BYTES",
     "AccessCache",
     "ChannelAccess",
     "ChannelAccessRequest",
@@ -70,9 +71,16 @@ class ChannelAccess(msgspec.Struct, frozen=True, kw_only=True):
     kind: str
     permissions: int
     role_ids: list[Snowflake] = []  # the server's roles, for validating role mentions
+    # A DM or group DM: its participants, the only ones its events go to. A DM is its own
+    # scope: ``server_id`` is the DM's own id (its permission epoch, its messages' server_id).
+    recipient_ids: list[Snowflake] = []
 
     def allows(self, permission: Permission) -> bool:
         return bool(self.permissions & permission)
+
+    @property
+    def is_direct(self) -> bool:
+        return self.kind in ("dm", "group_dm")
 
 
 class ServerAccessRequest(msgspec.Struct, frozen=True, kw_only=True):
@@ -122,6 +130,11 @@ class ServerAccessMany(msgspec.Struct, frozen=True, kw_only=True):
 
 class UserServersRequest(msgspec.Struct, frozen=True, kw_only=True):
     user_id: Snowflake
+    # Paging (both optional; without them, every server at once, as before): servers with an
+    # id above ``after``, as many as fit in about ``page_bytes`` encoded (at least one), so an
+    # answer stays under NATS's 1 MiB payload limit for users in many large servers.
+    after: int = 0
+    page_bytes: int = 0
 
 
 class ServerSnapshot(msgspec.Struct, frozen=True, kw_only=True):
@@ -137,6 +150,11 @@ class ServerSnapshot(msgspec.Struct, frozen=True, kw_only=True):
 
 class UserServers(msgspec.Struct, frozen=True, kw_only=True):
     servers: list[ServerSnapshot]
+    more: bool = False  # paged: ask again with ``after`` = the last server's id
+
+
+# What a gateway asks per page of USER_SERVERS (half of NATS's default 1 MiB max payload).
+USER_SERVERS_PAGE_BYTES = 512 * 1024
 
 
 def _epoch_key(subjects: Subjects, server_id: int) -> str:

@@ -381,6 +381,112 @@ class PinUpdated(EventPayload, frozen=True, kw_only=True):
     last_pin_at: datetime | None  # the channel's most recent pin after this change
 
 
+# --- direct messages and relationships (services/guilds), read states (services/messages) ---
+# Each goes to user subjects only (``tx.emit_user``): a DM has no server, and its events reach
+# its participants' sessions and nobody else's (docs/decisions.md, "Direct messages").
+
+
+class DmChannelView(msgspec.Struct, frozen=True, kw_only=True):
+    """A DM or group DM as its participants see it. A DM is its own scope: its messages'
+    ``server_id`` is the DM's own id (no server has it: snowflakes are unique)."""
+
+    id: Snowflake
+    kind: str  # "dm" | "group_dm"
+    recipients: list[UserSummary]  # every participant, the viewer included
+    name: str | None = None  # group DMs
+    icon_id: str | None = None  # group DMs
+    owner_id: Snowflake | None = None  # group DMs: who adds and removes
+    last_activity_id: Snowflake  # its newest message's id, its own while it has none
+
+
+class DmChannelCreated(EventPayload, frozen=True, kw_only=True):
+    """To each participant: the DM opened, or they were added to the group DM."""
+
+    event_type: ClassVar[str] = "dm_channel.create"
+    changes_access: ClassVar[AccessScope | None] = None  # guilds moves the DM's own epoch
+    channel: DmChannelView
+
+
+class DmChannelUpdated(EventPayload, frozen=True, kw_only=True):
+    """To each participant: renamed, a new icon, someone added, left or removed."""
+
+    event_type: ClassVar[str] = "dm_channel.update"
+    changes_access: ClassVar[AccessScope | None] = None
+    channel: DmChannelView
+
+
+class DmChannelDeleted(EventPayload, frozen=True, kw_only=True):
+    """To one user who left or was removed from a group DM: it is no longer theirs."""
+
+    event_type: ClassVar[str] = "dm_channel.delete"
+    changes_access: ClassVar[AccessScope | None] = None
+    channel_id: Snowflake
+    user_id: Snowflake
+
+
+class RelationshipView(msgspec.Struct, frozen=True, kw_only=True):
+    """One entry of a user's relationships. ``kind``: ``friend``, ``incoming`` (a request to
+    them), ``outgoing`` (their request) or ``blocked`` (by them)."""
+
+    user: UserSummary
+    kind: str
+    since: datetime
+
+
+class RelationshipUpdated(EventPayload, frozen=True, kw_only=True):
+    """To ``user_id`` only: an entry of their list is new or changed."""
+
+    event_type: ClassVar[str] = "relationship.update"
+    changes_access: ClassVar[AccessScope | None] = None
+    user_id: Snowflake
+    relationship: RelationshipView
+
+
+class RelationshipRemoved(EventPayload, frozen=True, kw_only=True):
+    """To ``user_id`` only: ``other_id`` left their list (unfriended, declined, cancelled,
+    unblocked; a block looks the same to the one blocked as an unfriend)."""
+
+    event_type: ClassVar[str] = "relationship.remove"
+    changes_access: ClassVar[AccessScope | None] = None
+    user_id: Snowflake
+    other_id: Snowflake
+
+
+class ChannelAcked(EventPayload, frozen=True, kw_only=True):
+    """To ``user_id``'s sessions: they read ``channel_id`` up to ``message_id`` (on some
+    device); ``mention_count`` is what is left unread of their mentions there."""
+
+    event_type: ClassVar[str] = "channel.ack"
+    changes_access: ClassVar[AccessScope | None] = None
+    user_id: Snowflake
+    channel_id: Snowflake
+    message_id: Snowflake
+    mention_count: int = 0
+
+
+class NotificationSettingsUpdated(EventPayload, frozen=True, kw_only=True):
+    """To ``user_id``'s sessions: their notification setting for a server or channel (a DM
+    included) changed; ``level`` None inherits (a channel its server's, a server "all")."""
+
+    event_type: ClassVar[str] = "notification_settings.update"
+    changes_access: ClassVar[AccessScope | None] = None
+    user_id: Snowflake
+    scope_id: Snowflake
+    level: str | None = None
+    muted_until: datetime | None = None
+
+
+DIRECT_EVENTS: tuple[type[EventPayload], ...] = (
+    DmChannelCreated,
+    DmChannelUpdated,
+    DmChannelDeleted,
+    RelationshipUpdated,
+    RelationshipRemoved,
+    ChannelAcked,
+    NotificationSettingsUpdated,
+)
+
+
 EVENT_TYPES: dict[str, type[EventPayload]] = {
     cls.event_type: cls
     for cls in (
@@ -413,6 +519,8 @@ EVENT_TYPES: dict[str, type[EventPayload]] = {
         PinUpdated,
     )
 }
+# Direct messages, relationships and read states (the section above).
+EVENT_TYPES.update({cls.event_type: cls for cls in DIRECT_EVENTS})
 
 # Every type whose events change access to their server, as declared on each payload.
 ACCESS_CHANGES: frozenset[type[EventPayload]] = frozenset(

@@ -14,6 +14,7 @@ from redis.exceptions import NoScriptError
 
 from harmoniq_common.access import (
     USER_SERVERS,
+    USER_SERVERS_PAGE_BYTES,
     AccessCache,
     ServerSnapshot,
     UserServers,
@@ -23,10 +24,12 @@ from harmoniq_common.auth import Principal
 from harmoniq_common.consumers import request
 from harmoniq_common.directory import USER_SUMMARIES, UserSummaries, UserSummariesRequest
 from harmoniq_common.errors import ApiError
-from harmoniq_common.events import UserSummary
+from harmoniq_common.events import DmChannelView, UserSummary
 from harmoniq_common.ids import Snowflake
 from harmoniq_common.platform import Platform
+from harmoniq_common.read_states import ReadState
 
+from .direct import Relationship, direct_ready
 from .hub import Delivery, Hub
 from .metrics import SESSIONS
 from .presence import Presence, PresenceEvent
@@ -52,6 +55,11 @@ class Ready(msgspec.Struct, kw_only=True):
     servers: list[ServerSnapshot]
     # Who is not offline in each server, except in large ones (those come with op 8).
     presences: list[PresenceEvent]
+    # DMs (newest activity first), relationships (friends with their presence), and read
+    # states of every text channel and DM with a message or an ack (harmoniq_gateway.direct).
+    dm_channels: list[DmChannelView] = []
+    relationships: list[Relationship] = []
+    read_states: list[ReadState] = []
 
 
 class MembersSubscribed(msgspec.Struct, kw_only=True):
@@ -202,12 +210,7 @@ class Gateway:
         # Subscribe first (the stream position), snapshot second: whatever happens after the
         # position is delivered on top of the snapshot, so nothing falls in between.
         position = await self.hub.current_position()
-        servers = await request(
-            self.platform.nats,
-            self.platform.subjects.rpc("guilds", USER_SERVERS),
-            UserServersRequest(user_id=principal.user_id),
-            UserServers,
-        )
+        servers = await self._user_servers(principal.user_id)
         found = await request(
             self.platform.nats,
             self.platform.subjects.rpc("auth", USER_SUMMARIES),
@@ -216,6 +219,7 @@ class Gateway:
         )
         if not found.users:
             raise ProtocolError(Close.AUTHENTICATION_FAILED, "unknown user")
+        direct = await direct_ready(self.platform, self.presence, user_id, servers.servers)
         session = Session(
             user_id,
             wire,
@@ -244,10 +248,33 @@ class Gateway:
             user=found.users[0],
             servers=servers.servers,
             presences=[p for p in online if int(p.user_id) != user_id],
+            dm_channels=direct.dm_channels,
+            relationships=direct.relationships,
+            read_states=direct.read_states,
         )
         session.send(ServerFrame(op=Op.DISPATCH, t="ready", s=session.seq, d=ready))
         await self.set_status(session, status)
         return session
+
+    async def _user_servers(self, user_id: Snowflake) -> UserServers:
+        """Every server snapshot of the user, a page of about USER_SERVERS_PAGE_BYTES at a
+        time: all at once would pass NATS's 1 MiB limit for a user in 100 servers of 50
+        channels. Each page is taken after the stream position, like the first."""
+        snapshots: list[ServerSnapshot] = []
+        after = 0
+        while True:
+            page = await request(
+                self.platform.nats,
+                self.platform.subjects.rpc("guilds", USER_SERVERS),
+                UserServersRequest(
+                    user_id=user_id, after=after, page_bytes=USER_SERVERS_PAGE_BYTES
+                ),
+                UserServers,
+            )
+            snapshots.extend(page.servers)
+            if not page.more or not page.servers:
+                return UserServers(servers=snapshots)
+            after = int(page.servers[-1].server.id)
 
     async def resume(self, token: str, session_id: str, seq: int, wire: Wire) -> Session | None:
         """The session continued from ``seq``, or None when it cannot be (identify again)."""

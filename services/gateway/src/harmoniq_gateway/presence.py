@@ -194,6 +194,16 @@ class Presence:
         value = await self._platform.redis.get(f"{self._prefix}{user_id}:status")
         return value.decode() if isinstance(value, bytes) else (value or "offline")
 
+    async def statuses_of(self, user_ids: list[int]) -> dict[int, str]:
+        """Several users' published statuses (one round trip): a friends list."""
+        if not user_ids:
+            return {}
+        values = await self._platform.redis.mget([f"{self._prefix}{u}:status" for u in user_ids])
+        return {
+            u: (v.decode() if isinstance(v, bytes) else (v or "offline"))
+            for u, v in zip(user_ids, values, strict=True)
+        }
+
     async def online_in(self, servers: list[int]) -> list[PresenceEvent]:
         """Everyone not offline in these servers (one round trip)."""
         if not servers:

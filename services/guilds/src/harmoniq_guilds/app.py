@@ -16,20 +16,26 @@ from harmoniq_common.settings import load_settings
 
 from .domain import audit
 from .domain.channels import Channels
+from .domain.direct import DirectMessages
 from .domain.invites import Invites
 from .domain.members import Members
+from .domain.relationships import Relationships
 from .domain.roles import Roles
 from .domain.servers import Servers
+from .events.direct import dm_activity_consumer
 from .events.users import user_events_consumer
 from .http.audit import AuditLogController
 from .http.bans import BansController
 from .http.channels import ChannelsController, ServerChannelsController
 from .http.deps import Guilds
+from .http.direct import DmChannelsController, DmPrivacyController
 from .http.invites import ChannelInvitesController, InvitesController, ServerInvitesController
 from .http.members import MembersController
+from .http.relationships import RelationshipsController
 from .http.roles import RolesController
 from .http.servers import ServersController
 from .rpc.access import serve_access
+from .rpc.direct import serve_direct
 from .rpc.snapshots import serve_snapshots
 from .settings import GuildsSettings
 
@@ -50,10 +56,18 @@ def _domain(
             roles=Roles(platform, settings),
             members=Members(platform),
             invites=Invites(platform, settings),
+            direct=DirectMessages(platform),
+            relationships=Relationships(platform),
         )
         consumer = user_events_consumer(platform, servers)
         await consumer.start()
-        rpc_subscriptions = [*await serve_access(platform), await serve_snapshots(platform)]
+        activity = dm_activity_consumer(platform)
+        await activity.start()
+        rpc_subscriptions = [
+            *await serve_access(platform),
+            await serve_snapshots(platform),
+            await serve_direct(platform),
+        ]
         purger = asyncio.create_task(_purge_audit_log(platform, settings))
         try:
             yield
@@ -63,6 +77,7 @@ def _domain(
             purger.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await purger
+            await activity.stop()
             await consumer.stop()
 
     return extend
@@ -94,6 +109,9 @@ def create_app(settings: GuildsSettings | None = None) -> Litestar:
             ChannelInvitesController,
             ServerInvitesController,
             AuditLogController,
+            DmChannelsController,
+            DmPrivacyController,
+            RelationshipsController,
         ],
         title="Harmoniq guilds",
         extend=_domain(settings),

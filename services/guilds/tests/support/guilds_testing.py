@@ -23,15 +23,18 @@ from harmoniq_guilds.app import create_app
 from harmoniq_guilds.settings import GuildsSettings
 
 __all__ = [
+    "DIRECT_ROUTES",
     "GUILDS_SCHEMA",
     "Client",
     "Crew",
+    "befriend",
     "create_server",
     "give_role",
     "guilds",
     "invite_and_join",
     "join",
     "make_crew",
+    "open_dm",
     "role_id",
     "text_channel",
 ]
@@ -40,6 +43,23 @@ GUILDS_SCHEMA = ServiceSchema(
     "guilds", "guilds", Path(__file__).resolve().parents[2] / "migrations"
 )
 Client = AsyncTestClient[Any]
+
+_DMS = "/api/v1/users/@me/channels"
+_REL = "/api/v1/users/@me/relationships"
+# The DM and relationship routes, as the app names them: covered by their own authorization
+# matrix (test_direct_authorization_matrix.py), which guilds' main matrix counts as its own.
+DIRECT_ROUTES = {
+    ("GET", _DMS),
+    ("POST", _DMS),
+    ("PATCH", _DMS + "/{channel_id:str}"),
+    ("DELETE", _DMS + "/{channel_id:str}"),
+    ("PUT", _DMS + "/{channel_id:str}/recipients/{user_id:str}"),
+    ("DELETE", _DMS + "/{channel_id:str}/recipients/{user_id:str}"),
+    ("GET", _REL),
+    ("POST", _REL),
+    ("PUT", _REL + "/{user_id:str}"),
+    ("DELETE", _REL + "/{user_id:str}"),
+}
 
 
 async def create_server(client: Client, owner: TestUser, name: str = "Guild") -> dict[str, Any]:
@@ -89,6 +109,32 @@ async def give_role(
         f"/api/v1/servers/{server['id']}/members/{user.id}/roles/{rid}", headers=granter.headers
     )
     assert given.status_code == 204, given.text
+
+
+async def befriend(client: Client, a: TestUser, b: TestUser) -> None:
+    """Make ``a`` and ``b`` friends (a asks by id, b accepts)."""
+    for asker, other in ((a, b), (b, a)):
+        response = await client.put(
+            f"/api/v1/users/@me/relationships/{other.id}",
+            json={"kind": "friend"},
+            headers=asker.headers,
+        )
+        assert response.status_code == 200, response.text
+    assert response.json()["kind"] == "friend"
+
+
+async def open_dm(
+    client: Client, opener: TestUser, *others: TestUser, **extra: Any
+) -> dict[str, Any]:
+    """The DM (one other) or a new group DM (several) of ``opener`` with ``others``."""
+    response = await client.post(
+        "/api/v1/users/@me/channels",
+        json={"recipient_ids": [str(o.id) for o in others], **extra},
+        headers=opener.headers,
+    )
+    assert response.status_code in (200, 201), response.text
+    body: dict[str, Any] = response.json()
+    return body
 
 
 @dataclass(frozen=True)

@@ -16,12 +16,15 @@ from harmoniq_common.settings import load_settings
 from .domain.cleanup import Cleanup
 from .domain.messages import Messages
 from .domain.reactions import Reactions
+from .domain.read_states import ReadStateBook
 from .domain.search import Search
 from .events.guilds import guild_events_consumer
 from .events.users import user_events_consumer
 from .http.deps import Domain
 from .http.messages import MessagesController
+from .http.read_states import AckController, NotificationSettingsController
 from .http.search import ChannelSearchController, ServerSearchController
+from .rpc.read_states import serve_read_states
 from .settings import MessagesSettings
 
 __all__ = ["create_app"]
@@ -34,10 +37,12 @@ def _domain(
     async def extend(app: Litestar, platform: Platform) -> AsyncIterator[None]:
         access = AccessCache(platform.redis, platform.nats, platform.subjects)
         messages = Messages(platform, settings, access)
+        book = ReadStateBook(platform, access, settings.ack_coalesce_seconds)
         app.state.messages_domain = Domain(
             messages=messages,
             reactions=Reactions(platform, settings, messages),
             search=Search(platform, access, messages),
+            read_states=book,
         )
         consumers = [
             user_events_consumer(platform),
@@ -45,9 +50,12 @@ def _domain(
         ]
         for consumer in consumers:
             await consumer.start()
+        read_states_rpc = await serve_read_states(platform, book)
         try:
             yield
         finally:
+            await read_states_rpc.unsubscribe()
+            await book.close()
             for consumer in consumers:
                 await consumer.stop()
 
@@ -58,7 +66,13 @@ def create_app(settings: MessagesSettings | None = None) -> Litestar:
     settings = settings or load_settings(MessagesSettings)
     return create_service_app(
         settings,
-        route_handlers=[MessagesController, ChannelSearchController, ServerSearchController],
+        route_handlers=[
+            MessagesController,
+            ChannelSearchController,
+            ServerSearchController,
+            AckController,
+            NotificationSettingsController,
+        ],
         title="Harmoniq messages",
         extend=_domain(settings),
     )

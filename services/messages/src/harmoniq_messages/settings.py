@@ -18,3 +18,5 @@ class MessagesSettings(CommonSettings, frozen=True, kw_only=True):
     send_rate_period_seconds: float = 5.0
     # Deletion of a removed server's or channel's messages, this many rows per transaction.
     cleanup_batch_size: int = 5000
+    # Acks of one user and channel closer together than this are written as one (the last).
+    ack_coalesce_seconds: float = 1.0

@@ -20,6 +20,7 @@ from harmoniq_common.permissions import (
 from ..store import channels, roles, servers
 from ..store import members as members_store
 from ..store.rows import ChannelRow, MemberRow, OverwriteRow, RoleRow, ServerRow
+from .direct import answer_direct_access
 
 __all__ = [
     "ServerAccess",
@@ -151,9 +152,13 @@ async def answer_channel_access(
 ) -> contract.ChannelAccess:
     """What another service asks before acting for a user in a channel.
 
-    Unknown channels and channels the user cannot view are both 404, as over HTTP.
+    Unknown channels and channels the user cannot view are both 404, as over HTTP. A DM or
+    group DM is answered by its participants alone (``domain/direct.py``).
     """
-    channel, overwrites = await channel_with_overwrites(conn, question.channel_id)
+    try:
+        channel, overwrites = await channel_with_overwrites(conn, question.channel_id)
+    except NotFound:
+        return await answer_direct_access(conn, question)
     try:
         access = await load_access(conn, channel.server_id, question.user_id)
     except NotFound:

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import structlog
 
-from harmoniq_common.events import ServerUpdated
+from harmoniq_common.events import RelationshipRemoved, ServerUpdated
 from harmoniq_common.ids import Snowflake
 from harmoniq_common.platform import Platform
 from harmoniq_common.uow import UnitOfWork
 
 from ..store import members, servers
+from ..store import relationships as relationships_store
 from . import audit
 from .members import remove_member
 from .servers import Servers
@@ -23,8 +24,11 @@ log = structlog.get_logger(__name__)
 async def remove_deleted_user(
     tx: UnitOfWork, platform: Platform, server_ops: Servers, user_id: Snowflake
 ) -> None:
-    """Servers they own pass to the longest-standing member (or go if nobody is left), and
-    they leave every server."""
+    """Servers they own pass to the longest-standing member (or go if nobody is left), they
+    leave every server, and they leave everyone's relationships (their DMs stay, with the
+    anonymised name, as their messages do)."""
+    for other_id in await relationships_store.delete_all_of(tx.conn, user_id):
+        await tx.emit_user(other_id, RelationshipRemoved(user_id=other_id, other_id=user_id))
     for server_id in await servers.owned_by(tx.conn, user_id):
         heir = await members.longest_standing(tx.conn, server_id, excluding=user_id)
         if heir is None:

@@ -17,8 +17,10 @@ from harmoniq_common.errors import BadRequest
 from harmoniq_common.validation import single_line
 
 from ..domain.channels import Channels
+from ..domain.direct import DirectMessages
 from ..domain.invites import Invites
 from ..domain.members import Members
+from ..domain.relationships import Relationships
 from ..domain.roles import Roles
 from ..domain.servers import Servers
 
@@ -39,6 +41,8 @@ class Guilds:
     roles: Roles
     members: Members
     invites: Invites
+    direct: DirectMessages
+    relationships: Relationships
 
 
 G = NamedDependency[Guilds]

@@ -15,6 +15,7 @@ __all__ = [
     "get",
     "insert",
     "list_for_server",
+    "list_for_servers",
     "overwrites_for",
     "set_overwrite",
     "set_position",
@@ -58,6 +59,16 @@ async def get(conn: asyncpg.Connection, channel_id: int) -> ChannelRow | None:
 async def list_for_server(conn: asyncpg.Connection, server_id: int) -> list[ChannelRow]:
     records = await conn.fetch(
         f"SELECT {_COLUMNS} FROM channels WHERE server_id = $1 ORDER BY position, id", server_id
+    )
+    return records_to(ChannelRow, records)
+
+
+async def list_for_servers(conn: asyncpg.Connection, server_ids: list[int]) -> list[ChannelRow]:
+    """Many servers' channels in one query (READY), each server's in its listing order."""
+    records = await conn.fetch(
+        f"SELECT {_COLUMNS} FROM channels WHERE server_id = ANY($1::bigint[])"
+        " ORDER BY server_id, position, id",
+        server_ids,
     )
     return records_to(ChannelRow, records)
 

@@ -15,12 +15,14 @@ __all__ = [
     "ban",
     "count",
     "count_in_turn",
+    "counts",
     "get",
     "get_many",
     "is_banned",
     "list_bans",
     "list_page",
     "longest_standing",
+    "memberships",
     "remove",
     "remove_role",
     "server_ids",
@@ -94,6 +96,30 @@ async def longest_standing(
         excluding,
     )
     return None if value is None else Snowflake(value)
+
+
+async def memberships(
+    conn: asyncpg.Connection, user_id: int, server_ids: list[int]
+) -> list[MemberRow]:
+    """One user's member rows in many servers at once (READY)."""
+    return records_to(
+        MemberRow,
+        await conn.fetch(
+            f"{_SELECT} WHERE m.user_id = $1 AND m.server_id = ANY($2::bigint[]){_GROUP}",
+            user_id,
+            server_ids,
+        ),
+    )
+
+
+async def counts(conn: asyncpg.Connection, server_ids: list[int]) -> dict[int, int]:
+    """Many servers' member counts in one query (READY)."""
+    rows = await conn.fetch(
+        "SELECT server_id, count(*) AS n FROM members WHERE server_id = ANY($1::bigint[])"
+        " GROUP BY server_id",
+        server_ids,
+    )
+    return {int(r["server_id"]): int(r["n"]) for r in rows}
 
 
 async def count(conn: asyncpg.Connection, server_id: int) -> int:

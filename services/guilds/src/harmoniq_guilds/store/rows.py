@@ -10,9 +10,12 @@ from harmoniq_common.ids import Snowflake
 
 __all__ = [
     "ChannelRow",
+    "DmChannelRow",
+    "DmRecipientRow",
     "InviteRow",
     "MemberRow",
     "OverwriteRow",
+    "RelationshipRow",
     "RoleRow",
     "ServerRow",
 ]
@@ -75,3 +78,29 @@ class InviteRow(msgspec.Struct, frozen=True, kw_only=True):
     temporary: bool
     created_at: datetime
     revoked_at: datetime | None
+
+
+class DmChannelRow(msgspec.Struct, frozen=True, kw_only=True):
+    id: Snowflake
+    kind: str
+    name: str | None
+    icon_id: str | None
+    owner_id: Snowflake | None
+    last_activity_id: Snowflake
+    created_at: datetime
+
+
+class DmRecipientRow(msgspec.Struct, frozen=True, kw_only=True):
+    channel_id: Snowflake
+    user_id: Snowflake
+    username: str
+    avatar_url: str | None
+
+
+class RelationshipRow(msgspec.Struct, frozen=True, kw_only=True):
+    user_id: Snowflake
+    other_id: Snowflake
+    kind: str
+    since: datetime
+    username: str
+    avatar_url: str | None

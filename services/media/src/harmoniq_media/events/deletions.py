@@ -62,6 +62,12 @@ def deletion_events_consumer(platform: Platform, links: Links) -> DurableConsume
             [
                 *(subjects.server_events_of_type(e.event_type) for e in server_events),
                 subjects.user_events_of_type(UserDeleted.event_type),
+                # A DM's messages go to its participants' user subjects (one copy each: the
+                # confirmations and releases are idempotent).
+                *(
+                    subjects.user_events_of_type(e.event_type)
+                    for e in (MessageCreated, MessageDeleted, MessagesBulkDeleted)
+                ),
             ]
         ),
         handler=handle,

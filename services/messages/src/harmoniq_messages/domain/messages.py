@@ -26,10 +26,11 @@ from harmoniq_common.platform import Platform
 from harmoniq_common.uow import UnitOfWork, unit_of_work
 
 from ..settings import MessagesSettings
-from ..store import messages
+from ..store import messages, read_states
 from ..store.rows import MessageRow, ReactionCountRow
 from .authors import KnownAuthors
 from .content import Mentions, has_link, parse_mentions
+from .fanout import emit_for_channel
 from .files import Files
 from .views import message_view, reaction_counts, reply_previews
 
@@ -92,8 +93,8 @@ class Messages:
         the link is released again; after a crash in between, media gives the files back
         when no ``message.create`` confirms the link (see docs/decisions.md)."""
         access = await self.access(user_id, channel_id)
-        if access.kind != "text":
-            raise BadRequest("messages go in text channels", code="not_a_text_channel")
+        if access.kind not in ("text", "dm", "group_dm"):
+            raise BadRequest("messages go in text channels and DMs", code="not_a_text_channel")
         require(access, Permission.SEND_MESSAGES)
         if reply_to_id is not None:
             require(access, Permission.READ_MESSAGE_HISTORY)
@@ -187,9 +188,12 @@ class Messages:
                 if first is None:  # deleted since: a retry must not resurrect it
                     raise NotFound("unknown message", code="unknown_message")
                 return await self.page_of(tx.conn, [first], user_id), False
+            # Its author has read their own channel up to it (no channel.ack: their sessions
+            # see the message itself).
+            await read_states.advance(tx.conn, user_id, channel_id, message_id)
             # A new message has no reactions yet: only its reply preview is read.
             page = Page([message_view(row, await reply_previews(tx.conn, [row]))], {})
-            await tx.emit_server(access.server_id, MessageCreated(message=page.messages[0]))
+            await emit_for_channel(tx, access, MessageCreated(message=page.messages[0]))
         return page, True
 
     async def get(self, user_id: int, channel_id: int, message_id: int) -> Page:
@@ -244,7 +248,7 @@ class Messages:
             )
             updated = await self._own_message(tx, channel_id, message_id)
             page = await self.page_of(tx.conn, [updated], user_id)
-            await tx.emit_server(access.server_id, MessageUpdated(message=page.messages[0]))
+            await emit_for_channel(tx, access, MessageUpdated(message=page.messages[0]))
         return page
 
     async def delete(self, user_id: int, channel_id: int, message_id: int) -> None:
@@ -254,8 +258,9 @@ class Messages:
             if row.author_id != user_id:
                 require(access, Permission.MANAGE_MESSAGES)
             await messages.delete(tx.conn, message_id)
-            await tx.emit_server(
-                access.server_id,
+            await emit_for_channel(
+                tx,
+                access,
                 MessageDeleted(
                     server_id=access.server_id,
                     channel_id=Snowflake(channel_id),
@@ -271,8 +276,9 @@ class Messages:
         async with unit_of_work(self._platform) as tx:
             deleted = await messages.delete_many(tx.conn, channel_id, sorted(set(message_ids)))
             if deleted:
-                await tx.emit_server(
-                    access.server_id,
+                await emit_for_channel(
+                    tx,
+                    access,
                     MessagesBulkDeleted(
                         server_id=access.server_id,
                         channel_id=Snowflake(channel_id),
@@ -285,7 +291,8 @@ class Messages:
         self, user_id: int, channel_id: int, message_id: int, *, pinned: bool
     ) -> None:
         access = await self.access(user_id, channel_id)
-        require(access, Permission.MANAGE_MESSAGES)
+        if not access.is_direct:  # in a DM, any participant pins, as in a group chat
+            require(access, Permission.MANAGE_MESSAGES)
         async with unit_of_work(self._platform) as tx:
             # One pin change at a time per channel, so the limit holds under concurrency.
             await tx.conn.execute(
@@ -304,8 +311,9 @@ class Messages:
             await messages.set_pinned(tx.conn, message_id, now if pinned else None)
             remaining = [p.pinned_at for p in current if p.id != message_id and p.pinned_at]
             last = now if pinned else max(remaining, default=None)
-            await tx.emit_server(
-                access.server_id,
+            await emit_for_channel(
+                tx,
+                access,
                 PinUpdated(
                     server_id=access.server_id,
                     channel_id=Snowflake(channel_id),

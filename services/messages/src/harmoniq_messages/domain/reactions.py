@@ -13,6 +13,7 @@ from harmoniq_common.uow import UnitOfWork, unit_of_work
 
 from ..settings import MessagesSettings
 from ..store import messages, reactions
+from .fanout import emit_for_channel
 from .messages import Messages, require
 
 __all__ = ["Reactions", "valid_emoji"]
@@ -57,8 +58,9 @@ class Reactions:
                         code="too_many_reactions",
                     )
             if await reactions.add(tx.conn, message_id, emoji, user_id):
-                await tx.emit_server(
-                    access.server_id,
+                await emit_for_channel(
+                    tx,
+                    access,
                     ReactionAdded(
                         server_id=access.server_id,
                         channel_id=Snowflake(channel_id),
@@ -78,8 +80,9 @@ class Reactions:
         async with unit_of_work(self._platform) as tx:
             await self._message_in(tx, channel_id, message_id)
             if await reactions.remove(tx.conn, message_id, emoji, target_id):
-                await tx.emit_server(
-                    access.server_id,
+                await emit_for_channel(
+                    tx,
+                    access,
                     ReactionRemoved(
                         server_id=access.server_id,
                         channel_id=Snowflake(channel_id),

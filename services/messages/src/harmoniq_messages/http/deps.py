@@ -8,16 +8,17 @@ from typing import Any
 import msgspec
 from litestar import Request
 from litestar.datastructures import State
-from litestar.di import Provide
+from litestar.di import NamedDependency, Provide
 
 from harmoniq_common.auth import Principal
 
 from ..domain.messages import Messages, Page
 from ..domain.reactions import Reactions
+from ..domain.read_states import ReadStateBook
 from ..domain.search import Search
 from .schemas import MessageOut, ReactionOut
 
-__all__ = ["Domain", "UserRequest", "dependencies", "render"]
+__all__ = ["D", "Domain", "UserRequest", "dependencies", "render"]
 
 UserRequest = Request[Principal, str, Any]
 
@@ -27,6 +28,10 @@ class Domain:
     messages: Messages
     reactions: Reactions
     search: Search
+    read_states: ReadStateBook
+
+
+D = NamedDependency[Domain]
 
 
 def provide_domain(state: State) -> Domain:

@@ -9,7 +9,7 @@ import msgspec
 from harmoniq_common.ids import Snowflake
 from harmoniq_common.media import Attachment
 
-__all__ = ["MessageRow", "ReactionCountRow"]
+__all__ = ["MessageRow", "NotificationSettingRow", "ReactionCountRow", "ReadStateRow"]
 
 
 class MessageRow(msgspec.Struct, frozen=True, kw_only=True):
@@ -38,3 +38,18 @@ class ReactionCountRow(msgspec.Struct, frozen=True, kw_only=True):
     emoji: str
     count: int
     me: bool
+
+
+class ReadStateRow(msgspec.Struct, frozen=True, kw_only=True):
+    channel_id: Snowflake
+    last_read_id: int  # 0: never acked
+    last_message_id: int  # 0: no message
+    level: str
+    muted: bool
+    mention_count: int
+
+
+class NotificationSettingRow(msgspec.Struct, frozen=True, kw_only=True):
+    scope_id: Snowflake
+    level: str | None
+    muted_until: datetime | None
