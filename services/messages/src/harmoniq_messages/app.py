@@ -22,6 +22,7 @@ from .events.users import user_events_consumer
 from .http.deps import Domain
 from .http.messages import MessagesController
 from .http.search import ChannelSearchController, ServerSearchController
+from .rpc.webhooks import serve_webhook_messages
 from .settings import MessagesSettings
 
 __all__ = ["create_app"]
@@ -45,9 +46,11 @@ def _domain(
         ]
         for consumer in consumers:
             await consumer.start()
+        webhook_posts = await serve_webhook_messages(platform)  # asked by services/bots
         try:
             yield
         finally:
+            await webhook_posts.unsubscribe()
             for consumer in consumers:
                 await consumer.stop()
 
