@@ -31,7 +31,8 @@ BASE = "/api/v1/webhooks"
 # A token is a path segment; refusing it by shape would tell a wrong token from a malformed one.
 Token = Annotated[str, Parameter(description="the webhook's token", max_length=256)]
 
-EXECUTE_REFUSALS = {
+EXECUTE_ANSWERS = {
+    204: ResponseSpec(data_container=None, description="Posted (without `wait=true`)."),
     429: ResponseSpec(
         data_container=ErrorBody,
         description="Over the webhook's rate limit (`rate_limited`, with `Retry-After`).",
@@ -144,7 +145,7 @@ class WebhookTokenController(Controller):
         operation_id="executeWebhook",
         exclude_from_auth=True,
         status_code=HTTP_200_OK,
-        responses=EXECUTE_REFUSALS,
+        responses=EXECUTE_ANSWERS,
     )
     async def execute(
         self,
