@@ -52,6 +52,7 @@ class Row:
     expected: dict[str, int]
     json: dict[str, Any] | None = None
     hidden: bool = False  # the webhook is in the hidden channel
+    headers: dict[str, str] | None = None
 
 
 SERVER = "/api/v1/servers/{server_id:str}/webhooks"
@@ -83,6 +84,23 @@ ROWS = [
         json={"name": "by token"},
     ),
     Row("delete with token", "DELETE", f"{W}/{{w}}/{{t}}", TOKEN, _everyone(204)),
+    Row(
+        "execute as Slack",
+        "POST",
+        f"{W}/{{w}}/{{t}}/slack",
+        f"{TOKEN}/slack",
+        _everyone(200),
+        json={"text": "hi"},
+    ),
+    Row(
+        "execute as GitHub",
+        "POST",
+        f"{W}/{{w}}/{{t}}/github",
+        f"{TOKEN}/github",
+        _everyone(204),
+        json={"zen": "hi"},
+        headers={"X-GitHub-Event": "ping"},
+    ),
 ]
 
 
@@ -139,8 +157,8 @@ async def _call(client: Client, world: World, row: Row, caller: str) -> str | No
     channel = world.hidden if row.hidden else world.general
     hook = await create_webhook(client, owner, world.server_id, channel)
     names = {"s": world.server_id, "c": world.general, "w": hook["id"], "t": hook["token"]}
-    headers = {} if caller == "anonymous" else world.users[caller].headers
-    kwargs: dict[str, Any] = {"headers": headers}
+    headers = {} if caller == "anonymous" else dict(world.users[caller].headers)
+    kwargs: dict[str, Any] = {"headers": {**headers, **(row.headers or {})}}
     if row.json is not None:
         kwargs["json"] = _fill(row.json, names)
     response = await client.request(row.method, row.path.format(**names), **kwargs)

@@ -19,6 +19,7 @@ from harmoniq_common.settings import load_settings
 from .domain.execute import Executor
 from .domain.webhooks import Webhooks
 from .events.guilds import guild_events_consumer
+from .http.compat import CompatController
 from .http.deps import Domain
 from .http.webhooks import ServerWebhooksController, WebhooksController, WebhookTokenController
 from .settings import BotsSettings
@@ -48,7 +49,12 @@ def create_app(settings: BotsSettings | None = None) -> Litestar:
     settings = settings or load_settings(BotsSettings)
     return create_service_app(
         settings,
-        route_handlers=[ServerWebhooksController, WebhooksController, WebhookTokenController],
+        route_handlers=[
+            ServerWebhooksController,
+            WebhooksController,
+            WebhookTokenController,
+            CompatController,
+        ],
         title="Harmoniq bots",
         extend=_domain(settings),
     )

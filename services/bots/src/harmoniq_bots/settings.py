@@ -15,5 +15,3 @@ class BotsSettings(CommonSettings, frozen=True, kw_only=True):
     webhook_execute_rate_period_seconds: float = 2.0
     # Webhooks a channel may hold (Discord's figure).
     max_webhooks_per_channel: int = 15
-    # An execution body (JSON): embeds at their limits fit well inside.
-    webhook_max_body_bytes: int = 64 * 1024

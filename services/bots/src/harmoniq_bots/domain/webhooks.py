@@ -50,6 +50,7 @@ class Change:
     name: str | msgspec.UnsetType = _UNSET
     avatar_url: str | msgspec.UnsetType | None = _UNSET
     channel_id: Snowflake | msgspec.UnsetType = _UNSET
+    github_secret: str | msgspec.UnsetType | None = _UNSET
 
 
 class Webhooks:
@@ -109,6 +110,7 @@ class Webhooks:
         channel_id: int,
         name: str,
         avatar_url: str | None,
+        github_secret: str | None = None,
     ) -> Created:
         await self._target_channel(user_id, server_id, channel_id)
         token, token_hash = new_token()
@@ -124,6 +126,7 @@ class Webhooks:
                     avatar_url=avatar_url,
                     creator_id=Snowflake(user_id),
                     token_hash=token_hash,
+                    github_secret=github_secret,
                     created_at=datetime.now(UTC),  # the database's default is kept
                 ),
             )
@@ -174,6 +177,9 @@ class Webhooks:
                 name=row.name if change.name is _UNSET else change.name,
                 avatar_url=row.avatar_url if change.avatar_url is _UNSET else change.avatar_url,
                 channel_id=row.channel_id if change.channel_id is _UNSET else change.channel_id,
+                github_secret=(
+                    row.github_secret if change.github_secret is _UNSET else change.github_secret
+                ),
             )
             await tx.emit_server(
                 row.server_id,
@@ -221,10 +227,9 @@ class Webhooks:
         return row
 
     async def edit_with_token(self, webhook_id: int, token: str, change: Change) -> WebhookRow:
-        if change.channel_id is not _UNSET:
-            raise BadRequest.for_field(
-                "channel_id", "moving a webhook needs a member's authorization"
-            )
+        if change.channel_id is not _UNSET or change.github_secret is not _UNSET:
+            field = "channel_id" if change.channel_id is not _UNSET else "github_secret"
+            raise BadRequest.for_field(field, "only the webhook's managers change this")
         row = await self.by_token(webhook_id, token)
         return await self._apply(row.id, change)
 

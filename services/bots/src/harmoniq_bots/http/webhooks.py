@@ -50,6 +50,7 @@ def render(row: WebhookRow, created: Created | None = None) -> WebhookOut:
         avatar_url=row.avatar_url,
         creator_id=row.creator_id,
         created_at=row.created_at,
+        github_secret_set=row.github_secret is not None,
     )
     if created is not None:
         out.token = created.token
@@ -62,6 +63,7 @@ def _change(data: WebhookEdit | WebhookTokenEdit) -> Change:
         name=data.name,
         avatar_url=data.avatar_url,
         channel_id=getattr(data, "channel_id", msgspec.UNSET),
+        github_secret=getattr(data, "github_secret", msgspec.UNSET),
     )
 
 
@@ -81,7 +83,12 @@ class ServerWebhooksController(Controller):
         """A webhook in one of the server's text channels (``MANAGE_WEBHOOKS`` there). The
         answer carries its token and URL: the only time they are shown."""
         created = await domain.webhooks.create(
-            request.user.user_id, server_id, data.channel_id, data.name, data.avatar_url
+            request.user.user_id,
+            server_id,
+            data.channel_id,
+            data.name,
+            data.avatar_url,
+            data.github_secret,
         )
         return render(created.row, created)
 

@@ -21,6 +21,7 @@ class WebhookRow(msgspec.Struct, frozen=True, kw_only=True):
     creator_id: Snowflake
     token_hash: bytes
     created_at: datetime
+    github_secret: str | None = None  # signs GitHub's deliveries; never shown
 
     def view(self) -> WebhookView:
         return WebhookView(

@@ -22,13 +22,15 @@ __all__ = [
     "update",
 ]
 
-COLUMNS = "id, server_id, channel_id, name, avatar_url, creator_id, token_hash, created_at"
+COLUMNS = (
+    "id, server_id, channel_id, name, avatar_url, creator_id, token_hash, github_secret, created_at"
+)
 
 
 async def insert(conn: asyncpg.Connection, row: WebhookRow) -> WebhookRow:
     record = await conn.fetchrow(
         "INSERT INTO webhooks (id, server_id, channel_id, name, avatar_url, creator_id,"
-        f" token_hash) VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING {COLUMNS}",
+        f" token_hash, github_secret) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING {COLUMNS}",
         row.id,
         row.server_id,
         row.channel_id,
@@ -36,6 +38,7 @@ async def insert(conn: asyncpg.Connection, row: WebhookRow) -> WebhookRow:
         row.avatar_url,
         row.creator_id,
         row.token_hash,
+        row.github_secret,
     )
     assert record is not None
     return record_to(WebhookRow, record)
@@ -76,14 +79,16 @@ async def update(
     name: str,
     avatar_url: str | None,
     channel_id: int,
+    github_secret: str | None,
 ) -> WebhookRow:
     record = await conn.fetchrow(
-        "UPDATE webhooks SET name = $2, avatar_url = $3, channel_id = $4, updated_at = now()"
-        f" WHERE id = $1 RETURNING {COLUMNS}",
+        "UPDATE webhooks SET name = $2, avatar_url = $3, channel_id = $4, github_secret = $5,"
+        f" updated_at = now() WHERE id = $1 RETURNING {COLUMNS}",
         webhook_id,
         name,
         avatar_url,
         channel_id,
+        github_secret,
     )
     assert record is not None
     return record_to(WebhookRow, record)
