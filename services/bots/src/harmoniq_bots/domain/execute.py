@@ -12,6 +12,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import msgspec
+
 from harmoniq_common.consumers import request
 from harmoniq_common.errors import BadRequest
 from harmoniq_common.events import MessageView
@@ -47,6 +49,12 @@ def check(execution: Execution) -> None:
         raise BadRequest.for_field(
             "content", "a message needs content or embeds", code="empty_message"
         )
+    try:
+        # Embeds built by a translation (Slack, GitHub) were never decoded: check them as the
+        # consumers of message.create will decode them.
+        msgspec.convert(msgspec.to_builtins(execution.embeds), list[Embed])
+    except msgspec.ValidationError as exc:
+        raise BadRequest.for_field("embeds", str(exc)) from exc
     total = embed_characters(execution.embeds)
     if total > MAX_EMBED_CHARACTERS:
         raise BadRequest.for_field(

@@ -18,7 +18,7 @@ from typing import Any
 from harmoniq_common.webhooks import Embed, EmbedAuthor
 
 from ..execute import Execution
-from .text import line, safe_url, text
+from .text import dicts, line, safe_url, text
 
 __all__ = ["EVENTS", "from_github", "signature_matches"]
 
@@ -51,11 +51,11 @@ def _repo(payload: dict[str, Any]) -> str:
 
 
 def _author(payload: dict[str, Any]) -> EmbedAuthor | None:
-    login = _s(payload, "sender", "login")
+    login = line(_s(payload, "sender", "login"), 256)
     if not login:
         return None
     return EmbedAuthor(
-        name=line(login, 256),
+        name=login,
         url=safe_url(_get(payload, "sender", "html_url")),
         icon_url=safe_url(_get(payload, "sender", "avatar_url")),
     )
@@ -65,7 +65,7 @@ def _embed(
     payload: dict[str, Any], title: str, url: Any, description: str = "", color: int = _GREY
 ) -> Embed:
     return Embed(
-        title=line(title, 256),
+        title=line(title, 256) or None,
         url=safe_url(url),
         description=text(description, 4096) or None,
         color=color,
@@ -84,7 +84,7 @@ def _push(payload: dict[str, Any]) -> Embed:
     repo = _repo(payload)
     if _get(payload, "deleted") is True:
         return _embed(payload, f"[{repo}] {name} deleted", _get(payload, "repository", "html_url"))
-    commits = [c for c in _get(payload, "commits") or [] if isinstance(c, dict)]
+    commits = dicts(_get(payload, "commits"))
     lines = [
         f"[`{_s(c, 'id')[:7]}`]({safe_url(c.get('url')) or ''}) "
         f"{line(_s(c, 'message').split(chr(10))[0], 100)} — {line(_s(c, 'author', 'name'), 60)}"
@@ -103,7 +103,7 @@ def _thread(kind: str, key: str) -> Callable[[dict[str, Any]], Embed]:
     """``issues`` and ``pull_request``: opened, closed, merged, reopened…"""
 
     def render(payload: dict[str, Any]) -> Embed:
-        item = _get(payload, key) or {}
+        item = _get(payload, key)
         action = _s(payload, "action") or "updated"
         if action == "closed" and _get(item, "merged") is True:
             action = "merged"
@@ -121,7 +121,7 @@ def _thread(kind: str, key: str) -> Callable[[dict[str, Any]], Embed]:
 
 
 def _release(payload: dict[str, Any]) -> Embed:
-    release = _get(payload, "release") or {}
+    release = _get(payload, "release")
     action = _s(payload, "action") or "updated"
     name = _s(release, "name") or _s(release, "tag_name")
     return _embed(

@@ -31,7 +31,7 @@ from harmoniq_common.webhooks import (
 )
 
 from ..execute import Execution
-from .text import clip, line, safe_url, text
+from .text import clip, dicts, line, safe_url, text
 
 __all__ = ["from_slack", "slack_markup"]
 
@@ -79,33 +79,32 @@ def _time(value: Any) -> datetime | None:
 def _attachment(item: dict[str, Any]) -> Embed:
     fields = [
         EmbedField(
-            name=line(slack_markup(str(f.get("title") or "\u200b")), 256),
-            value=text(slack_markup(str(f.get("value") or "\u200b")), 1024),
+            name=line(slack_markup(str(f.get("title") or "")), 256) or "\u200b",
+            value=text(slack_markup(str(f.get("value") or "")), 1024).strip() or "\u200b",
             inline=bool(f.get("short", False)),
         )
-        for f in (item.get("fields") or [])[:MAX_EMBED_FIELDS]
-        if isinstance(f, dict)
+        for f in dicts(item.get("fields"))[:MAX_EMBED_FIELDS]
     ]
     description = "\n\n".join(
         slack_markup(str(part)) for part in (item.get("pretext"), item.get("text")) if part
     ) or (slack_markup(str(item["fallback"])) if item.get("fallback") and not fields else None)
-    author = item.get("author_name")
-    footer = item.get("footer")
+    author = line(str(item.get("author_name") or ""), 256)
+    footer = text(str(item.get("footer") or ""), 2048).strip()
     return Embed(
-        title=line(slack_markup(str(item["title"])), 256) if item.get("title") else None,
+        title=line(slack_markup(str(item.get("title") or "")), 256) or None,
         url=safe_url(item.get("title_link")),
         description=text(description, 4096) if description else None,
         color=_color(item.get("color")),
         timestamp=_time(item.get("ts")),
         fields=fields,
         author=EmbedAuthor(
-            name=line(str(author), 256),
+            name=author,
             url=safe_url(item.get("author_link")),
             icon_url=safe_url(item.get("author_icon")),
         )
         if author
         else None,
-        footer=EmbedFooter(text=text(str(footer), 2048), icon_url=safe_url(item.get("footer_icon")))
+        footer=EmbedFooter(text=footer, icon_url=safe_url(item.get("footer_icon")))
         if footer
         else None,
         image=_media(item.get("image_url")),
@@ -131,10 +130,10 @@ def _block(block: dict[str, Any]) -> str:
         return f"**{_block_text(block.get('text'))}**"
     if kind == "section":
         parts = [_block_text(block.get("text"))]
-        parts += [_block_text(f) for f in block.get("fields") or []]
+        parts += [_block_text(f) for f in dicts(block.get("fields"))]
         return "\n".join(p for p in parts if p)
     if kind == "context":
-        return " ".join(_block_text(e) for e in block.get("elements") or [] if _block_text(e))
+        return " ".join(t for e in dicts(block.get("elements")) if (t := _block_text(e)))
     if kind == "divider":
         return "———"
     if kind == "image":
@@ -145,10 +144,8 @@ def _block(block: dict[str, Any]) -> str:
 
 def from_slack(payload: dict[str, Any]) -> Execution:
     parts = [slack_markup(str(payload["text"]))] if payload.get("text") else []
-    parts += [
-        shown for b in payload.get("blocks") or [] if isinstance(b, dict) and (shown := _block(b))
-    ]
-    attachments = [a for a in payload.get("attachments") or [] if isinstance(a, dict)]
+    parts += [shown for b in dicts(payload.get("blocks")) if (shown := _block(b))]
+    attachments = dicts(payload.get("attachments"))
     username = payload.get("username")
     content = "\n".join(parts)
     return Execution(

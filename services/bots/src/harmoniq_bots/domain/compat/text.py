@@ -7,7 +7,7 @@ from typing import Any
 
 from harmoniq_common.webhooks import MAX_URL
 
-__all__ = ["clip", "line", "safe_url", "text"]
+__all__ = ["clip", "dicts", "line", "safe_url", "text"]
 
 _TEXT_CONTROLS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
 _LINE_BREAKS = re.compile(r"[\t\n\r]+")
@@ -34,3 +34,8 @@ def safe_url(value: Any) -> str | None:
     if isinstance(value, str) and len(value) <= MAX_URL and _URL.fullmatch(value):
         return value
     return None
+
+
+def dicts(value: Any) -> list[dict[str, Any]]:
+    """The objects of what should be a list of objects (anything else: none)."""
+    return [item for item in value if isinstance(item, dict)] if isinstance(value, list) else []
