@@ -10,7 +10,7 @@ Every change is an event on the server's subject, written with the change (the o
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 
 import msgspec
@@ -19,6 +19,7 @@ from harmoniq_common.access import AccessCache, ChannelAccess
 from harmoniq_common.errors import ApiError, BadRequest, Conflict, Forbidden, NotFound
 from harmoniq_common.events import WebhookCreated, WebhookDeleted, WebhookUpdated
 from harmoniq_common.ids import Snowflake
+from harmoniq_common.media import PUBLIC_MEDIA_PATH
 from harmoniq_common.permissions import Permission
 from harmoniq_common.platform import Platform
 from harmoniq_common.uow import UnitOfWork, unit_of_work
@@ -26,11 +27,17 @@ from harmoniq_common.uow import UnitOfWork, unit_of_work
 from ..settings import BotsSettings
 from ..store import webhooks as store
 from ..store.rows import WebhookRow
+from .avatars import link_avatar, release_avatar
 from .tokens import matches, new_token
 
 __all__ = ["Change", "Created", "Webhooks", "unknown_webhook"]
 
 _UNSET = msgspec.UNSET
+
+
+def _uploaded(avatar_url: str | None) -> bool:
+    """Whether the avatar is an upload linked by media (not a URL given by the caller)."""
+    return avatar_url is not None and avatar_url.startswith(PUBLIC_MEDIA_PATH)
 
 
 def unknown_webhook() -> NotFound:
@@ -51,6 +58,7 @@ class Change:
     avatar_url: str | msgspec.UnsetType | None = _UNSET
     channel_id: Snowflake | msgspec.UnsetType = _UNSET
     github_secret: str | msgspec.UnsetType | None = _UNSET
+    avatar_id: Snowflake | msgspec.UnsetType = _UNSET  # an upload to link (media)
 
 
 class Webhooks:
@@ -111,15 +119,21 @@ class Webhooks:
         name: str,
         avatar_url: str | None,
         github_secret: str | None = None,
+        avatar_id: int | None = None,
     ) -> Created:
+        if avatar_id is not None and avatar_url is not None:
+            raise BadRequest.for_field("avatar_id", "give avatar_url or avatar_id, not both")
         await self._target_channel(user_id, server_id, channel_id)
         token, token_hash = new_token()
-        async with unit_of_work(self._platform) as tx:
-            await self._check_room(tx, channel_id)
-            row = await store.insert(
-                tx.conn,
+        webhook_id = self._platform.new_id()
+        if avatar_id is not None:
+            avatar_url = await link_avatar(
+                self._platform, user_id, server_id, webhook_id, avatar_id
+            )
+        try:
+            row = await self._insert(
                 WebhookRow(
-                    id=self._platform.new_id(),
+                    id=webhook_id,
                     server_id=Snowflake(server_id),
                     channel_id=Snowflake(channel_id),
                     name=name,
@@ -128,10 +142,20 @@ class Webhooks:
                     token_hash=token_hash,
                     github_secret=github_secret,
                     created_at=datetime.now(UTC),  # the database's default is kept
-                ),
+                )
             )
-            await tx.emit_server(server_id, WebhookCreated(webhook=row.view()))
+        except BaseException:
+            if avatar_id is not None:  # not stored: the upload is the caller's again
+                await release_avatar(self._platform, webhook_id)
+            raise
         return Created(row, token)
+
+    async def _insert(self, new: WebhookRow) -> WebhookRow:
+        async with unit_of_work(self._platform) as tx:
+            await self._check_room(tx, new.channel_id)
+            row = await store.insert(tx.conn, new)
+            await tx.emit_server(new.server_id, WebhookCreated(webhook=row.view()))
+        return row
 
     async def _check_room(self, tx: UnitOfWork, channel_id: int) -> None:
         # Serialises creations in one channel, so two at once cannot both take the last place.
@@ -158,9 +182,18 @@ class Webhooks:
         return await self._managed(user_id, webhook_id)
 
     async def edit(self, user_id: int, webhook_id: int, change: Change) -> WebhookRow:
+        if change.avatar_id is not _UNSET and change.avatar_url is not _UNSET:
+            raise BadRequest.for_field("avatar_id", "give avatar_url or avatar_id, not both")
         row = await self._managed(user_id, webhook_id)
         if change.channel_id is not _UNSET and change.channel_id != row.channel_id:
             await self._target_channel(user_id, row.server_id, change.channel_id)
+        if change.avatar_id is not _UNSET:
+            url = await link_avatar(
+                self._platform, user_id, row.server_id, row.id, change.avatar_id
+            )
+            change = replace(change, avatar_url=url)
+        elif change.avatar_url is not _UNSET and _uploaded(row.avatar_url):
+            await release_avatar(self._platform, row.id)  # a URL (or none) instead
         return await self._apply(row.id, change)
 
     async def _apply(self, webhook_id: int, change: Change) -> WebhookRow:
@@ -231,6 +264,8 @@ class Webhooks:
             field = "channel_id" if change.channel_id is not _UNSET else "github_secret"
             raise BadRequest.for_field(field, "only the webhook's managers change this")
         row = await self.by_token(webhook_id, token)
+        if change.avatar_url is not _UNSET and _uploaded(row.avatar_url):
+            await release_avatar(self._platform, row.id)
         return await self._apply(row.id, change)
 
     async def delete_with_token(self, webhook_id: int, token: str) -> None:

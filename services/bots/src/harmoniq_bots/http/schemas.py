@@ -56,6 +56,8 @@ class WebhookCreate(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     channel_id: Snowflake
     name: Name
     avatar_url: Url | None = None
+    # Or an upload of the caller's (purpose "avatar"), shown at media's public route.
+    avatar_id: Snowflake | None = None
     github_secret: Secret | None = None
 
 
@@ -64,6 +66,7 @@ class WebhookEdit(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
 
     name: Name | msgspec.UnsetType = msgspec.UNSET
     avatar_url: Url | msgspec.UnsetType | None = msgspec.UNSET
+    avatar_id: Snowflake | msgspec.UnsetType = msgspec.UNSET
     channel_id: Snowflake | msgspec.UnsetType = msgspec.UNSET
     github_secret: Secret | msgspec.UnsetType | None = msgspec.UNSET  # null removes it
 

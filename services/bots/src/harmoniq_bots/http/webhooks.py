@@ -64,6 +64,7 @@ def _change(data: WebhookEdit | WebhookTokenEdit) -> Change:
         avatar_url=data.avatar_url,
         channel_id=getattr(data, "channel_id", msgspec.UNSET),
         github_secret=getattr(data, "github_secret", msgspec.UNSET),
+        avatar_id=getattr(data, "avatar_id", msgspec.UNSET),
     )
 
 
@@ -89,6 +90,7 @@ class ServerWebhooksController(Controller):
             data.name,
             data.avatar_url,
             data.github_secret,
+            data.avatar_id,
         )
         return render(created.row, created)
 
