@@ -321,3 +321,32 @@ async def test_executions_are_rate_limited_per_webhook(
     assert limited.json()["code"] == "rate_limited"
     # Another webhook has its own budget; a wrong token spends none of the first's.
     assert (await client.post(second["url"], json={"content": "mine"})).status_code == 204
+
+
+async def test_a_redelivered_channel_deletion_removes_and_announces_nothing_twice(
+    client: Client,
+    guilds: Client,
+    make_user: MakeUser,
+    nats_client: NatsClient,
+    namespace: str,
+) -> None:
+    """The consumer's handler, called twice for one channel as a redelivery would."""
+    crew, channel_id = await _crew_and_channel(guilds, make_user)
+    await create_webhook(client, crew.owner, crew.id, channel_id, "one")
+    await create_webhook(client, crew.owner, crew.id, channel_id, "two")
+    webhooks = client.app.state.bots_domain.webhooks
+
+    async def remove() -> int:
+        removed: int = await webhooks.remove_in_channel(int(channel_id))
+        return removed
+
+    first = await asyncio.to_thread(client.blocking_portal.call, remove)
+    again = await asyncio.to_thread(client.blocking_portal.call, remove)
+    assert (first, again) == (2, 0)
+    deleted = await collect_events(
+        nats_client,
+        namespace,
+        Subjects(namespace).server_event(int(crew.id), "webhook.delete"),
+        count=2,
+    )
+    assert len(deleted) == 2  # collect_events also checks that no third one follows
