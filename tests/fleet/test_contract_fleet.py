@@ -71,7 +71,8 @@ class Prober:
         self.ids: dict[str, str] = {}
 
     def furnish(self, http: httpx.Client) -> None:
-        """A fresh server, channel, message and upload (a run may delete the previous ones)."""
+        """A fresh server, channel, message, upload and webhook (a run may delete the previous
+        ones)."""
         server = http.post("/api/v1/servers", json={"name": "Probed"}, headers=self.headers)
         assert server.status_code == 201, server.text
         server_id = server.json()["id"]
@@ -88,11 +89,19 @@ class Prober:
             headers=self.headers,
         )
         assert upload.status_code == 201, upload.text
+        webhook = http.post(
+            f"/api/v1/servers/{server_id}/webhooks",
+            json={"channel_id": channel_id, "name": "probe"},
+            headers=self.headers,
+        )
+        assert webhook.status_code == 201, webhook.text
         self.ids = {
             "server_id": server_id,
             "channel_id": channel_id,
             "message_id": message.json()["id"],
             "media_id": upload.json()["id"],
+            "webhook_id": webhook.json()["id"],
+            "token": webhook.json()["token"],
         }
 
     def send(self, case: Any, base_url: str) -> None:
@@ -128,7 +137,7 @@ def furnished(fleet: Fleet, prober: Prober) -> Prober:
     return prober
 
 
-@pytest.mark.parametrize("service", ["auth", "guilds", "messages", "media"])
+@pytest.mark.parametrize("service", ["auth", "guilds", "messages", "media", "bots"])
 def test_every_operation_keeps_its_contract(fleet: Fleet, furnished: Prober, service: str) -> None:
     """Valid and invalid requests alike (schemathesis's positive and negative modes)."""
     failures = []

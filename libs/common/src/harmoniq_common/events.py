@@ -20,6 +20,7 @@ import msgspec
 from .codec import dec_hook, enc_hook
 from .ids import Snowflake
 from .media import Attachment
+from .webhooks import Embed, WebhookView
 
 __all__ = [
     "ACCESS_CHANGES",
@@ -321,6 +322,10 @@ class MessageView(msgspec.Struct, frozen=True, kw_only=True):
     nonce: str | None = None
     # Optional so events written before files existed still decode.
     attachments: list[Attachment] = []
+    # A webhook's message (its author is the webhook, shown with the execution's name and
+    # avatar) and its embeds. Optional so earlier events still decode.
+    webhook_id: Snowflake | None = None
+    embeds: list[Embed] = []
 
 
 class MessageCreated(EventPayload, frozen=True, kw_only=True):
@@ -485,6 +490,32 @@ DIRECT_EVENTS: tuple[type[EventPayload], ...] = (
     ChannelAcked,
     NotificationSettingsUpdated,
 )
+# --- webhooks (services/bots) ----------------------------------------------------------------
+# Sent to those who may manage the channel's webhooks (the gateway requires MANAGE_WEBHOOKS).
+
+
+class WebhookCreated(EventPayload, frozen=True, kw_only=True):
+    event_type: ClassVar[str] = "webhook.create"
+    changes_access: ClassVar[AccessScope | None] = None
+    webhook: WebhookView
+
+
+class WebhookUpdated(EventPayload, frozen=True, kw_only=True):
+    """A rename, a new avatar, a move to another channel (``previous_channel_id``), or a
+    regenerated token (the view is unchanged then; the old token no longer works)."""
+
+    event_type: ClassVar[str] = "webhook.update"
+    changes_access: ClassVar[AccessScope | None] = None
+    webhook: WebhookView
+    previous_channel_id: Snowflake | None = None
+
+
+class WebhookDeleted(EventPayload, frozen=True, kw_only=True):
+    event_type: ClassVar[str] = "webhook.delete"
+    changes_access: ClassVar[AccessScope | None] = None
+    server_id: Snowflake
+    channel_id: Snowflake
+    webhook_id: Snowflake
 
 
 EVENT_TYPES: dict[str, type[EventPayload]] = {
@@ -517,6 +548,9 @@ EVENT_TYPES: dict[str, type[EventPayload]] = {
         ReactionAdded,
         ReactionRemoved,
         PinUpdated,
+        WebhookCreated,
+        WebhookUpdated,
+        WebhookDeleted,
     )
 }
 # Direct messages, relationships and read states (the section above).

@@ -48,8 +48,9 @@ def public_media_url(media_id: int | str) -> str:
     return f"{PUBLIC_MEDIA_PATH}/{media_id}"
 
 
-# What a file is linked to: a message (an attachment), a user (an avatar), a server (an icon).
-LinkKind = Literal["message", "user", "server"]
+# What a file is linked to: a message (an attachment), a user (an avatar), a server (an icon),
+# a webhook (its avatar: services/bots; released with its webhook.delete).
+LinkKind = Literal["message", "user", "server", "webhook"]
 
 
 class AttachmentThumbnail(msgspec.Struct, frozen=True, kw_only=True):

@@ -42,6 +42,8 @@ def channel_of(event: EventPayload) -> int | None:
         return int(event.message.channel_id)
     if isinstance(event, ev.ChannelCreated | ev.ChannelUpdated):
         return int(event.channel.id)
+    if isinstance(event, ev.WebhookCreated | ev.WebhookUpdated):
+        return int(event.webhook.channel_id)
     channel = getattr(event, "channel_id", None)
     return None if channel is None else int(channel)
 
@@ -52,6 +54,8 @@ def required(event: EventPayload) -> Permission | None:
         return Permission.BAN_MEMBERS
     if isinstance(event, ev.InviteCreated | ev.InviteDeleted):
         return Permission.MANAGE_CHANNELS
+    if isinstance(event, ev.WebhookCreated | ev.WebhookUpdated | ev.WebhookDeleted):
+        return Permission.MANAGE_WEBHOOKS
     return None
 
 

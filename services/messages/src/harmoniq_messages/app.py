@@ -25,6 +25,7 @@ from .http.messages import MessagesController
 from .http.read_states import AckController, NotificationSettingsController
 from .http.search import ChannelSearchController, ServerSearchController
 from .rpc.read_states import serve_read_states
+from .rpc.webhooks import serve_webhook_messages
 from .settings import MessagesSettings
 
 __all__ = ["create_app"]
@@ -51,9 +52,11 @@ def _domain(
         for consumer in consumers:
             await consumer.start()
         read_states_rpc = await serve_read_states(platform, book)
+        webhook_posts = await serve_webhook_messages(platform)  # asked by services/bots
         try:
             yield
         finally:
+            await webhook_posts.unsubscribe()
             await read_states_rpc.unsubscribe()
             await book.close()
             for consumer in consumers:

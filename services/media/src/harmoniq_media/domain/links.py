@@ -36,7 +36,7 @@ __all__ = ["BASE_URL", "Links", "attachment"]
 log = structlog.get_logger(__name__)
 
 BASE_URL = MEDIA_BASE_PATH
-PURPOSE_OF = {"message": "attachment", "user": "avatar", "server": "icon"}
+PURPOSE_OF = {"message": "attachment", "user": "avatar", "server": "icon", "webhook": "avatar"}
 _BATCH = 100
 
 
@@ -100,7 +100,7 @@ class Links:
             rows = {int(r.id): r for r in found}
             _refuse(question, rows)
             replaced: list[MediaRow] = []
-            if question.kind != "message":  # one avatar per user, one icon per server
+            if question.kind != "message":  # one avatar per user or webhook, one icon per server
                 current = await store.lock_linked(
                     conn, kind=question.kind, target_id=question.target_id
                 )

@@ -1,6 +1,6 @@
 """Files go with what they were linked to, and a message's link is confirmed by its
 ``message.create`` (see ``store.media.link``): media consumes the deletion events of messages,
-channels, servers and accounts (durably: a file is released even if media was down when the
+channels, servers, accounts and webhooks (durably: a file is released even if media was down when the
 deletion happened) rather than being called by each service that deletes. Each release is
 idempotent, so redelivery needs no bookkeeping; a store failure raises, and the event is
 retried (see docs/decisions.md, "Files go with their deletion events")."""
@@ -18,6 +18,7 @@ from harmoniq_common.events import (
     MessagesBulkDeleted,
     ServerDeleted,
     UserDeleted,
+    WebhookDeleted,
     decode_payload,
 )
 from harmoniq_common.platform import Platform
@@ -45,6 +46,8 @@ def deletion_events_consumer(platform: Platform, links: Links) -> DurableConsume
             await links.release(server_id=event.server_id)
         elif isinstance(event, UserDeleted):
             await links.release(kind="user", target_id=event.user_id)
+        elif isinstance(event, WebhookDeleted):  # services/bots: its avatar goes with it
+            await links.release(kind="webhook", target_id=event.webhook_id)
 
     subjects = platform.subjects
     server_events = (
@@ -53,6 +56,7 @@ def deletion_events_consumer(platform: Platform, links: Links) -> DurableConsume
         MessagesBulkDeleted,
         ChannelDeleted,
         ServerDeleted,
+        WebhookDeleted,
     )
     return DurableConsumer(
         platform.js,

@@ -59,6 +59,8 @@ def message_view(row: MessageRow, previews: dict[Snowflake, ReplyPreview]) -> Me
         pinned=row.pinned_at is not None,
         nonce=row.nonce,
         attachments=row.attachments,
+        webhook_id=row.webhook_id,
+        embeds=row.embeds,
     )
 
 

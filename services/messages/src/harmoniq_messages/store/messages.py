@@ -36,10 +36,13 @@ __all__ = [
 
 SELECT = (
     "SELECT m.id, m.server_id, m.channel_id, m.author_id,"
-    " coalesce(u.username, 'unknown') AS author_username, u.avatar_url AS author_avatar_url,"
+    # A webhook's message names its author itself (author_name); a user's comes from users.
+    " coalesce(m.author_name, u.username, 'unknown') AS author_username,"
+    " CASE WHEN m.webhook_id IS NULL THEN u.avatar_url ELSE m.author_avatar_url END"
+    " AS author_avatar_url,"
     " m.content, m.nonce, m.reply_to_id, m.mention_user_ids, m.mention_role_ids,"
     " m.mention_everyone, m.has_link, m.has_attachment, m.attachments,"
-    " m.pinned_at, m.edited_at, m.created_at"
+    " m.pinned_at, m.edited_at, m.created_at, m.webhook_id, m.embeds"
     " FROM messages m LEFT JOIN users u ON u.id = m.author_id"
 )
 

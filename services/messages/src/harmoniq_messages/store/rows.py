@@ -8,6 +8,7 @@ import msgspec
 
 from harmoniq_common.ids import Snowflake
 from harmoniq_common.media import Attachment
+from harmoniq_common.webhooks import Embed
 
 __all__ = ["MessageRow", "NotificationSettingRow", "ReactionCountRow", "ReadStateRow"]
 
@@ -31,6 +32,8 @@ class MessageRow(msgspec.Struct, frozen=True, kw_only=True):
     pinned_at: datetime | None
     edited_at: datetime | None
     created_at: datetime
+    webhook_id: Snowflake | None = None  # a webhook's message (services/bots)
+    embeds: list[Embed] = []
 
 
 class ReactionCountRow(msgspec.Struct, frozen=True, kw_only=True):

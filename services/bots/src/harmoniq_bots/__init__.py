@@ -1,0 +1,1 @@
+"""Harmoniq bots service: incoming webhooks (and, later, bots installed in servers)."""

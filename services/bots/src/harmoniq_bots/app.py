@@ -1,0 +1,60 @@
+"""The bots service application: ``uvicorn --factory harmoniq_bots.app:create_app``.
+
+It owns incoming webhooks (and, next, bots installed in servers); it asks guilds about access
+and messages to post, over NATS only."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager
+
+from litestar import Litestar
+
+from harmoniq_common.access import AccessCache
+from harmoniq_common.app import create_service_app
+from harmoniq_common.platform import Platform
+from harmoniq_common.settings import load_settings
+
+from .domain.execute import Executor
+from .domain.webhooks import Webhooks
+from .events.guilds import guild_events_consumer
+from .http.compat import CompatController
+from .http.deps import Domain
+from .http.webhooks import ServerWebhooksController, WebhooksController, WebhookTokenController
+from .settings import BotsSettings
+
+__all__ = ["create_app"]
+
+
+def _domain(
+    settings: BotsSettings,
+) -> Callable[[Litestar, Platform], AbstractAsyncContextManager[None]]:
+    @contextlib.asynccontextmanager
+    async def extend(app: Litestar, platform: Platform) -> AsyncIterator[None]:
+        access = AccessCache(platform.redis, platform.nats, platform.subjects)
+        webhooks = Webhooks(platform, settings, access)
+        app.state.bots_domain = Domain(webhooks=webhooks, executor=Executor(platform, settings))
+        consumer = guild_events_consumer(platform, webhooks)
+        await consumer.start()
+        try:
+            yield
+        finally:
+            await consumer.stop()
+
+    return extend
+
+
+def create_app(settings: BotsSettings | None = None) -> Litestar:
+    settings = settings or load_settings(BotsSettings)
+    return create_service_app(
+        settings,
+        route_handlers=[
+            ServerWebhooksController,
+            WebhooksController,
+            WebhookTokenController,
+            CompatController,
+        ],
+        title="Harmoniq bots",
+        extend=_domain(settings),
+    )

@@ -1,0 +1,1 @@
+"""Payloads of other services' webhooks (Slack, GitHub) as Harmoniq executions."""
