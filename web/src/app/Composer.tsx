@@ -1,0 +1,166 @@
+import { useRef, useState, type DragEvent, type KeyboardEvent } from "react";
+import { upload } from "../api/endpoints";
+import type { ChannelView, MediaObject, Message } from "../api/types";
+import { Op } from "../gateway/protocol";
+import { useApp } from "./context";
+
+const TYPING_EVERY_MS = 5_000;
+
+function nonce(): string {
+  return crypto.randomUUID();
+}
+
+interface Upload {
+  file: File;
+  progress: number;
+  media: MediaObject | null;
+  error: string | null;
+}
+
+export function Composer({
+  channel,
+  replyTo,
+  onReplyDone,
+  canAttach,
+}: {
+  channel: ChannelView;
+  replyTo: Message | null;
+  onReplyDone: () => void;
+  canAttach: boolean;
+}) {
+  const { api, dispatch, gateway, session } = useApp();
+  const [text, setText] = useState("");
+  const [uploads, setUploads] = useState<Upload[]>([]);
+  const lastTyping = useRef(0);
+  const fileInput = useRef<HTMLInputElement>(null);
+
+  function typing() {
+    const now = Date.now();
+    if (now - lastTyping.current > TYPING_EVERY_MS) {
+      lastTyping.current = now;
+      gateway?.send(Op.TYPING, { channel_id: channel.id });
+    }
+  }
+
+  function addFiles(files: FileList | File[]) {
+    for (const file of Array.from(files).slice(0, 10)) {
+      const entry: Upload = { file, progress: 0, media: null, error: null };
+      setUploads((list) => [...list, entry]);
+      const update = (change: Partial<Upload>) =>
+        setUploads((list) => list.map((u) => (u.file === file ? { ...u, ...change } : u)));
+      upload(session, file, (progress) => update({ progress })).then(
+        (media) => update({ media, progress: 1 }),
+        (error: Error) => update({ error: error.message }),
+      );
+    }
+  }
+
+  async function send() {
+    const content = text.trim();
+    const ready = uploads.filter((u) => u.media);
+    if (!content && ready.length === 0) return;
+    if (uploads.some((u) => !u.media && !u.error)) return; // wait for the uploads
+    const id = nonce();
+    const reply = replyTo;
+    setText("");
+    setUploads([]);
+    onReplyDone();
+    lastTyping.current = 0;
+    dispatch({ type: "sending", channelId: channel.id, pending: { nonce: id, content, replyTo: reply, failed: false } });
+    try {
+      const message = await api.send(channel.id, {
+        content,
+        nonce: id,
+        ...(reply ? { reply_to_id: reply.id } : {}),
+        ...(ready.length ? { attachments: ready.map((u) => u.media!.id) } : {}),
+      });
+      dispatch({ type: "sent", channelId: channel.id, message });
+    } catch {
+      dispatch({ type: "send-failed", channelId: channel.id, nonce: id });
+    }
+  }
+
+  function onKey(event: KeyboardEvent<HTMLTextAreaElement>) {
+    if (event.key === "Enter" && !event.shiftKey) {
+      event.preventDefault();
+      void send();
+    } else if (event.key === "Escape" && replyTo) {
+      onReplyDone();
+    }
+  }
+
+  function onDrop(event: DragEvent) {
+    if (!canAttach || event.dataTransfer.files.length === 0) return;
+    event.preventDefault();
+    addFiles(event.dataTransfer.files);
+  }
+
+  return (
+    <div className="px-4 pb-4" onDragOver={(e) => canAttach && e.preventDefault()} onDrop={onDrop}>
+      {replyTo && (
+        <div className="flex items-center justify-between rounded-t bg-panel px-3 py-1 text-sm text-muted">
+          <span className="truncate">
+            Replying to <strong>@{replyTo.author.username}</strong>: {replyTo.content.slice(0, 80)}
+          </span>
+          <button aria-label="Cancel reply" onClick={onReplyDone} className="px-1">
+            ×
+          </button>
+        </div>
+      )}
+      {uploads.length > 0 && (
+        <ul aria-label="Attachments" className="flex flex-wrap gap-2 bg-panel p-2">
+          {uploads.map((u) => (
+            <li key={u.file.name + u.file.size} className="w-40 rounded bg-bg p-2 text-xs">
+              <p className="truncate">{u.file.name}</p>
+              {u.error ? (
+                <p role="alert" className="text-danger">{u.error}</p>
+              ) : (
+                <progress aria-label={`Uploading ${u.file.name}`} max={1} value={u.progress} className="w-full" />
+              )}
+              <button className="text-muted underline" onClick={() => setUploads((l) => l.filter((x) => x !== u))}>
+                Remove
+              </button>
+            </li>
+          ))}
+        </ul>
+      )}
+      <div className={`flex items-end gap-2 bg-panel px-3 py-2 ${replyTo || uploads.length ? "rounded-b" : "rounded"}`}>
+        {canAttach && (
+          <>
+            <button aria-label="Attach files" onClick={() => fileInput.current?.click()} className="pb-1 text-xl text-muted hover:text-fg">
+              +
+            </button>
+            <input
+              ref={fileInput}
+              type="file"
+              multiple
+              hidden
+              data-testid="file-input"
+              onChange={(e) => {
+                if (e.target.files) addFiles(e.target.files);
+                e.target.value = "";
+              }}
+            />
+          </>
+        )}
+        <textarea
+          id="composer"
+          aria-label={`Message #${channel.name}`}
+          placeholder={`Message #${channel.name}`}
+          rows={1}
+          maxLength={4000}
+          value={text}
+          onChange={(e) => {
+            setText(e.target.value);
+            if (e.target.value) typing();
+          }}
+          onKeyDown={onKey}
+          className="max-h-40 flex-1 resize-none bg-transparent py-1 outline-none"
+        />
+        <button onClick={() => void send()} className="rounded bg-accent px-3 py-1 text-sm text-white">
+          Send
+        </button>
+      </div>
+    </div>
+  );
+}
