@@ -792,6 +792,8 @@ def test_web_client_is_served_with_history_fallback(web_edge: Edge) -> None:
     status, headers, body = web_edge.request("GET", "/assets/index-abc123.js")
     assert (status, body) == (200, b"console.log(1)")
     assert headers["Cache-Control"] == "max-age=31536000"
+    # A module script must be served as JavaScript, or the browser refuses to run it.
+    assert headers["Content-Type"] == "application/javascript; charset=utf-8"
     status, headers, body = web_edge.request("GET", "/assets/index-gone.js")
     assert status == 404
     assert _json(body)["code"] == "not_found"

@@ -107,7 +107,7 @@ export function ChannelSidebar({ server, activeChannelId, onNavigate }: { server
   );
 }
 
-function UserPanel() {
+export function UserPanel() {
   const { state, api, session } = useApp();
   const [theme, setTheme] = useState(storedTheme());
   const me = state.me!;

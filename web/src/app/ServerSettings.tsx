@@ -108,7 +108,18 @@ function Members({ server, fail }: Props) {
                   <input
                     type="checkbox"
                     checked={roles.has(r.id)}
-                    onChange={(e) => void act(api.giveRole(sid, m.user.id, r.id, e.target.checked))}
+                    onChange={(e) => {
+                      const give = e.target.checked;
+                      // Shown at once; the reload after the call shows what the server kept.
+                      setMembers((list) =>
+                        list.map((x) =>
+                          x.user.id === m.user.id
+                            ? { ...x, roles: give ? [...(x.roles ?? []), r.id] : (x.roles ?? []).filter((id) => id !== r.id) }
+                            : x,
+                        ),
+                      );
+                      void act(api.giveRole(sid, m.user.id, r.id, give));
+                    }}
                   />
                   {r.name}
                 </label>

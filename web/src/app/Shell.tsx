@@ -8,7 +8,7 @@ import { initialState, reduce, type Action } from "../state/store";
 import { ChannelPane } from "./ChannelPane";
 import { AppContext, useApp, type AppContextValue } from "./context";
 import { ServerRail } from "./ServerRail";
-import { ChannelSidebar } from "./ChannelSidebar";
+import { ChannelSidebar, UserPanel } from "./ChannelSidebar";
 import { Loading } from "./App";
 
 /** Dispatches after which the caller's visible channels may have changed: ask guilds again. */
@@ -151,7 +151,15 @@ function Layout() {
       </a>
       <div className={`${navOpen ? "flex" : "hidden"} h-full md:flex`}>
         <ServerRail />
-        {server && <ChannelSidebar server={server} activeChannelId={channelId ?? null} onNavigate={() => setNavOpen(false)} />}
+        {server ? (
+          <ChannelSidebar server={server} activeChannelId={channelId ?? null} onNavigate={() => setNavOpen(false)} />
+        ) : (
+          <aside aria-label="Home" className="flex h-full w-60 flex-col bg-panel">
+            <h1 className="border-b border-black/20 px-3 py-3 font-semibold">Harmoniq</h1>
+            <p className="flex-1 px-3 py-2 text-sm text-muted">Pick a server on the left, or create one with +.</p>
+            <UserPanel />
+          </aside>
+        )}
       </div>
       <main className="flex min-w-0 flex-1 flex-col bg-bg">
         {status !== "ready" && (

@@ -77,7 +77,7 @@ export function SearchPanel({ server, onClose }: { server: ServerState; onClose:
   return (
     <Panel title="Search" onClose={onClose}>
       <form role="search" onSubmit={submit} className="mb-3 flex gap-1">
-        <input name="q" aria-label="Search messages" placeholder="Search this server" maxLength={200} className="min-w-0 flex-1 rounded bg-bg px-2 py-1" />
+        <input type="search" name="q" aria-label="Search messages" placeholder="Search this server" maxLength={200} className="min-w-0 flex-1 rounded bg-bg px-2 py-1" />
         <button className="rounded bg-accent px-2 text-sm text-white">Go</button>
       </form>
       {error && <p role="alert" className="text-danger">{error}</p>}
