@@ -59,7 +59,7 @@ export class GatewayConnection {
   }
 
   send(op: OpCode, d: unknown): void {
-    if (this.ws?.readyState === WebSocket.OPEN) this.ws.send(JSON.stringify({ op, d }));
+    if (this.ws?.readyState === 1 /* OPEN */) this.ws.send(JSON.stringify({ op, d }));
   }
 
   private open(): void {
