@@ -1,5 +1,6 @@
 import { expect, type Browser, type Page } from "@playwright/test";
 import { mkdirSync } from "node:fs";
+import { crc32, deflateSync } from "node:zlib";
 import { join } from "node:path";
 
 export const SCREENS = process.env.HARMONIQ_SCREENS_DIR ?? "e2e-screens";
@@ -51,4 +52,54 @@ export function message(page: Page, text: string) {
 export async function openSettings(page: Page) {
   await page.getByRole("button", { name: "Server settings" }).click();
   return page.getByRole("dialog");
+}
+
+/** A real PNG (a gradient, width × height), made here so the journeys ship no binary files. */
+export function png(width: number, height: number): Buffer {
+  const chunk = (type: string, data: Buffer) => {
+    const length = Buffer.alloc(4);
+    length.writeUInt32BE(data.length);
+    const body = Buffer.concat([Buffer.from(type, "ascii"), data]);
+    const crc = Buffer.alloc(4);
+    crc.writeUInt32BE(crc32(body));
+    return Buffer.concat([length, body, crc]);
+  };
+  const header = Buffer.alloc(13);
+  header.writeUInt32BE(width, 0);
+  header.writeUInt32BE(height, 4);
+  header[8] = 8; // bit depth
+  header[9] = 2; // RGB
+  const rows = Buffer.alloc((width * 3 + 1) * height);
+  for (let y = 0; y < height; y++) {
+    const row = y * (width * 3 + 1);
+    for (let x = 0; x < width; x++) {
+      rows[row + 1 + x * 3] = (x * 255) / width;
+      rows[row + 2 + x * 3] = (y * 255) / height;
+      rows[row + 3 + x * 3] = 160;
+    }
+  }
+  return Buffer.concat([
+    Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]),
+    chunk("IHDR", header),
+    chunk("IDAT", deflateSync(rows)),
+    chunk("IEND", Buffer.alloc(0)),
+  ]);
+}
+
+/** Ada with a server and Bo joined through an invite; both on #general. */
+export async function twoPeopleInOneServer(browser: Browser) {
+  const ada = await person(browser, "ada");
+  const bo = await person(browser, "bo");
+  const adaName = unique("ada");
+  const boName = unique("bo");
+  const serverName = `Club ${adaName.slice(-4)}`;
+  await register(ada, adaName);
+  await createServer(ada, serverName);
+  await ada.getByRole("button", { name: "Invite people" }).click();
+  const invitePath = new URL(await ada.getByLabel("Invite link").inputValue()).pathname;
+  await ada.getByRole("button", { name: "Close" }).click();
+  await register(bo, boName, invitePath);
+  await bo.getByRole("button", { name: "Accept invite" }).click();
+  await expect(bo.getByRole("log", { name: "Messages in #general" })).toBeVisible();
+  return { ada, bo, adaName, boName, serverName };
 }

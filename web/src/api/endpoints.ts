@@ -74,7 +74,7 @@ export function api(session: Session) {
         "GET",
         `/api/v1/channels/${channelId}/messages?limit=${limit}${before ? `&before=${before}` : ""}`,
       ),
-    send: (channelId: string, body: { content: string; nonce: string; reply_to_id?: string; attachments?: string[] }) =>
+    send: (channelId: string, body: { content?: string; nonce: string; reply_to_id?: string; attachments?: string[] }) =>
       r<Message>("POST", `/api/v1/channels/${channelId}/messages`, body),
     edit: (channelId: string, messageId: string, content: string) =>
       r<Message>("PATCH", `/api/v1/channels/${channelId}/messages/${messageId}`, { content }),

@@ -15,6 +15,8 @@ interface Upload {
   progress: number;
   media: MediaObject | null;
   error: string | null;
+  /** Settles when the upload is stored (null if it failed): a send waits for it. */
+  done: Promise<MediaObject | null>;
 }
 
 export function Composer({
@@ -44,35 +46,43 @@ export function Composer({
 
   function addFiles(files: FileList | File[]) {
     for (const file of Array.from(files).slice(0, 10)) {
-      const entry: Upload = { file, progress: 0, media: null, error: null };
-      setUploads((list) => [...list, entry]);
       const update = (change: Partial<Upload>) =>
         setUploads((list) => list.map((u) => (u.file === file ? { ...u, ...change } : u)));
-      upload(session, file, (progress) => update({ progress })).then(
-        (media) => update({ media, progress: 1 }),
-        (error: Error) => update({ error: error.message }),
+      const done = upload(session, file, (progress) => update({ progress })).then(
+        (media) => {
+          update({ media, progress: 1 });
+          return media;
+        },
+        (error: Error) => {
+          update({ error: error.message });
+          return null;
+        },
       );
+      setUploads((list) => [...list, { file, progress: 0, media: null, error: null, done }]);
     }
   }
 
   async function send() {
     const content = text.trim();
-    const ready = uploads.filter((u) => u.media);
-    if (!content && ready.length === 0) return;
-    if (uploads.some((u) => !u.media && !u.error)) return; // wait for the uploads
+    const attached = uploads.filter((u) => !u.error);
+    if (!content && attached.length === 0) return;
     const id = nonce();
     const reply = replyTo;
     setText("");
     setUploads([]);
     onReplyDone();
     lastTyping.current = 0;
-    dispatch({ type: "sending", channelId: channel.id, pending: { nonce: id, content, replyTo: reply, failed: false } });
+    const label = content || attached.map((u) => u.file.name).join(", ");
+    dispatch({ type: "sending", channelId: channel.id, pending: { nonce: id, content: label, replyTo: reply, failed: false } });
     try {
+      // Files still uploading are waited for: the message goes out once they are stored.
+      const media = (await Promise.all(attached.map((u) => u.done))).filter((m): m is MediaObject => m !== null);
+      if (!content && media.length === 0) throw new Error("nothing to send");
       const message = await api.send(channel.id, {
-        content,
+        ...(content ? { content } : {}),
         nonce: id,
         ...(reply ? { reply_to_id: reply.id } : {}),
-        ...(ready.length ? { attachments: ready.map((u) => u.media!.id) } : {}),
+        ...(media.length ? { attachments: media.map((m) => m.id) } : {}),
       });
       dispatch({ type: "sent", channelId: channel.id, message });
     } catch {
@@ -114,6 +124,8 @@ export function Composer({
               <p className="truncate">{u.file.name}</p>
               {u.error ? (
                 <p role="alert" className="text-danger">{u.error}</p>
+              ) : u.media ? (
+                <p className="text-muted">Ready</p>
               ) : (
                 <progress aria-label={`Uploading ${u.file.name}`} max={1} value={u.progress} className="w-full" />
               )}
