@@ -14,6 +14,7 @@ export default {
         fg: "rgb(var(--fg) / <alpha-value>)",
         muted: "rgb(var(--muted) / <alpha-value>)",
         accent: "rgb(var(--accent) / <alpha-value>)",
+        link: "rgb(var(--link) / <alpha-value>)",
         danger: "rgb(var(--danger) / <alpha-value>)",
         hover: "rgb(var(--hover) / <alpha-value>)",
       },

@@ -78,7 +78,7 @@ export function AuthPage({ mode, session, loggedIn, onIn }: Props) {
         </button>
         <p className="text-sm text-muted">
           {mode === "login" ? "Need an account? " : "Already have one? "}
-          <Link className="text-accent underline" to={`${other}?next=${encodeURIComponent(next)}`}>
+          <Link className="text-link underline" to={`${other}?next=${encodeURIComponent(next)}`}>
             {mode === "login" ? "Register" : "Log in"}
           </Link>
         </p>

@@ -61,7 +61,7 @@ export function ChannelSidebar({ server, activeChannelId, onNavigate }: { server
             </button>
           )}
           {!isOwner && (
-            <button onClick={leave} className="rounded bg-hover px-2 py-1 text-danger">
+            <button onClick={leave} className="rounded border border-danger/60 px-2 py-1 text-danger">
               Leave server
             </button>
           )}

@@ -55,7 +55,7 @@ export function InvitePage({ session, loggedIn }: { session: Session; loggedIn: 
                 <Link to={`/register?next=${next}`} className="block w-full rounded bg-accent py-2 font-medium text-white">
                   Register to join
                 </Link>
-                <Link to={`/login?next=${next}`} className="block text-accent underline">
+                <Link to={`/login?next=${next}`} className="block text-link underline">
                   I have an account
                 </Link>
               </div>

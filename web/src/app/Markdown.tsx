@@ -45,7 +45,7 @@ function render(nodes: MdNode[], names: (id: string) => string, roles: (id: stri
       case "link": {
         const href = safeHref(node.href);
         return href ? (
-          <a key={i} href={href} target="_blank" rel="noopener noreferrer nofollow" className="text-accent underline">
+          <a key={i} href={href} target="_blank" rel="noopener noreferrer nofollow" className="text-link underline">
             {node.text}
           </a>
         ) : (

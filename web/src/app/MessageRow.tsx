@@ -42,7 +42,7 @@ function Attachments({ attachments }: { attachments: Attachment[] }) {
         return (
           <a key={a.id} href={a.url} className="flex items-center gap-2 rounded border border-hover bg-panel px-3 py-2 text-sm" download={a.filename}>
             <span aria-hidden="true">📄</span>
-            <span className="text-accent underline">{a.filename}</span>
+            <span className="text-link underline">{a.filename}</span>
             <span className="text-muted">{Math.ceil(a.size / 1024)} KB</span>
           </a>
         );
@@ -81,8 +81,8 @@ function Editor({ message, onSave, onCancel }: { message: Message; onSave: (cont
         rows={2}
       />
       <p className="text-xs text-muted">
-        Enter to <button className="text-accent underline" onClick={() => value.trim() && onSave(value)}>save</button>, Escape to{" "}
-        <button className="text-accent underline" onClick={onCancel}>cancel</button>
+        Enter to <button className="text-link underline" onClick={() => value.trim() && onSave(value)}>save</button>, Escape to{" "}
+        <button className="text-link underline" onClick={onCancel}>cancel</button>
       </p>
     </div>
   );

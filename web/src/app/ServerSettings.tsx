@@ -125,12 +125,12 @@ function Members({ server, fail }: Props) {
                 </label>
               ))}
               {mayModerate(mine, target, P.KICK_MEMBERS) && (
-                <button onClick={() => void act(api.kick(sid, m.user.id))} className="rounded bg-danger/80 px-2 text-xs text-white">
+                <button onClick={() => void act(api.kick(sid, m.user.id))} className="rounded bg-red-700 px-2 text-xs text-white">
                   Kick
                 </button>
               )}
               {mayModerate(mine, target, P.BAN_MEMBERS) && (
-                <button onClick={() => void act(api.ban(sid, m.user.id, null))} className="rounded bg-danger px-2 text-xs text-white">
+                <button onClick={() => void act(api.ban(sid, m.user.id, null))} className="rounded bg-red-700 px-2 text-xs text-white">
                   Ban
                 </button>
               )}
@@ -231,7 +231,7 @@ function RoleEditor({ role, editable, myPerms, isOwner, fail }: { role: RoleView
             Save role
           </button>
           {!role.default && (
-            <button type="button" onClick={() => void api.deleteRole(role.server_id, role.id).catch(fail)} className="rounded bg-danger px-3 py-1 text-sm text-white">
+            <button type="button" onClick={() => void api.deleteRole(role.server_id, role.id).catch(fail)} className="rounded bg-red-700 px-3 py-1 text-sm text-white">
               Delete role
             </button>
           )}
@@ -333,7 +333,7 @@ function Invites({ server, fail }: Props) {
           <span className="text-muted">
             {i.uses} uses{i.max_uses ? ` of ${i.max_uses}` : ""}
           </span>
-          <button onClick={() => void api.revokeInvite(i.code).then(load, fail)} className="ml-auto rounded bg-danger px-2 text-xs text-white">
+          <button onClick={() => void api.revokeInvite(i.code).then(load, fail)} className="ml-auto rounded bg-red-700 px-2 text-xs text-white">
             Revoke
           </button>
         </li>

@@ -163,7 +163,7 @@ function Layout() {
       </div>
       <main className="flex min-w-0 flex-1 flex-col bg-bg">
         {status !== "ready" && (
-          <div role="status" className="bg-danger/80 px-3 py-1 text-center text-sm text-white">
+          <div role="status" className="bg-red-700 px-3 py-1 text-center text-sm text-white">
             {status === "reconnecting" ? "Reconnecting…" : status === "connecting" ? "Connecting…" : "Disconnected"}
           </div>
         )}

@@ -28,7 +28,7 @@ function Result({ message, channelName, onOpen }: { message: Message; channelNam
       </p>
       <p className="whitespace-pre-wrap break-words">{message.content}</p>
       {onOpen && (
-        <button onClick={onOpen} className="text-xs text-accent underline">
+        <button onClick={onOpen} className="text-xs text-link underline">
           Jump
         </button>
       )}
