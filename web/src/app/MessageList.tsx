@@ -43,15 +43,20 @@ export function MessageList({ channel, actions }: { channel: ChannelView; action
   const firstId = useRef<string | null>(null);
   const [error, setError] = useState<string | null>(null);
 
+  // Stable unless the rows change: the virtualiser recomputes every offset when it changes.
+  const getItemKey = useCallback(
+    (index: number) => {
+      const row = rows[index]!;
+      return row.kind === "message" ? row.message.id : `pending-${row.pending.nonce}`;
+    },
+    [rows],
+  );
   const virtualizer = useVirtualizer({
     count: rows.length,
     getScrollElement: () => scroller.current,
     estimateSize: () => 56,
     overscan: 10,
-    getItemKey: (index) => {
-      const row = rows[index]!;
-      return row.kind === "message" ? row.message.id : `pending-${row.pending.nonce}`;
-    },
+    getItemKey,
   });
 
   const hasMore = data?.hasMoreBefore ?? true;
@@ -72,6 +77,7 @@ export function MessageList({ channel, actions }: { channel: ChannelView; action
 
   useEffect(() => {
     if (!data?.loaded) void loadOlder();
+    else if (!performance.getEntriesByName("harmoniq:history").length) performance.mark("harmoniq:history");
   }, [data?.loaded, loadOlder]);
 
   // Keep the reader's place: after an older page, the previous first message stays in view;
