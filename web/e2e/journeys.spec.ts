@@ -33,6 +33,11 @@ test("two people: invite, live chat, reply, react, edit, delete, private channel
   await send(bo, "general", "Thanks! Happy to be here");
   await expect(message(ada, "Happy to be here")).toBeVisible();
 
+  // The member list shows both, online.
+  await ada.getByRole("button", { name: "Members" }).click();
+  await expect(ada.getByRole("region", { name: "Online, 2" })).toContainText(boName);
+  await ada.getByRole("button", { name: "Close members" }).click();
+
   // Hostile markup is shown as text, never run.
   await send(ada, "general", '<img src=x onerror="window.__pwned=1"><script>window.__pwned=1</script>');
   await expect(message(bo, "<script>")).toBeVisible();
@@ -100,6 +105,14 @@ test("two people: invite, live chat, reply, react, edit, delete, private channel
   await send(ada, "secret", "the plot twist is in chapter 9");
   await bo.getByRole("link", { name: "secret" }).click();
   await expect(message(bo, "plot twist")).toBeVisible();
+
+  // Bo writes in #general while Ada reads #secret: #general is unread for her until she opens it.
+  await bo.getByRole("link", { name: "general" }).click();
+  await send(bo, "general", "back in general");
+  await expect(ada.getByRole("link", { name: "general" })).toHaveAccessibleDescription("unread");
+  await ada.getByRole("link", { name: "general" }).click();
+  await expect(message(ada, "back in general")).toBeVisible();
+  await expect(ada.getByRole("link", { name: "general" })).not.toHaveAccessibleDescription("unread");
 
   // Search finds a message.
   await bo.getByRole("button", { name: "Search" }).click();

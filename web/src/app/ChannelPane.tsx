@@ -1,4 +1,4 @@
-import { useMemo, useState } from "react";
+import { useEffect, useMemo, useState } from "react";
 import type { ChannelView, Message } from "../api/types";
 import { has, P } from "../state/permissions";
 import type { ServerState } from "../state/store";
@@ -7,13 +7,17 @@ import { useApp } from "./context";
 import { MessageList } from "./MessageList";
 import type { RowActions } from "./MessageRow";
 import { channelPerms } from "./perms";
-import { PinsPanel, SearchPanel } from "./SidePanels";
+import { MembersPanel, PinsPanel, SearchPanel } from "./SidePanels";
 
 export function ChannelPane({ server, channel }: { server: ServerState; channel: ChannelView }) {
-  const { state, api } = useApp();
+  const { state, api, dispatch } = useApp();
   const me = state.me!;
+  useEffect(() => {
+    dispatch({ type: "viewing", channelId: channel.id });
+    return () => dispatch({ type: "viewing", channelId: null });
+  }, [dispatch, channel.id]);
   const [replyTo, setReplyTo] = useState<Message | null>(null);
-  const [panel, setPanel] = useState<"pins" | "search" | null>(null);
+  const [panel, setPanel] = useState<"pins" | "search" | "members" | null>(null);
   const perms = channelPerms(server, channel, me.id);
   const members = state.members[server.server.id];
 
@@ -60,6 +64,9 @@ export function ChannelPane({ server, channel }: { server: ServerState; channel:
             <button aria-pressed={panel === "pins"} onClick={() => setPanel(panel === "pins" ? null : "pins")} className="rounded px-2 py-1 text-sm hover:bg-hover">
               Pins
             </button>
+            <button aria-pressed={panel === "members"} onClick={() => setPanel(panel === "members" ? null : "members")} className="rounded px-2 py-1 text-sm hover:bg-hover">
+              Members
+            </button>
             <button aria-pressed={panel === "search"} onClick={() => setPanel(panel === "search" ? null : "search")} className="rounded px-2 py-1 text-sm hover:bg-hover">
               Search
             </button>
@@ -77,6 +84,7 @@ export function ChannelPane({ server, channel }: { server: ServerState; channel:
       </section>
       {panel === "pins" && <PinsPanel channel={channel} onClose={() => setPanel(null)} />}
       {panel === "search" && <SearchPanel server={server} onClose={() => setPanel(null)} />}
+      {panel === "members" && <MembersPanel server={server} onClose={() => setPanel(null)} />}
     </div>
   );
 }

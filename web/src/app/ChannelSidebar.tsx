@@ -25,6 +25,11 @@ function groups(channels: ChannelView[]): { category: ChannelView | null; channe
   ];
 }
 
+function unreadLabel(unread: { count: number; mentions: number } | undefined): string | undefined {
+  if (!unread) return undefined;
+  return unread.mentions > 0 ? `unread, ${unread.mentions} ${unread.mentions === 1 ? "mention" : "mentions"}` : "unread";
+}
+
 export function ChannelSidebar({ server, activeChannelId, onNavigate }: { server: ServerState; activeChannelId: string | null; onNavigate: () => void }) {
   const { state, api, dispatch } = useApp();
   const me = state.me!;
@@ -79,10 +84,20 @@ export function ChannelSidebar({ server, activeChannelId, onNavigate }: { server
                       to={`/channels/${server.server.id}/${c.id}`}
                       onClick={onNavigate}
                       aria-current={c.id === activeChannelId ? "page" : undefined}
-                      className={`block truncate rounded px-2 py-1 ${c.id === activeChannelId ? "bg-hover text-fg" : "text-muted hover:bg-hover hover:text-fg"}`}
+                      aria-description={unreadLabel(state.unread[c.id])}
+                      className={`flex items-center rounded px-2 py-1 ${
+                        c.id === activeChannelId ? "bg-hover text-fg" : state.unread[c.id] ? "font-semibold text-fg hover:bg-hover" : "text-muted hover:bg-hover hover:text-fg"
+                      }`}
                     >
-                      <span aria-hidden="true"># </span>
-                      {c.name}
+                      <span className="min-w-0 flex-1 truncate">
+                        <span aria-hidden="true"># </span>
+                        {c.name}
+                      </span>
+                      {(state.unread[c.id]?.mentions ?? 0) > 0 && (
+                        <span aria-hidden="true" className="ml-1 rounded-full bg-red-700 px-1.5 text-xs text-white">
+                          {state.unread[c.id]!.mentions}
+                        </span>
+                      )}
                     </Link>
                   ) : (
                     <span className="block truncate px-2 py-1 text-muted" title="Voice channels come with the voice service">

@@ -26,9 +26,13 @@ export function ServerRail() {
     <nav aria-label="Servers" className="flex h-full w-[72px] flex-col items-center gap-2 overflow-y-auto bg-rail py-3">
       <ul className="flex flex-col items-center gap-2">
         {servers.map((s) => (
-          <li key={s.server.id}>
+          <li key={s.server.id} className="relative">
+            {s.server.id !== serverId && s.channels.some((c) => state.unread[c.id]) && (
+              <span aria-hidden="true" className="absolute -left-2 top-5 h-2 w-2 rounded-r bg-fg" />
+            )}
             <button
               aria-label={s.server.name}
+              aria-description={s.server.id !== serverId && s.channels.some((c) => state.unread[c.id]) ? "unread messages" : undefined}
               aria-current={s.server.id === serverId ? "page" : undefined}
               title={s.server.name}
               onClick={() => navigate(`/channels/${s.server.id}`)}

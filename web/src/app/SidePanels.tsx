@@ -3,6 +3,7 @@ import { useNavigate } from "react-router-dom";
 import { ApiError } from "../api/client";
 import type { ChannelView, Message } from "../api/types";
 import type { ServerState } from "../state/store";
+import { Op } from "../gateway/protocol";
 import { useApp } from "./context";
 
 function Panel({ title, onClose, children }: { title: string; onClose: () => void; children: ReactNode }) {
@@ -98,6 +99,68 @@ export function SearchPanel({ server, onClose }: { server: ServerState; onClose:
           </ul>
         </>
       )}
+    </Panel>
+  );
+}
+
+const DOT: Record<string, string> = {
+  online: "bg-green-500",
+  idle: "bg-yellow-400",
+  dnd: "bg-red-600",
+  offline: "bg-gray-500",
+};
+
+/** Who is in the server, online first. Presence of servers over 75 members comes only after
+ * SUBSCRIBE_MEMBERS (op 8), whose pages are followed by their cursor. */
+export function MembersPanel({ server, onClose }: { server: ServerState; onClose: () => void }) {
+  const { api, state, dispatch, gateway } = useApp();
+  const sid = server.server.id;
+  useEffect(() => {
+    let after = "0";
+    let live = true;
+    const load = async () => {
+      for (;;) {
+        const page = await api.members(sid, after);
+        if (!live) return;
+        dispatch({ type: "members", serverId: sid, members: page });
+        if (page.length < 1000) return;
+        after = page.at(-1)!.user.id;
+      }
+    };
+    void load().catch(() => undefined);
+    if (server.memberCount > 75) gateway?.send(Op.SUBSCRIBE_MEMBERS, { server_id: sid, subscribe: true });
+    return () => {
+      live = false;
+      if (server.memberCount > 75) gateway?.send(Op.SUBSCRIBE_MEMBERS, { server_id: sid, subscribe: false });
+    };
+  }, [api, dispatch, gateway, sid, server.memberCount]);
+  const members = Object.values(state.members[sid] ?? {});
+  const status = (id: string) => (id === state.me?.id ? "online" : (state.presence[id] ?? "offline"));
+  const online = members.filter((m) => status(m.user.id) !== "offline");
+  const offline = members.filter((m) => status(m.user.id) === "offline");
+  const group = (title: string, list: typeof members) => (
+    <section aria-label={`${title}, ${list.length}`} className="mb-3">
+      <h3 className="mb-1 text-xs font-semibold uppercase text-muted">
+        {title} — {list.length}
+      </h3>
+      <ul>
+        {list.map((m) => (
+          <li key={m.user.id} className="flex items-center gap-2 py-1 text-sm">
+            <span className="relative flex h-7 w-7 items-center justify-center rounded-full bg-accent text-xs text-white" aria-hidden="true">
+              {[...m.user.username][0]?.toUpperCase()}
+              <span className={`absolute -bottom-0.5 -right-0.5 h-3 w-3 rounded-full border-2 border-panel ${DOT[status(m.user.id)]}`} />
+            </span>
+            <span className="truncate">{m.nickname ?? m.user.username}</span>
+            <span className="sr-only">, {status(m.user.id)}</span>
+          </li>
+        ))}
+      </ul>
+    </section>
+  );
+  return (
+    <Panel title="Members" onClose={onClose}>
+      {group("Online", online)}
+      {group("Offline", offline)}
     </Panel>
   );
 }

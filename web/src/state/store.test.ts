@@ -174,4 +174,16 @@ describe("the reducer", () => {
     state = reduce(state, d({ t: "ready", d: { ...ready(), servers: [] } }));
     expect(state.messages["1001"]).toBeUndefined();
   });
+
+  it("counts unread messages and mentions in channels not on screen; viewing clears them", () => {
+    const other: ChannelView = { ...GENERAL, id: "1002", name: "other", position: 1 };
+    let state = apply(d({ t: "ready", d: ready() }), d({ t: "channel.created", d: { channel: other } }), { type: "viewing", channelId: "1001" });
+    state = reduce(state, d({ t: "message.create", d: { message: msg("20") } }));
+    state = reduce(state, d({ t: "message.create", d: { message: msg("21", { channel_id: "1002" }) } }));
+    state = reduce(state, d({ t: "message.create", d: { message: msg("22", { channel_id: "1002", mention_user_ids: ["100"] }) } }));
+    state = reduce(state, d({ t: "message.create", d: { message: msg("23", { channel_id: "1002", author: ME }) } }));
+    expect(state.unread).toEqual({ "1002": { count: 2, mentions: 1 } });
+    state = reduce(state, { type: "viewing", channelId: "1002" });
+    expect(state.unread).toEqual({});
+  });
 });

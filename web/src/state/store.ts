@@ -38,6 +38,10 @@ export interface State {
   members: Record<string, Record<string, MemberView>>;
   /** A server the caller lost (kicked, banned, deleted) since the last look: shown once. */
   lostServer: string | null;
+  /** The channel on screen: its new messages are read as they come. */
+  viewing: string | null;
+  /** channel id → messages arrived since it was last viewed, and how many mention the caller. */
+  unread: Record<string, { count: number; mentions: number }>;
 }
 
 export const initialState: State = {
@@ -48,6 +52,8 @@ export const initialState: State = {
   presence: {},
   members: {},
   lostServer: null,
+  viewing: null,
+  unread: {},
 };
 
 export type Action =
@@ -64,6 +70,7 @@ export type Action =
   | { type: "left-server"; serverId: string }
   | { type: "joined-server"; server: ServerState }
   | { type: "lost-seen" }
+  | { type: "viewing"; channelId: string | null }
   | { type: "typing-expired"; now: number };
 
 const TYPING_MS = 8_000;
@@ -137,12 +144,27 @@ function applyReady(state: State, d: Extract<Dispatch, { t: "ready" }>["d"]): St
   return { ...state, me: d.user, servers, presence, messages, lostServer: null };
 }
 
+/** A new message in a channel not on screen, from someone else, is unread (and maybe a mention). */
+function countUnread(state: State, m: Message): State {
+  const me = state.me;
+  if (!me || m.author.id === me.id || m.channel_id === state.viewing) return state;
+  const myRoles = new Set(state.servers[m.server_id]?.member.roles ?? []);
+  const mentioned =
+    m.mention_everyone || (m.mention_user_ids ?? []).includes(me.id) || (m.mention_role_ids ?? []).some((id) => myRoles.has(id));
+  const was = state.unread[m.channel_id] ?? { count: 0, mentions: 0 };
+  return {
+    ...state,
+    unread: { ...state.unread, [m.channel_id]: { count: was.count + 1, mentions: was.mentions + (mentioned ? 1 : 0) } },
+  };
+}
+
 function applyMessageDispatch(state: State, dispatch: Dispatch): State {
   switch (dispatch.t) {
     case "message.create":
     case "message.update": {
       const m = dispatch.d.message;
-      const next = withChannel(state, m.channel_id, (c) => confirm(c, m, state.me?.id ?? null));
+      let next = withChannel(state, m.channel_id, (c) => confirm(c, m, state.me?.id ?? null));
+      if (dispatch.t === "message.create") next = countUnread(next, m);
       const typing = state.typing[m.channel_id];
       if (!typing?.[m.author.id]) return next;
       const rest = { ...typing };
@@ -335,6 +357,12 @@ export function reduce(state: State, action: Action): State {
       return { ...dropServer(state, action.serverId), lostServer: null };
     case "lost-seen":
       return { ...state, lostServer: null };
+    case "viewing": {
+      if (!action.channelId) return { ...state, viewing: null };
+      const unread = { ...state.unread };
+      delete unread[action.channelId];
+      return { ...state, viewing: action.channelId, unread };
+    }
     case "typing-expired": {
       let changed = false;
       const typing: State["typing"] = {};
