@@ -31,12 +31,30 @@ test("a dropped gateway connection resumes: what was sent meanwhile shows once",
   await expect(message(bo, "after the resume")).toHaveCount(1);
   await expect(message(bo, "while you were away")).toHaveCount(1);
   await expect(message(bo, "before the drop")).toHaveCount(1);
+
+  // Bo deletes his account: he is signed out at once.
+  await bo.getByLabel(/^Signed in as /).click();
+  const profile = bo.getByRole("dialog", { name: "Your profile" });
+  await profile.getByLabel("Password").fill("correct horse battery");
+  bo.once("dialog", (d) => void d.accept());
+  await profile.getByRole("button", { name: "Delete my account" }).click();
+  await expect(bo.getByRole("heading", { name: "Welcome back" })).toBeVisible();
 });
 
 test("stay logged in across reloads; logout returns to the login page; a revoked session too", async ({ browser }) => {
   const { ada, adaName } = await twoPeopleInOneServer(browser);
   await ada.reload();
   await expect(ada.getByLabel(`Signed in as ${adaName}`)).toBeVisible();
+  // Her profile: a status and an avatar, which then shows in her panel.
+  await ada.getByLabel(`Signed in as ${adaName}`).click();
+  const profile = ada.getByRole("dialog", { name: "Your profile" });
+  await profile.getByLabel("Status").selectOption("idle");
+  await profile.getByLabel(/Avatar/).setInputFiles({ name: "me.png", mimeType: "image/png", buffer: png(300, 300) });
+  await profile.getByRole("button", { name: "Save" }).click();
+  await expect(profile.getByRole("status")).toHaveText("Saved");
+  await profile.getByRole("button", { name: "Close" }).click();
+  const avatar = ada.locator('img[src*="/api/v1/media/public/"]').first();
+  await expect.poll(() => avatar.evaluate((img: HTMLImageElement) => img.naturalWidth)).toBe(256);
   // The same account in a second browser: logging out everywhere there ends this session too.
   const other = await browser.newContext();
   const page = await other.newPage();

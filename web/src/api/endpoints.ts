@@ -38,6 +38,7 @@ export function api(session: Session) {
     me: () => r<SelfUser>("GET", "/api/v1/auth/me"),
     logout: () => r<void>("POST", "/api/v1/auth/logout"),
     updateProfile: (body: Record<string, unknown>) => r<SelfUser>("PATCH", "/api/v1/users/me", body),
+    deleteAccount: (password: string) => r<void>("DELETE", "/api/v1/users/me", { password }),
 
     createServer: (name: string) => r<ServerView>("POST", "/api/v1/servers", { name }),
     server: (id: string) => r<ServerDetail>("GET", `/api/v1/servers/${id}`),
@@ -96,10 +97,11 @@ export async function upload(
   session: Session,
   file: File,
   onProgress: (fraction: number) => void,
+  purpose: "attachment" | "avatar" | "icon" = "attachment",
 ): Promise<MediaObject> {
   const token = await session.accessToken();
   const form = new FormData();
-  form.append("purpose", "attachment");
+  form.append("purpose", purpose);
   form.append("file", file, file.name);
   return new Promise((resolve, reject) => {
     const xhr = new XMLHttpRequest();

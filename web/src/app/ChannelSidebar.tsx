@@ -7,6 +7,8 @@ import { applyTheme, storedTheme } from "./theme";
 import { useApp } from "./context";
 import { channelPerms, serverPerms } from "./perms";
 import { InviteDialog } from "./InviteDialog";
+import { ProfileDialog } from "./ProfileDialog";
+import { Avatar } from "./Avatar";
 
 const ServerSettings = lazy(() => import("./ServerSettings"));
 
@@ -125,6 +127,7 @@ export function ChannelSidebar({ server, activeChannelId, onNavigate }: { server
 export function UserPanel() {
   const { state, api, session } = useApp();
   const [theme, setTheme] = useState(storedTheme());
+  const [profile, setProfile] = useState(false);
   const me = state.me!;
   async function logout() {
     try {
@@ -135,13 +138,19 @@ export function UserPanel() {
   }
   return (
     <div className="flex items-center gap-2 bg-rail/60 px-2 py-2 text-sm">
-      <span className="relative flex h-8 w-8 items-center justify-center rounded-full bg-accent text-white" aria-hidden="true">
-        {[...me.username][0]?.toUpperCase()}
+      <span className="relative h-8 w-8" aria-hidden="true">
+        <Avatar user={me} />
         <span className="absolute -bottom-0.5 -right-0.5 h-3 w-3 rounded-full border-2 border-panel bg-green-500" />
       </span>
-      <span className="min-w-0 flex-1 truncate font-medium" aria-label={`Signed in as ${me.username}`}>
+      <button
+        onClick={() => setProfile(true)}
+        className="min-w-0 flex-1 truncate rounded text-left font-medium hover:bg-hover"
+        aria-label={`Signed in as ${me.username}`}
+        title="Your profile"
+      >
         {me.username}
-      </span>
+      </button>
+      {profile && <ProfileDialog onClose={() => setProfile(false)} />}
       <button
         aria-label={theme === "dark" ? "Use the light theme" : "Use the dark theme"}
         onClick={() => {

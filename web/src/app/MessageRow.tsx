@@ -1,6 +1,7 @@
 import { memo, useState, type KeyboardEvent } from "react";
 import type { Attachment, Message } from "../api/types";
 import { AuthImage } from "./AuthImage";
+import { Avatar } from "./Avatar";
 import { Dialog } from "./Dialog";
 import { Markdown } from "./Markdown";
 
@@ -114,11 +115,7 @@ function MessageRowImpl({ message, actions, compact }: { message: Message; actio
       )}
       <div className="flex gap-3">
         <div className="w-8 shrink-0">
-          {!compact && (
-            <span className="flex h-8 w-8 items-center justify-center rounded-full bg-accent text-sm font-semibold text-white" aria-hidden="true">
-              {[...m.author.username][0]?.toUpperCase()}
-            </span>
-          )}
+          {!compact && <Avatar user={m.author} />}
         </div>
         <div className="min-w-0 flex-1">
           {!compact && (
