@@ -107,9 +107,14 @@ test("two people: invite, live chat, reply, react, edit, delete, private channel
   await expect(message(bo, "plot twist")).toBeVisible();
 
   // Bo writes in #general while Ada reads #secret: #general is unread for her until she opens it.
+  // He mentions her, picking her name from the suggestions: a mention count for her.
   await bo.getByRole("link", { name: "general" }).click();
-  await send(bo, "general", "back in general");
-  await expect(ada.getByRole("link", { name: "general" })).toHaveAccessibleDescription("unread");
+  const box = bo.getByRole("textbox", { name: "Message #general" });
+  await box.fill(`back in general, @${adaName.slice(0, 4)}`);
+  await bo.getByRole("option", { name: `@${adaName}` }).click();
+  await box.press("Enter");
+  await expect(message(bo, "back in general")).toContainText(`@${adaName}`);
+  await expect(ada.getByRole("link", { name: "general" })).toHaveAccessibleDescription("unread, 1 mention");
   await ada.getByRole("link", { name: "general" }).click();
   await expect(message(ada, "back in general")).toBeVisible();
   await expect(ada.getByRole("link", { name: "general" })).not.toHaveAccessibleDescription("unread");

@@ -16,6 +16,14 @@ export function ChannelPane({ server, channel }: { server: ServerState; channel:
     dispatch({ type: "viewing", channelId: channel.id });
     return () => dispatch({ type: "viewing", channelId: null });
   }, [dispatch, channel.id]);
+  // Names for mentions and their autocomplete: the first 1,000 members, once per server.
+  const sid = server.server.id;
+  const haveMembers = state.members[sid] !== undefined;
+  useEffect(() => {
+    if (!haveMembers) {
+      api.members(sid).then((members) => dispatch({ type: "members", serverId: sid, members }), () => undefined);
+    }
+  }, [api, dispatch, sid, haveMembers]);
   const [replyTo, setReplyTo] = useState<Message | null>(null);
   const [panel, setPanel] = useState<"pins" | "search" | "members" | null>(null);
   const perms = channelPerms(server, channel, me.id);
@@ -77,7 +85,13 @@ export function ChannelPane({ server, channel }: { server: ServerState; channel:
           {typing.length > 0 && `${typing.join(", ")} ${typing.length === 1 ? "is" : "are"} typing…`}
         </p>
         {has(perms, P.SEND_MESSAGES) ? (
-          <Composer channel={channel} replyTo={replyTo} onReplyDone={() => setReplyTo(null)} canAttach={has(perms, P.ATTACH_FILES)} />
+          <Composer
+            channel={channel}
+            replyTo={replyTo}
+            onReplyDone={() => setReplyTo(null)}
+            canAttach={has(perms, P.ATTACH_FILES)}
+            members={Object.values(members ?? {})}
+          />
         ) : (
           <p className="m-4 rounded bg-panel p-3 text-sm text-muted">You do not have permission to send messages in this channel.</p>
         )}

@@ -1,6 +1,6 @@
 import { useRef, useState, type DragEvent, type KeyboardEvent } from "react";
 import { upload } from "../api/endpoints";
-import type { ChannelView, MediaObject, Message } from "../api/types";
+import type { ChannelView, MediaObject, MemberView, Message } from "../api/types";
 import { Op } from "../gateway/protocol";
 import { useApp } from "./context";
 
@@ -24,17 +24,31 @@ export function Composer({
   replyTo,
   onReplyDone,
   canAttach,
+  members,
 }: {
   channel: ChannelView;
   replyTo: Message | null;
   onReplyDone: () => void;
   canAttach: boolean;
+  members: MemberView[];
 }) {
   const { api, dispatch, gateway, session } = useApp();
   const [text, setText] = useState("");
   const [uploads, setUploads] = useState<Upload[]>([]);
   const lastTyping = useRef(0);
   const fileInput = useRef<HTMLInputElement>(null);
+  const [picked, setPicked] = useState(0);
+  // "@ad" at the end of the text: suggest members whose name starts with it.
+  const query = /(?:^|\s)@([A-Za-z0-9_.-]{0,32})$/.exec(text)?.[1];
+  const suggestions =
+    query === undefined
+      ? []
+      : members.filter((m) => m.user.username.toLowerCase().startsWith(query.toLowerCase())).slice(0, 8);
+
+  function mention(member: MemberView) {
+    setText((t) => t.replace(/@([A-Za-z0-9_.-]{0,32})$/, `<@${member.user.id}> `));
+    setPicked(0);
+  }
 
   function typing() {
     const now = Date.now();
@@ -91,6 +105,19 @@ export function Composer({
   }
 
   function onKey(event: KeyboardEvent<HTMLTextAreaElement>) {
+    if (suggestions.length > 0) {
+      if (event.key === "ArrowDown" || event.key === "ArrowUp") {
+        event.preventDefault();
+        const step = event.key === "ArrowDown" ? 1 : -1;
+        setPicked((p) => (p + step + suggestions.length) % suggestions.length);
+        return;
+      }
+      if (event.key === "Enter" || event.key === "Tab") {
+        event.preventDefault();
+        mention(suggestions[Math.min(picked, suggestions.length - 1)]!);
+        return;
+      }
+    }
     if (event.key === "Enter" && !event.shiftKey) {
       event.preventDefault();
       void send();
@@ -136,6 +163,26 @@ export function Composer({
           ))}
         </ul>
       )}
+      {suggestions.length > 0 && (
+        <ul id="mention-suggestions" role="listbox" aria-label="Members to mention" className="rounded-t bg-panel p-1">
+          {suggestions.map((m, i) => (
+            <li
+              key={m.user.id}
+              id={`mention-${m.user.id}`}
+              role="option"
+              aria-selected={i === picked}
+              onMouseDown={(e) => {
+                e.preventDefault();
+                mention(m);
+              }}
+              className={`cursor-pointer rounded px-2 py-1 text-sm ${i === picked ? "bg-hover" : ""}`}
+            >
+              @{m.user.username}
+              {m.nickname && <span className="ml-2 text-muted">{m.nickname}</span>}
+            </li>
+          ))}
+        </ul>
+      )}
       <div className={`flex items-end gap-2 bg-panel px-3 py-2 ${replyTo || uploads.length ? "rounded-b" : "rounded"}`}>
         {canAttach && (
           <>
@@ -158,6 +205,9 @@ export function Composer({
         <textarea
           id="composer"
           aria-label={`Message #${channel.name}`}
+          aria-autocomplete="list"
+          aria-controls={suggestions.length > 0 ? "mention-suggestions" : undefined}
+          aria-activedescendant={suggestions[picked] ? `mention-${suggestions[picked]!.user.id}` : undefined}
           placeholder={`Message #${channel.name}`}
           rows={1}
           maxLength={4000}
