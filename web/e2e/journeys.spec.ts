@@ -30,6 +30,9 @@ test("two people: invite, live chat, reply, react, edit, delete, private channel
   await send(ada, "general", "Welcome, **friend**! Read `chapter 1` ||it ends well||");
   await expect(message(bo, "Welcome,")).toBeVisible();
   await expect(message(bo, "Welcome,").locator("strong")).toHaveText("friend");
+  // Typing shows on the other side (and stops with the message).
+  await bo.getByRole("textbox", { name: "Message #general" }).pressSequentially("Tha");
+  await expect(ada.getByText(`${boName} is typing…`)).toBeVisible();
   await send(bo, "general", "Thanks! Happy to be here");
   await expect(message(ada, "Happy to be here")).toBeVisible();
 
@@ -37,6 +40,15 @@ test("two people: invite, live chat, reply, react, edit, delete, private channel
   await ada.getByRole("button", { name: "Members" }).click();
   await expect(ada.getByRole("region", { name: "Online, 2" })).toContainText(boName);
   await ada.getByRole("button", { name: "Close members" }).click();
+
+  // Ada pins her welcome; both see it in the pins panel.
+  const pinned = message(ada, "Welcome,");
+  await pinned.hover();
+  await pinned.getByRole("button", { name: "Pin" }).click();
+  await expect(message(bo, "Welcome,")).toContainText("pinned");
+  await bo.getByRole("button", { name: "Pins" }).click();
+  await expect(bo.getByRole("complementary", { name: "Pinned messages" })).toContainText("Welcome,");
+  await bo.getByRole("button", { name: "Close pinned messages" }).click();
 
   // Hostile markup is shown as text, never run.
   await send(ada, "general", '<img src=x onerror="window.__pwned=1"><script>window.__pwned=1</script>');
