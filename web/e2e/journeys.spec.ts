@@ -71,6 +71,9 @@ test("two people: invite, live chat, reply, react, edit, delete, private channel
   await expect(boReply.getByRole("button", { name: /👍 1 reaction/ })).toBeVisible();
   await boReply.getByRole("button", { name: /👍 1 reaction/ }).click();
   await expect(reply.getByRole("button", { name: /👍 2 reactions/ })).toBeVisible();
+  // Who reacted, on hover.
+  await reply.getByRole("button", { name: /👍 2 reactions/ }).hover();
+  await expect(reply.getByRole("button", { name: /👍 2 reactions/ })).toHaveAccessibleDescription(/by .*(ada|bo).*, .*(ada|bo)/);
 
   // Bo edits his message; Ada sees the edit. Then he deletes it; it goes for both.
   await boReply.hover();

@@ -83,6 +83,11 @@ export function api(session: Session) {
       r<void>("DELETE", `/api/v1/channels/${channelId}/messages/${messageId}`),
     react: (channelId: string, messageId: string, emoji: string, on: boolean) =>
       r<void>(on ? "PUT" : "DELETE", `/api/v1/channels/${channelId}/messages/${messageId}/reactions/${e(emoji)}/@me`),
+    reactors: (channelId: string, messageId: string, emoji: string) =>
+      r<{ id: string; username: string }[]>(
+        "GET",
+        `/api/v1/channels/${channelId}/messages/${messageId}/reactions/${e(emoji)}?limit=25`,
+      ),
     pin: (channelId: string, messageId: string, on: boolean) =>
       r<void>(on ? "PUT" : "DELETE", `/api/v1/channels/${channelId}/messages/${messageId}/pin`),
     pins: (channelId: string) => r<Message[]>("GET", `/api/v1/channels/${channelId}/messages/pins`),

@@ -45,6 +45,7 @@ export function ChannelPane({ server, channel }: { server: ServerState; channel:
         document.getElementById("composer")?.focus();
       },
       react: (m, emoji, on) => void api.react(channel.id, m.id, emoji, on).catch(() => undefined),
+      whoReacted: async (m, emoji) => (await api.reactors(channel.id, m.id, emoji)).map((u) => u.username),
       edit: async (m, content) => {
         await api.edit(channel.id, m.id, content);
       },

@@ -17,6 +17,7 @@ export interface RowActions {
   roles: (id: string) => string;
   reply: (m: Message) => void;
   react: (m: Message, emoji: string, on: boolean) => void;
+  whoReacted: (m: Message, emoji: string) => Promise<string[]>;
   edit: (m: Message, content: string) => Promise<void>;
   remove: (m: Message) => void;
   pin: (m: Message, on: boolean) => void;
@@ -92,7 +93,13 @@ function Editor({ message, onSave, onCancel }: { message: Message; onSave: (cont
 function MessageRowImpl({ message, actions, compact }: { message: Message; actions: RowActions; compact: boolean }) {
   const [editing, setEditing] = useState(false);
   const [picking, setPicking] = useState(false);
+  const [who, setWho] = useState<Record<string, string>>({});
   const m = message;
+  const loadWho = (emoji: string) =>
+    void actions.whoReacted(m, emoji).then(
+      (names) => setWho((w) => ({ ...w, [emoji]: names.join(", ") })),
+      () => undefined,
+    );
   const reply = m.reply_to;
   return (
     <article
@@ -150,6 +157,10 @@ function MessageRowImpl({ message, actions, compact }: { message: Message; actio
                     aria-pressed={r.me}
                     aria-label={`${r.emoji} ${r.count} ${r.count === 1 ? "reaction" : "reactions"}${r.me ? ", including yours" : ""}`}
                     onClick={() => actions.react(m, r.emoji, !r.me)}
+                    onMouseEnter={() => loadWho(r.emoji)}
+                    onFocus={() => loadWho(r.emoji)}
+                    title={who[r.emoji] ? `Reacted: ${who[r.emoji]}` : undefined}
+                    aria-description={who[r.emoji] ? `by ${who[r.emoji]}` : undefined}
                     className={`rounded border px-1.5 text-sm ${r.me ? "border-accent bg-accent/20" : "border-transparent bg-panel"}`}
                   >
                     {r.emoji} <span>{r.count}</span>
