@@ -109,6 +109,15 @@ test("two people: invite, live chat, reply, react, edit, delete, private channel
   await send(ada, "general", "checkpoint after the private channel");
   await expect(message(bo, "checkpoint after the private channel")).toBeVisible();
   await expect(bo.getByRole("link", { name: "secret" })).toHaveCount(0);
+  // "Why can't he see it?": the explainer shows the default role's overwrite denying it.
+  settings = await openSettings(ada);
+  await settings.getByRole("tab", { name: "Permissions explained" }).click();
+  await settings.getByLabel("Member").selectOption({ label: boName });
+  await settings.getByLabel("Channel").selectOption({ label: "secret" });
+  await settings.getByRole("button", { name: "Explain" }).click();
+  await expect(settings.getByRole("region", { name: "Explanation" })).toContainText("channel overwrite for the default role");
+  await expect(settings.getByRole("region", { name: "Explanation" })).toContainText("nothing: the channel is hidden");
+  await settings.getByRole("button", { name: "Close" }).click();
 
   // The role opens it: Ada gives Bo "insiders", and the channel appears for him.
   settings = await openSettings(ada);

@@ -7,6 +7,7 @@ import type {
   MediaObject,
   MemberView,
   Message,
+  PermissionExplanation,
   RoleView,
   SearchResults,
   SelfUser,
@@ -65,6 +66,8 @@ export function api(session: Session) {
       r<ChannelView>("POST", `/api/v1/servers/${serverId}/channels`, body),
     setOverwrite: (channelId: string, targetId: string, kind: "role" | "member", allow: number, deny: number) =>
       r<void>("PUT", `/api/v1/channels/${channelId}/permissions/${targetId}`, { target_kind: kind, allow, deny }),
+    explain: (channelId: string, userId: string) =>
+      r<PermissionExplanation>("GET", `/api/v1/channels/${channelId}/permissions/explain?user_id=${userId}`),
     createInvite: (channelId: string) => r<InviteView>("POST", `/api/v1/channels/${channelId}/invites`, {}),
     invites: (serverId: string) => r<InviteView[]>("GET", `/api/v1/servers/${serverId}/invites`),
     revokeInvite: (code: string) => r<void>("DELETE", `/api/v1/invites/${e(code)}`),

@@ -23,6 +23,7 @@ export type OverwriteView = Guilds["schemas"]["OverwriteView"];
 export type InvitePreview = Guilds["schemas"]["InvitePreview"];
 export type InviteView = Guilds["schemas"]["InviteView"];
 export type UserSummary = Guilds["schemas"]["UserSummary"];
+export type PermissionExplanation = Guilds["schemas"]["PermissionExplanation"];
 
 export type Message = Messages["schemas"]["MessageOut"];
 export type Reaction = Messages["schemas"]["ReactionOut"];

@@ -1,19 +1,20 @@
 import { useCallback, useEffect, useState, type FormEvent } from "react";
 import { ApiError } from "../api/client";
 import type { Ban, AuditEntry } from "../api/endpoints";
-import type { InviteView, MemberView, RoleView } from "../api/types";
+import type { InviteView, MemberView, PermissionExplanation, RoleView } from "../api/types";
 import { has, mayModerate, P, rank, type PermissionName } from "../state/permissions";
 import type { ServerState } from "../state/store";
 import { useApp } from "./context";
 import { Dialog } from "./Dialog";
 import { membershipOf, serverPerms } from "./perms";
 
-type Tab = "members" | "roles" | "channels" | "invites" | "bans" | "audit";
+type Tab = "members" | "roles" | "channels" | "explain" | "invites" | "bans" | "audit";
 
 const LABELS: Record<Tab, string> = {
   members: "Members",
   roles: "Roles",
   channels: "Channels",
+  explain: "Permissions explained",
   invites: "Invites",
   bans: "Bans",
   audit: "Audit log",
@@ -28,6 +29,7 @@ export default function ServerSettings({ server, onClose }: { server: ServerStat
       ["members", P.KICK_MEMBERS | P.BAN_MEMBERS | P.MANAGE_ROLES],
       ["roles", P.MANAGE_ROLES],
       ["channels", P.MANAGE_CHANNELS],
+      ["explain", P.MANAGE_ROLES],
       ["invites", P.MANAGE_SERVER],
       ["bans", P.BAN_MEMBERS],
       ["audit", P.VIEW_AUDIT_LOG],
@@ -57,6 +59,7 @@ export default function ServerSettings({ server, onClose }: { server: ServerStat
         {tab === "members" && <Members server={server} fail={fail} />}
         {tab === "roles" && <Roles server={server} fail={fail} />}
         {tab === "channels" && <Channels server={server} fail={fail} />}
+        {tab === "explain" && <Explain server={server} fail={fail} />}
         {tab === "invites" && <Invites server={server} fail={fail} />}
         {tab === "bans" && <Bans server={server} fail={fail} />}
         {tab === "audit" && <Audit server={server} fail={fail} />}
@@ -380,4 +383,78 @@ function Audit({ server, fail }: Props) {
       ))}
     </ol>
   );
+}
+
+/** "Why can't they post?": every step of a member's permissions in a channel, as guilds computes them. */
+function Explain({ server, fail }: Props) {
+  const { api, state, dispatch } = useApp();
+  const sid = server.server.id;
+  const members = Object.values(state.members[sid] ?? {});
+  const channels = server.channels.filter((c) => c.kind !== "category");
+  const [result, setResult] = useState<PermissionExplanation | null>(null);
+  useEffect(() => {
+    if (members.length === 0) api.members(sid).then((list) => dispatch({ type: "members", serverId: sid, members: list }), fail);
+  }, [api, dispatch, sid, fail, members.length]);
+  async function submit(event: FormEvent<HTMLFormElement>) {
+    event.preventDefault();
+    const data = new FormData(event.currentTarget);
+    try {
+      setResult(await api.explain(String(data.get("channel")), String(data.get("member"))));
+    } catch (caught) {
+      fail(caught);
+    }
+  }
+  const names = Object.fromEntries(server.roles.map((r) => [r.id, r.name]));
+  return (
+    <div className="space-y-3">
+      <form onSubmit={submit} className="flex flex-wrap items-end gap-2 text-sm">
+        <label>
+          <span className="block text-muted">Member</span>
+          <select name="member" className="rounded bg-bg px-2 py-1">
+            {members.map((m) => (
+              <option key={m.user.id} value={m.user.id}>
+                {m.user.username}
+              </option>
+            ))}
+          </select>
+        </label>
+        <label>
+          <span className="block text-muted">Channel</span>
+          <select name="channel" className="rounded bg-bg px-2 py-1">
+            {channels.map((c) => (
+              <option key={c.id} value={c.id}>
+                {c.name}
+              </option>
+            ))}
+          </select>
+        </label>
+        <button className="rounded bg-accent px-3 py-1 text-white">Explain</button>
+      </form>
+      {result && (
+        <div aria-label="Explanation" role="region" className="text-sm">
+          <ol className="space-y-1">
+            {result.steps.map((step, i) => (
+              <li key={i} className="rounded bg-bg px-2 py-1">
+                {step.what.replace(/^role (\d+)$/, (_, id: string) => `role ${names[id] ?? id}`)}
+                {(step.allow !== 0 || step.deny !== 0) && (
+                  <span className="ml-2 text-muted">
+                    {step.allow !== 0 && `allows ${namesOf(BigInt(step.allow)).join(", ")}`}
+                    {step.allow !== 0 && step.deny !== 0 && "; "}
+                    {step.deny !== 0 && `denies ${namesOf(BigInt(step.deny)).join(", ")}`}
+                  </span>
+                )}
+              </li>
+            ))}
+          </ol>
+          <p className="mt-2">
+            <strong>Result:</strong> {result.granted.length ? result.granted.join(", ").toLowerCase().replaceAll("_", " ") : "nothing: the channel is hidden"}
+          </p>
+        </div>
+      )}
+    </div>
+  );
+}
+
+function namesOf(bits: bigint): string[] {
+  return PERMISSION_NAMES.filter((n) => (bits & P[n]) !== 0n).map((n) => n.toLowerCase().replaceAll("_", " "));
 }
