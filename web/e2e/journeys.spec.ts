@@ -97,7 +97,12 @@ test("two people: invite, live chat, reply, react, edit, delete, private channel
   await settings.getByRole("tab", { name: "Roles" }).click();
   await settings.getByLabel("New role name").fill("insiders");
   await settings.getByRole("button", { name: "Create role" }).click();
-  await expect(settings.getByRole("button", { name: "insiders" })).toBeVisible();
+  await expect(settings.getByRole("button", { name: "insiders", exact: true })).toBeVisible();
+  // Roles are ordered highest first; moving "insiders" up puts it above "moderator".
+  const roleNames = () => settings.getByRole("list", { name: "Roles" }).getByRole("button").allTextContents();
+  const before = await roleNames();
+  await settings.getByRole("button", { name: "Move insiders up" }).click();
+  await expect.poll(async () => (await roleNames()).indexOf("insiders")).toBeLessThan(before.indexOf("insiders"));
   await settings.getByRole("tab", { name: "Channels" }).click();
   await settings.getByLabel("Channel name").fill("secret");
   await settings.getByLabel(/Private channel/).check();

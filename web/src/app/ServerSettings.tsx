@@ -234,9 +234,28 @@ function RoleEditor({ role, editable, myPerms, isOwner, fail }: { role: RoleView
             Save role
           </button>
           {!role.default && (
-            <button type="button" onClick={() => void api.deleteRole(role.server_id, role.id).catch(fail)} className="rounded bg-red-700 px-3 py-1 text-sm text-white">
-              Delete role
-            </button>
+            <>
+              <button
+                type="button"
+                aria-label={`Move ${role.name} up`}
+                onClick={() => void api.updateRole(role.server_id, role.id, { position: role.position + 1 }).catch(fail)}
+                className="rounded bg-bg px-2 py-1 text-sm"
+              >
+                ↑
+              </button>
+              <button
+                type="button"
+                aria-label={`Move ${role.name} down`}
+                disabled={role.position <= 1}
+                onClick={() => void api.updateRole(role.server_id, role.id, { position: role.position - 1 }).catch(fail)}
+                className="rounded bg-bg px-2 py-1 text-sm disabled:opacity-40"
+              >
+                ↓
+              </button>
+              <button type="button" onClick={() => void api.deleteRole(role.server_id, role.id).catch(fail)} className="rounded bg-red-700 px-3 py-1 text-sm text-white">
+                Delete role
+              </button>
+            </>
           )}
           {saved && <span role="status" className="text-sm text-muted">Saved</span>}
         </div>
