@@ -23,9 +23,12 @@ export interface RowActions {
   pin: (m: Message, on: boolean) => void;
 }
 
+// One formatter for every row: toLocaleTimeString builds a new one per call, which is what
+// dominated mounting rows while scrolling fast.
+const TIME = new Intl.DateTimeFormat([], { hour: "2-digit", minute: "2-digit" });
+
 function time(iso: string): string {
-  const d = new Date(iso);
-  return d.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
+  return TIME.format(new Date(iso));
 }
 
 function Attachments({ attachments }: { attachments: Attachment[] }) {
