@@ -1,5 +1,5 @@
 import { expect, test } from "@playwright/test";
-import { message, png, send, shot, twoPeopleInOneServer } from "./support";
+import { message, openSettings, png, send, shot, twoPeopleInOneServer } from "./support";
 
 test("an uploaded image: progress, then both people see its thumbnail and open it", async ({ browser }) => {
   const { ada, bo } = await twoPeopleInOneServer(browser);
@@ -14,6 +14,17 @@ test("an uploaded image: progress, then both people see its thumbnail and open i
     await expect.poll(() => image.evaluate((img: HTMLImageElement) => img.naturalWidth)).toBe(256);
   }
   await shot(bo, "06-image");
+
+  // Ada gives the server an icon: both see it in their server list.
+  const settings = await openSettings(ada);
+  await settings.getByLabel(/^Icon/).setInputFiles({ name: "icon.png", mimeType: "image/png", buffer: png(128, 128) });
+  await settings.getByRole("button", { name: "Save" }).click();
+  await expect(settings.getByRole("status")).toHaveText("Saved");
+  await settings.getByRole("button", { name: "Close" }).click();
+  for (const page of [ada, bo]) {
+    const icon = page.getByRole("navigation", { name: "Servers" }).locator('img[src*="/api/v1/media/public/"]');
+    await expect.poll(() => icon.evaluate((img: HTMLImageElement) => img.naturalWidth)).toBeGreaterThan(0);
+  }
   await message(bo, "look at this").getByRole("button", { name: "Open image sunset.png" }).click();
   const lightbox = bo.getByRole("dialog", { name: "sunset.png" });
   await expect.poll(() => lightbox.getByRole("img").evaluate((img: HTMLImageElement) => img.naturalWidth)).toBe(640);

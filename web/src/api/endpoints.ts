@@ -43,6 +43,7 @@ export function api(session: Session) {
 
     createServer: (name: string) => r<ServerView>("POST", "/api/v1/servers", { name }),
     server: (id: string) => r<ServerDetail>("GET", `/api/v1/servers/${id}`),
+    updateServer: (id: string, body: Record<string, unknown>) => r<ServerView>("PATCH", `/api/v1/servers/${id}`, body),
     channels: (serverId: string) => r<ChannelView[]>("GET", `/api/v1/servers/${serverId}/channels`),
     channel: (id: string) => r<ChannelDetail>("GET", `/api/v1/channels/${id}`),
     roles: (serverId: string) => r<RoleView[]>("GET", `/api/v1/servers/${serverId}/roles`),

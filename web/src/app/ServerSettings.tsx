@@ -1,5 +1,6 @@
 import { useCallback, useEffect, useState, type FormEvent } from "react";
 import { ApiError } from "../api/client";
+import { upload } from "../api/endpoints";
 import type { Ban, AuditEntry } from "../api/endpoints";
 import type { InviteView, MemberView, PermissionExplanation, RoleView } from "../api/types";
 import { has, mayModerate, P, rank, type PermissionName } from "../state/permissions";
@@ -8,9 +9,10 @@ import { useApp } from "./context";
 import { Dialog } from "./Dialog";
 import { membershipOf, serverPerms } from "./perms";
 
-type Tab = "members" | "roles" | "channels" | "explain" | "invites" | "bans" | "audit";
+type Tab = "overview" | "members" | "roles" | "channels" | "explain" | "invites" | "bans" | "audit";
 
 const LABELS: Record<Tab, string> = {
+  overview: "Overview",
   members: "Members",
   roles: "Roles",
   channels: "Channels",
@@ -26,6 +28,7 @@ export default function ServerSettings({ server, onClose }: { server: ServerStat
   const perms = serverPerms(server, state.me!.id);
   const tabs: Tab[] = (
     [
+      ["overview", P.MANAGE_SERVER],
       ["members", P.KICK_MEMBERS | P.BAN_MEMBERS | P.MANAGE_ROLES],
       ["roles", P.MANAGE_ROLES],
       ["channels", P.MANAGE_CHANNELS],
@@ -56,6 +59,7 @@ export default function ServerSettings({ server, onClose }: { server: ServerStat
         </p>
       )}
       <div role="tabpanel" aria-label={LABELS[tab]}>
+        {tab === "overview" && <Overview server={server} fail={fail} />}
         {tab === "members" && <Members server={server} fail={fail} />}
         {tab === "roles" && <Roles server={server} fail={fail} />}
         {tab === "channels" && <Channels server={server} fail={fail} />}
@@ -476,4 +480,52 @@ function Explain({ server, fail }: Props) {
 
 function namesOf(bits: bigint): string[] {
   return PERMISSION_NAMES.filter((n) => (bits & P[n]) !== 0n).map((n) => n.toLowerCase().replaceAll("_", " "));
+}
+
+/** Name, description and icon (an upload with purpose "icon", linked by guilds). */
+function Overview({ server, fail }: Props) {
+  const { api, session, dispatch } = useApp();
+  const [saved, setSaved] = useState(false);
+  const [progress, setProgress] = useState<number | null>(null);
+  async function save(event: FormEvent<HTMLFormElement>) {
+    event.preventDefault();
+    const data = new FormData(event.currentTarget);
+    const body: Record<string, unknown> = {
+      name: String(data.get("name") ?? "").trim(),
+      description: String(data.get("description") ?? "").trim() || null,
+    };
+    const icon = data.get("icon");
+    setSaved(false);
+    try {
+      if (icon instanceof File && icon.size > 0) {
+        setProgress(0);
+        body.icon = (await upload(session, icon, setProgress, "icon")).id;
+      }
+      dispatch({ type: "server", server: await api.updateServer(server.server.id, body) });
+      setSaved(true);
+    } catch (caught) {
+      fail(caught);
+    } finally {
+      setProgress(null);
+    }
+  }
+  return (
+    <form onSubmit={save} className="space-y-2 text-sm">
+      <label className="block">
+        <span className="text-muted">Server name</span>
+        <input name="name" required maxLength={100} defaultValue={server.server.name} className="mt-1 w-full rounded bg-bg px-2 py-1" />
+      </label>
+      <label className="block">
+        <span className="text-muted">Description</span>
+        <textarea name="description" maxLength={1000} defaultValue={server.server.description ?? ""} className="mt-1 w-full rounded bg-bg px-2 py-1" />
+      </label>
+      <label className="block">
+        <span className="text-muted">Icon (PNG, JPEG, WebP or GIF)</span>
+        <input name="icon" type="file" accept="image/png,image/jpeg,image/webp,image/gif" className="mt-1 w-full" />
+      </label>
+      {progress !== null && <progress aria-label="Uploading the icon" max={1} value={progress} className="w-full" />}
+      <button className="rounded bg-accent px-3 py-1 text-white">Save</button>
+      {saved && <p role="status" className="text-muted">Saved</p>}
+    </form>
+  );
 }
