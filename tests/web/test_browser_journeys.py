@@ -13,6 +13,7 @@ to ``docs/screens/`` by running with ``HARMONIQ_SCREENS_DIR=docs/screens``.
 from __future__ import annotations
 
 import os
+import re
 import secrets
 import shutil
 import subprocess
@@ -108,5 +109,12 @@ def test_browser_journeys(web_fleet: Fleet, tmp_path: Path) -> None:
     report = result.stdout + result.stderr
     print(report)
     assert result.returncode == 0, f"the browser journeys failed:\n{report[-8000:]}"
-    assert " passed" in report and " failed" not in report, report[-4000:]
+    # Every journey ran and passed (none skipped or filtered out by accident).
+    journeys = sum(
+        len(re.findall(r"^test\(", spec.read_text(), flags=re.MULTILINE))
+        for spec in (WEB / "e2e").glob("*.spec.ts")
+    )
+    assert journeys >= 5
+    assert re.search(rf"^\s*{journeys} passed", report, flags=re.MULTILINE), report[-4000:]
+    assert " failed" not in report, report[-4000:]
     assert any(screens.glob("*.png")), "the journeys save screenshots"
