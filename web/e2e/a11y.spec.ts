@@ -35,4 +35,9 @@ test("the main views have no serious accessibility violations, dark and light, w
   await bo.getByRole("button", { name: "Open navigation" }).click();
   await expect(bo.getByRole("navigation", { name: "Servers" })).toBeVisible();
   await audit(bo, "navigation at phone width");
+
+  // Bo leaves the server from there: it is gone from his list.
+  bo.once("dialog", (d) => void d.accept());
+  await bo.getByRole("button", { name: "Leave server" }).click();
+  await expect(bo.getByRole("navigation", { name: "Servers" }).getByRole("button", { name: /^Club / })).toHaveCount(0);
 });

@@ -15,6 +15,19 @@ test("an uploaded image: progress, then both people see its thumbnail and open i
   }
   await shot(bo, "06-image");
 
+  // Bo drops a file onto the message box: it uploads and goes out with his message.
+  await bo.evaluate(() => {
+    const transfer = new DataTransfer();
+    transfer.items.add(new File(["notes for the club"], "notes.txt", { type: "text/plain" }));
+    const target = document.getElementById("composer")!;
+    target.dispatchEvent(new DragEvent("dragover", { bubbles: true, cancelable: true, dataTransfer: transfer }));
+    target.dispatchEvent(new DragEvent("drop", { bubbles: true, cancelable: true, dataTransfer: transfer }));
+  });
+  await expect(bo.getByRole("list", { name: "Attachments" })).toContainText("notes.txt");
+  await send(bo, "general", "the notes");
+  // Not an image: a download card for both.
+  await expect(message(ada, "the notes").getByRole("link", { name: /notes\.txt/ })).toBeVisible();
+
   // Ada gives the server an icon: both see it in their server list.
   const settings = await openSettings(ada);
   await settings.getByLabel(/^Icon/).setInputFiles({ name: "icon.png", mimeType: "image/png", buffer: png(128, 128) });

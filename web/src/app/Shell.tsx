@@ -33,11 +33,19 @@ export default function Shell({ session }: { session: Session }) {
   const client = useMemo(() => api(session), [session]);
   const selfId = useRef<string | null>(session.userId);
 
+  // Each server's count of channel/role events: a refresh whose answer was asked before the
+  // latest one is stale (it could bring back a channel deleted meanwhile) and is asked again.
+  const versions = useRef(new Map<string, number>());
   const refreshServer = useCallback(
     async (serverId: string) => {
-      const [channels, roles] = await Promise.all([client.channels(serverId), client.roles(serverId)]);
-      dispatch({ type: "channels", serverId, channels });
-      dispatch({ type: "roles", serverId, roles });
+      for (let attempt = 0; attempt < 3; attempt++) {
+        const asked = versions.current.get(serverId) ?? 0;
+        const [channels, roles] = await Promise.all([client.channels(serverId), client.roles(serverId)]);
+        if ((versions.current.get(serverId) ?? 0) !== asked) continue;
+        dispatch({ type: "channels", serverId, channels });
+        dispatch({ type: "roles", serverId, roles });
+        return;
+      }
     },
     [client],
   );
@@ -62,6 +70,10 @@ export default function Shell({ session }: { session: Session }) {
   const onDispatch = useCallback(
     (d: Dispatch) => {
       dispatch({ type: "dispatch", dispatch: d, now: Date.now() });
+      if (d.t.startsWith("channel.") || d.t.startsWith("role.") || d.t === "member.updated") {
+        const sid = "channel" in d.d ? d.d.channel.server_id : "role" in d.d ? d.d.role.server_id : "member" in d.d ? d.d.member.server_id : (d.d as { server_id: string }).server_id;
+        versions.current.set(sid, (versions.current.get(sid) ?? 0) + 1);
+      }
       if (d.t === "ready") selfId.current = d.d.user.id;
       if (d.t === "member.joined" && d.d.member.user.id === selfId.current) {
         void addServer(d.d.member.server_id).catch(() => undefined);
