@@ -46,6 +46,7 @@ def main() -> int:
             public_port=int(os.environ.get("HARMONIQ_PUBLIC_PORT", "8080")),
             namespace=os.environ.get("HARMONIQ_NAMESPACE", "harmoniq"),
             instances=_instances(os.environ.get("HARMONIQ_DEV_INSTANCES", "")),
+            web_root=ROOT / "web" / "dist",  # built by `make web` (a prerequisite of make dev)
         )
         fleet.start()
         try:

@@ -114,6 +114,8 @@ class Fleet:
     extra_env: dict[str, str] = field(default_factory=dict)
     # The object store (media): given, or started by the caller (testing.s3.S3Stack).
     s3: S3Server | None = None
+    # The built web client nginx serves at / (make dev builds it; absent: only the API).
+    web_root: Path | None = None
     services: list[ServiceEntry] = field(default_factory=load_services)
     processes: dict[str, list[Process]] = field(default_factory=dict)
     nginx: Process | None = None
@@ -221,7 +223,9 @@ class Fleet:
             f"harmoniq_{name}": [("127.0.0.1", p.port) for p in processes]
             for name, processes in self.processes.items()
         }
-        return nginx_config.render(self.work_dir / "nginx", self.public_port, upstreams)
+        return nginx_config.render(
+            self.work_dir / "nginx", self.public_port, upstreams, web_root=self.web_root
+        )
 
     def start_nginx(self) -> Process:
         conf = self.render_nginx()

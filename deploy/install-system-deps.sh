@@ -7,7 +7,9 @@
 #   kubectl     for its kustomize, which renders deploy/k8s (tests/deploy/test_k8s.py); not in
 #               Debian's own archive: taken from whichever apt source has it (Kubernetes'
 #               pkgs.k8s.io, Google Cloud's), else this script says how to get it and fails
-# Idempotent: does nothing when both are there. Debian/Ubuntu through apt-get, as root or with
+#   nodejs, npm  build the web client (web/) and run its tests (Node >= 20.19, checked below)
+#   chromium     the browser the web client's Playwright journeys drive (no tool downloads one)
+# Idempotent: does nothing when all are there. Debian/Ubuntu through apt-get, as root or with
 # sudo; anywhere else it prints what to install and exits non-zero.
 #
 # Debian 12 (bookworm) has `nginx` (1.22, the full server; `nginx-light` is only a transitional
@@ -24,6 +26,24 @@ have_nginx() { command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ]; }
 have_coturn() { command -v turnserver >/dev/null 2>&1 || [ -x /usr/bin/turnserver ]; }
 have_promtool() { command -v promtool >/dev/null 2>&1 || [ -x /usr/bin/promtool ]; }
 have_kubectl() { command -v kubectl >/dev/null 2>&1; }
+have_node() { command -v node >/dev/null 2>&1; }
+have_npm() { command -v npm >/dev/null 2>&1; }
+have_chromium() { command -v chromium >/dev/null 2>&1 || [ -x /usr/bin/chromium ]; }
+
+# Vite (web/) needs Node 20.19 or later; an older node is reported, not silently used.
+check_node() {
+  have_node || return 0
+  local version major minor
+  version=$(node -p 'process.versions.node' 2>/dev/null || echo 0.0.0)
+  major=${version%%.*}
+  minor=${version#*.}
+  minor=${minor%%.*}
+  if [ "$major" -lt 20 ] || { [ "$major" -eq 20 ] && [ "$minor" -lt 19 ]; }; then
+    echo "install-system-deps: node $version is too old for the web client (needs >= 20.19)." >&2
+    echo "  Install a newer nodejs package (e.g. from bookworm-backports or trixie)." >&2
+    return 1
+  fi
+}
 
 need=()
 have_nginx || need+=(nginx)
@@ -38,14 +58,18 @@ if ! have_kubectl; then
     exit 1
   fi
 fi
+have_node || need+=(nodejs)
+have_npm || need+=(npm)
+have_chromium || need+=(chromium)
 if [ ${#need[@]} -eq 0 ]; then
+  check_node
   exit 0
 fi
 
 manual="sudo apt-get update && sudo apt-get install -y ${need[*]}"
 if ! command -v apt-get >/dev/null 2>&1; then
-  echo "Harmoniq needs: ${need[*]} (nginx >= 1.18, coturn >= 4.5) from your package manager," >&2
-  echo "e.g. 'brew install nginx coturn' or 'sudo dnf install nginx coturn'." >&2
+  echo "Harmoniq needs: ${need[*]} (nginx >= 1.18, coturn >= 4.5, node >= 20.19) from your" >&2
+  echo "package manager, e.g. 'brew install nginx coturn node chromium' or 'sudo dnf install …'." >&2
   exit 1
 fi
 if [ "$(id -u)" -eq 0 ]; then
@@ -109,6 +133,7 @@ done
 # systemd hosts: the packages enable their units; ours run from make dev instead.
 if [ -d /run/systemd/system ] && command -v systemctl >/dev/null 2>&1; then
   for package in "${need[@]}"; do
+    case "$package" in nginx | coturn | prometheus) ;; *) continue ;; esac   # the others have no daemon
     run systemctl disable --now "$package.service" >/dev/null 2>&1 || true
   done
 fi
@@ -116,4 +141,8 @@ fi
 have_nginx || { echo "install-system-deps: nginx is still missing; run: $manual" >&2; exit 1; }
 have_coturn || { echo "install-system-deps: coturn is still missing; run: $manual" >&2; exit 1; }
 have_promtool || { echo "install-system-deps: promtool is still missing; run: $manual" >&2; exit 1; }
+have_node || { echo "install-system-deps: node is still missing; run: $manual" >&2; exit 1; }
+have_npm || { echo "install-system-deps: npm is still missing; run: $manual" >&2; exit 1; }
+have_chromium || { echo "install-system-deps: chromium is still missing; run: $manual" >&2; exit 1; }
+check_node
 echo "install-system-deps: done ($("$(command -v nginx || echo /usr/sbin/nginx)" -v 2>&1))" >&2

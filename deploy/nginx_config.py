@@ -40,6 +40,7 @@ INSTALL_HINT = (
     "(Debian/Ubuntu: sudo apt-get install -y nginx; macOS: brew install nginx)"
 )
 _UPSTREAM_NAME = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
+_PATH = re.compile(r"^/[A-Za-z0-9._/+@-]{0,4000}$")  # nothing that could end the quoted string
 _HOST = re.compile(r"^[A-Za-z0-9.:\[\]-]{1,253}$")
 
 
@@ -123,14 +124,27 @@ def worker_connections() -> tuple[int, int]:
     return connections, connections + 64
 
 
-def render(prefix_dir: Path, public_port: int, upstreams: dict[str, list[tuple[str, int]]]) -> Path:
+def render(
+    prefix_dir: Path,
+    public_port: int,
+    upstreams: dict[str, list[tuple[str, int]]],
+    web_root: Path | None = None,
+) -> Path:
     """Write ``nginx.conf`` and ``upstreams.conf`` into ``prefix_dir`` (created with its temp
     dirs) and return the path of ``nginx.conf``.
 
     ``upstreams`` maps upstream names (``harmoniq_<service>``) to the ``(host, port)`` of each
     instance. Rendering again and sending nginx SIGHUP applies a changed set of instances.
+    ``web_root`` is the built web client served at ``/`` (``web/dist``); without one, an empty
+    directory in the prefix, so every non-API path is a 404.
     """
     prefix = Path(prefix_dir).resolve()
+    if web_root is None:
+        web_root = prefix / "web"
+        web_root.mkdir(parents=True, exist_ok=True)
+    web = Path(web_root).resolve()
+    if not _PATH.match(str(web)):
+        raise ValueError(f"bad web root {str(web)!r}")
     if not 0 < int(public_port) < 65536:
         raise ValueError(f"bad public port {public_port!r}")
     for name in TEMP_DIRS:
@@ -144,6 +158,7 @@ def render(prefix_dir: Path, public_port: int, upstreams: dict[str, list[tuple[s
         PUBLIC_PORT=int(public_port),
         DEPLOY_NGINX=str(NGINX_DIR),
         USER_LINE=_user_line(),
+        WEB_ROOT=str(web),
     )
     path = prefix / "nginx.conf"
     _write(path, conf)

@@ -441,6 +441,13 @@ def test_dockerfile_has_the_targets_compose_builds(compose: dict[str, Any]) -> N
     stages = set(re.findall(r"^FROM\s+\S+\s+AS\s+(\S+)", text, flags=re.MULTILINE | re.IGNORECASE))
     for name, service in _services(compose).items():
         build = service.get("build")
+        if build and name == "nginx":  # the edge: nginx with the built web client
+            web = (ROOT / "deploy/docker/Dockerfile.web").read_text()
+            assert build["dockerfile"] == "deploy/docker/Dockerfile.web"
+            assert build["target"] == "runtime" and " AS runtime" in web
+            assert "npm ci" in web and "FROM nginx:${NGINX_VERSION}-alpine" in web
+            assert "/usr/share/harmoniq/web" in web
+            continue
         if build:
             assert build["dockerfile"] == "deploy/docker/Dockerfile.service", name
             assert build["context"] == "."

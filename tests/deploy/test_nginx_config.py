@@ -491,7 +491,7 @@ def test_nginx_errors_are_json(edge: Edge) -> None:
     assert status == 404
     assert headers["Content-Type"] == "application/json"
     assert _json(body) == {"code": "not_found", "message": "no such route", "errors": []}
-    assert edge.request("GET", "/")[0] == 404
+    assert edge.request("GET", "/")[0] == 404  # no web client built into this prefix
     status, _, body = edge.request("GET", "/health")
     assert (status, _json(body)) == (200, {"status": "ok"})
 
@@ -682,7 +682,7 @@ def test_security_headers_on_every_kind_of_response(edge: Edge) -> None:
 def test_no_location_can_drop_the_inherited_headers() -> None:
     """add_header in a location replaces every inherited one: only server level may use it,
     every server includes the shared headers and errors, and HSTS lives only in tls.conf."""
-    for name in ("routes.conf", "errors.conf"):
+    for name in ("routes.conf", "errors.conf", "web.conf"):
         text = _uncommented(NGINX_DIR / name)
         for block in re.findall(r"location[^{]*\{([^}]*)\}", text):
             assert "add_header" not in block, (name, block)
@@ -695,7 +695,7 @@ def test_no_location_can_drop_the_inherited_headers() -> None:
         blocks = re.findall(r"server\s*\{(.*?)\n\s*\}", text, flags=re.DOTALL)
         assert blocks, name
         for block in blocks:
-            for include in ("security_headers.conf", "errors.conf", "routes.conf"):
+            for include in ("security_headers.conf", "errors.conf", "routes.conf", "web.conf"):
                 assert include in block, (name, include)
             assert ("tls.conf" in block) == ("ssl" in block), name
     hsts = [
@@ -750,3 +750,65 @@ def test_https_server_adds_hsts_and_plain_http_does_not(
     status, headers, body = _raw(port, _request(b"GET /%zz HTTP/1.1"))
     _assert_json_error(status, headers, body, "invalid_request")
     assert "strict-transport-security" not in headers
+
+
+# --- the web client ------------------------------------------------------------------------------
+@pytest.fixture
+def web_edge(tmp_path: Path) -> Iterator[Edge]:
+    """The dev config serving a (tiny) built web client, in front of the stub services."""
+    web = tmp_path / "dist"
+    (web / "assets").mkdir(parents=True)
+    (web / "index.html").write_text("<!doctype html><title>Harmoniq</title>")
+    (web / "assets" / "index-abc123.js").write_text("console.log(1)")
+    stubs = _stub_servers()
+    port = _free_port()
+    conf = nginx_config.render(
+        tmp_path / "nginx",
+        port,
+        {f"harmoniq_{n}": [("127.0.0.1", s.server_address[1])] for n, s in stubs.items()},
+        web_root=web,
+    )
+    nginx_config.check(conf)
+    try:
+        with _running_nginx(nginx_config.command(conf), [port], conf.parent / "error.log"):
+            yield Edge(port, stubs, conf.parent)
+    finally:
+        _stop_stubs(stubs)
+
+
+def test_web_client_is_served_with_history_fallback(web_edge: Edge) -> None:
+    """/ and the client's own routes answer index.html (never cached); hashed assets are cached
+    for long; a missing asset and an unknown API path are 404s, not the app; every API route
+    and the gateway still reach their services; security headers on all of it."""
+    for path in ("/", "/channels/1/2", "/invite/ZCG5VnpgsAB4", "/login?next=%2Fchannels"):
+        status, raw_headers, body = web_edge.request("GET", path)
+        headers = {k.lower(): v for k, v in raw_headers.items()}
+        assert status == 200, path
+        assert body.startswith(b"<!doctype html>"), path
+        assert headers["content-type"].startswith("text/html")
+        assert headers["cache-control"] == "no-cache", path
+        for header, value in SECURITY_HEADERS.items():
+            assert headers.get(header) == value, (path, header)
+    status, headers, body = web_edge.request("GET", "/assets/index-abc123.js")
+    assert (status, body) == (200, b"console.log(1)")
+    assert headers["Cache-Control"] == "max-age=31536000"
+    # A module script must be served as JavaScript, or the browser refuses to run it.
+    assert headers["Content-Type"] == "application/javascript; charset=utf-8"
+    status, headers, body = web_edge.request("GET", "/assets/index-gone.js")
+    assert status == 404
+    assert _json(body)["code"] == "not_found"
+    status, headers, body = web_edge.request("GET", "/api/v1/no-such-thing")
+    assert (status, headers["Content-Type"]) == (404, "application/json")
+    assert _json(body)["code"] == "not_found"
+    for name, entry in REGISTRY.items():
+        for prefix in entry["routes"]:
+            path = prefix.replace("{id}", SAMPLE_ID) + "/probe"
+            status, _, body = web_edge.request("GET", path)
+            assert status == 200 and _json(body)["service"] == name, path
+    status, _, body = web_edge.request("GET", "/health")
+    assert (status, _json(body)) == (200, {"status": "ok"})
+
+
+def test_render_refuses_a_web_root_that_could_break_the_config(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="bad web root"):
+        nginx_config.render(tmp_path / "nginx", 18080, {}, web_root=tmp_path / 'a";b')
