@@ -378,6 +378,33 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description Over the size limit or the user's quota (`file_too_large`, `quota_exceeded`). */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not multipart/form-data, a declared type the bytes contradict, or a type this purpose does not take (`unsupported_media_type`, `type_mismatch`). */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description An image that is corrupt (`invalid_image`) or over the pixel limit (`image_too_large`). */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
             /** @description Too many requests: wait `Retry-After` seconds. */
             429: {
                 headers: {
@@ -535,6 +562,42 @@ export interface operations {
             };
             /** @description Unknown, or not visible to the caller (the two look the same). */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Nothing landed yet (`upload_missing`), or another request is completing it (`upload_completing`, with `Retry-After`). */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Over the size limit or the user's quota (`file_too_large`, `quota_exceeded`). */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not multipart/form-data, a declared type the bytes contradict, or a type this purpose does not take (`unsupported_media_type`, `type_mismatch`). */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not the declared size (`size_mismatch`), or an image that is corrupt or over the pixel limit. */
+            422: {
                 headers: {
                     [name: string]: unknown;
                 };

@@ -88,6 +88,23 @@ export interface paths {
         patch: operations["editMessage"];
         trace?: never;
     };
+    "/api/v1/channels/{channel_id}/messages/{message_id}/ack": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Ack */
+        post: operations["ackMessage"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/channels/{channel_id}/messages/{message_id}/pin": {
         parameters: {
             query?: never;
@@ -175,6 +192,40 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/users/@me/notification-settings": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** ListMine */
+        get: operations["listNotificationSettings"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/users/@me/notification-settings/{scope_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        /** SetSetting */
+        put: operations["setNotificationSetting"];
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
 }
 export type webhooks = Record<string, never>;
 export interface components {
@@ -204,6 +255,57 @@ export interface components {
         /** BulkDelete */
         BulkDelete: {
             message_ids: string[];
+        };
+        /** Embed */
+        Embed: {
+            author?: components["schemas"]["EmbedAuthor"] | null;
+            color?: number | null;
+            /** @description no control characters but \t \n \r */
+            description?: string | null;
+            fields?: components["schemas"]["EmbedField"][];
+            footer?: components["schemas"]["EmbedFooter"] | null;
+            image?: components["schemas"]["EmbedMedia"] | null;
+            thumbnail?: components["schemas"]["EmbedMedia"] | null;
+            timestamp?: string | null;
+            /** @description no control characters */
+            title?: string | null;
+            /**
+             * @default rich
+             * @constant
+             */
+            type: "rich";
+            /** @description an http(s) URL */
+            url?: string | null;
+        };
+        /** EmbedAuthor */
+        EmbedAuthor: {
+            /** @description an http(s) URL */
+            icon_url?: string | null;
+            /** @description no control characters */
+            name: string;
+            /** @description an http(s) URL */
+            url?: string | null;
+        };
+        /** EmbedField */
+        EmbedField: {
+            /** @default false */
+            inline: boolean;
+            /** @description no control characters */
+            name: string;
+            /** @description no control characters but \t \n \r */
+            value: string;
+        };
+        /** EmbedFooter */
+        EmbedFooter: {
+            /** @description an http(s) URL */
+            icon_url?: string | null;
+            /** @description no control characters but \t \n \r */
+            text: string;
+        };
+        /** EmbedMedia */
+        EmbedMedia: {
+            /** @description an http(s) URL */
+            url: string;
         };
         /** ErrorBody */
         ErrorBody: {
@@ -242,6 +344,7 @@ export interface components {
             /** Format: date-time */
             created_at: string;
             edited_at?: string | null;
+            embeds?: components["schemas"]["Embed"][];
             /**
              * @description A snowflake id: a positive 63-bit integer written in decimal.
              * @example 1234567890123456789
@@ -261,12 +364,46 @@ export interface components {
              * @example 1234567890123456789
              */
             server_id: string;
+            webhook_id?: string | null;
+        };
+        /** NotificationSetting */
+        NotificationSetting: {
+            /** @description all, mentions or nothing */
+            level: string | null;
+            muted_until: string | null;
+            /**
+             * @description A snowflake id: a positive 63-bit integer written in decimal.
+             * @example 1234567890123456789
+             */
+            scope_id: string;
+        };
+        /** NotificationSettingSet */
+        NotificationSettingSet: {
+            /** @enum {null|string} */
+            level?: "all" | "mentions" | "nothing" | null;
+            muted_until?: string | null;
         };
         /** ReactionOut */
         ReactionOut: {
             count: number;
             emoji: string;
             me: boolean;
+        };
+        /** ReadState */
+        ReadState: {
+            /**
+             * @description A snowflake id: a positive 63-bit integer written in decimal.
+             * @example 1234567890123456789
+             */
+            channel_id: string;
+            last_message_id?: string | null;
+            last_read_id?: string | null;
+            /** @default all */
+            level: string;
+            mention_count: number;
+            /** @default false */
+            muted: boolean;
+            unread: boolean;
         };
         /** ReplyPreview */
         ReplyPreview: {
@@ -1002,6 +1139,85 @@ export interface operations {
             };
         };
     };
+    ackMessage: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description A snowflake id: a positive 63-bit integer written in decimal. */
+                channel_id: string;
+                /** @description A snowflake id: a positive 63-bit integer written in decimal. */
+                message_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Request fulfilled, document follows */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ReadState"];
+                };
+            };
+            /** @description Invalid input: a parameter, header or body field (named in `errors`). */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Authentication failed: no token, or a bad, expired or revoked one. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The caller may not do this (a permission, the role hierarchy, the account's kind). */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Unknown, or not visible to the caller (the two look the same). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Too many requests: wait `Retry-After` seconds. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description A dependency is unavailable: try again shortly. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
     pinMessage: {
         parameters: {
             query?: never;
@@ -1536,6 +1752,170 @@ export interface operations {
             };
             /** @description Unknown, or not visible to the caller (the two look the same). */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Too many requests: wait `Retry-After` seconds. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description A dependency is unavailable: try again shortly. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    listNotificationSettings: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Request fulfilled, document follows */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["NotificationSetting"][];
+                };
+            };
+            /** @description Invalid input: a parameter, header or body field (named in `errors`). */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Authentication failed: no token, or a bad, expired or revoked one. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The caller may not do this (a permission, the role hierarchy, the account's kind). */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Too many requests: wait `Retry-After` seconds. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description A dependency is unavailable: try again shortly. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    setNotificationSetting: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description A snowflake id: a positive 63-bit integer written in decimal. */
+                scope_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["NotificationSettingSet"];
+            };
+        };
+        responses: {
+            /** @description Request fulfilled, document follows */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["NotificationSetting"];
+                };
+            };
+            /** @description Invalid input: a parameter, header or body field (named in `errors`). */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Authentication failed: no token, or a bad, expired or revoked one. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The caller may not do this (a permission, the role hierarchy, the account's kind). */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Unknown, or not visible to the caller (the two look the same). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The body is larger than the service accepts. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The body is not `application/json` (UTF-8). */
+            415: {
                 headers: {
                     [name: string]: unknown;
                 };
