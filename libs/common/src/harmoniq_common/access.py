@@ -70,6 +70,7 @@ class ChannelAccess(msgspec.Struct, frozen=True, kw_only=True):
     kind: str
     permissions: int
     role_ids: list[Snowflake] = []  # the server's roles, for validating role mentions
+    user_limit: int | None = None  # a voice channel's (0: no limit); None for other kinds
 
     def allows(self, permission: Permission) -> bool:
         return bool(self.permissions & permission)
