@@ -38,6 +38,7 @@ from harmoniq_common.testing.s3 import S3Server
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import nginx_config
+from turn_server import TurnServer
 
 __all__ = ["Fleet", "Process", "ServiceEntry", "load_services"]
 
@@ -114,6 +115,8 @@ class Fleet:
     extra_env: dict[str, str] = field(default_factory=dict)
     # The object store (media): given, or started by the caller (testing.s3.S3Stack).
     s3: S3Server | None = None
+    # coturn for voice (turn_server.TurnStack): given, or voice answers 503 for ICE servers.
+    turn: TurnServer | None = None
     services: list[ServiceEntry] = field(default_factory=load_services)
     processes: dict[str, list[Process]] = field(default_factory=dict)
     nginx: Process | None = None
@@ -176,6 +179,8 @@ class Fleet:
                     "HARMONIQ_S3_BUCKET": f"media-{self.namespace}".replace("_", "-"),
                 }
             )
+        if self.turn is not None and service.name == "voice":
+            env.update(self.turn.voice_env())
         env.update(self.extra_env)
         return env
 

@@ -94,7 +94,7 @@ async def test_join_move_mute_and_leave_emit_state_updates(
         (int(lounge["id"]), None, False),
         (int(lounge["id"]), int(lounge["id"]), True),
         (int(stage["id"]), int(lounge["id"]), False),
-        (None, None, False),
+        (None, int(stage["id"]), False),
     ]
 
 

@@ -26,6 +26,7 @@ from harmoniq_common.errors import ApiError
 from harmoniq_common.events import UserSummary
 from harmoniq_common.ids import Snowflake
 from harmoniq_common.platform import Platform
+from harmoniq_common.voice import VoiceState
 
 from .hub import Delivery, Hub
 from .metrics import SESSIONS
@@ -35,6 +36,7 @@ from .routing import Router
 from .session import Session, resume_point
 from .settings import GatewaySettings
 from .typing_events import Typists
+from .voice import VoiceRelay
 
 __all__ = ["Gateway", "SessionRecord"]
 
@@ -52,6 +54,8 @@ class Ready(msgspec.Struct, kw_only=True):
     servers: list[ServerSnapshot]
     # Who is not offline in each server, except in large ones (those come with op 8).
     presences: list[PresenceEvent]
+    # Who is in the voice channels the user can view (then voice.state_update dispatches).
+    voice_states: list[VoiceState] = []
 
 
 class MembersSubscribed(msgspec.Struct, kw_only=True):
@@ -96,6 +100,7 @@ class Gateway:
             member_count_changed=self.presence.member_count_changed,
         )
         self.sessions: dict[str, Session] = {}
+        self.voice = VoiceRelay(platform, settings, self.sessions)
         self.draining = False
         self._empty = asyncio.Event()
         self._empty.set()
@@ -244,6 +249,7 @@ class Gateway:
             user=found.users[0],
             servers=servers.servers,
             presences=[p for p in online if int(p.user_id) != user_id],
+            voice_states=await self.voice.states(session, server_ids),
         )
         session.send(ServerFrame(op=Op.DISPATCH, t="ready", s=session.seq, d=ready))
         await self.set_status(session, status)
@@ -286,6 +292,7 @@ class Gateway:
         self._register(session)
         await self.save(session)
         await self.hub.settle()
+        await self.voice.resumed(session)
         session.send(ServerFrame(op=Op.DISPATCH, t="resumed", s=session.next_ephemeral_seq(), d={}))
         await self.set_status(session, record.status)
         return session
@@ -319,6 +326,9 @@ class Gateway:
                 self._empty.set()
         try:
             if registered:
+                # Out of voice at once, unless the client is moving to another instance
+                # (draining): its lease holds while it resumes there.
+                await self.voice.ended(session, leave=not self.draining)
                 await self.save(session, connected=False)
                 if not self.draining:
                     # Gone for good unless it resumes; while draining the client is moving

@@ -59,7 +59,10 @@ def _event(
         mute=row.mute,
         deaf=row.deaf,
         suppress=row.suppress,
-        previous_channel_id=Snowflake(previous) if previous is not None else None,
+        # Leaving: the channel they left, so its viewers (only they) hear of it.
+        previous_channel_id=row.channel_id
+        if left
+        else (Snowflake(previous) if previous is not None else None),
         reason=reason,
     )
 
