@@ -115,7 +115,7 @@ def furnished(fleet: Fleet, prober: Prober) -> Prober:
     return prober
 
 
-@pytest.mark.parametrize("service", ["auth", "guilds", "messages"])
+@pytest.mark.parametrize("service", ["auth", "guilds", "messages", "voice"])
 def test_every_operation_keeps_its_contract(fleet: Fleet, furnished: Prober, service: str) -> None:
     """Valid and invalid requests alike (schemathesis's positive and negative modes)."""
     failures = []
