@@ -4,6 +4,7 @@ carries the voice states, and a session that ends leaves voice."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -102,3 +103,41 @@ async def test_peers_join_signal_each_other_and_leave_across_instances(
     assert (await _state_of(dave, crew.admin))["channel_id"] is None
     for client in (bob, carol, dave):
         await client.close()
+
+
+async def test_a_dead_gateways_users_leave_voice_when_their_lease_runs_out(
+    guilds: Client, voice: Client, make_user: MakeUser, start_gateway: StartGateway
+) -> None:
+    """An instance that goes away renews nothing and says nothing (as one killed): its users
+    leave voice within the voice service's lease (10 s here), seen from another instance.
+    While it lived, its renewals kept them in well past the lease."""
+    crew = await make_crew(guilds, make_user)
+    lounge = await voice_channel(guilds, crew.id, crew.owner, "Lounge")
+    doomed, survivor = await start_gateway(), await start_gateway()
+    alice = await GatewayClient.connect(doomed.url)
+    await alice.identify(crew.member.token)
+    bob = await GatewayClient.connect(survivor.url)
+    await bob.identify(crew.admin.token)
+    await alice.send(Op.VOICE_STATE_UPDATE, {"channel_id": lounge["id"]})
+    assert (await _state_of(bob, crew.member))["channel_id"] == lounge["id"]
+    began = asyncio.get_running_loop().time()
+    # 12 s alive: longer than the lease, so only renewals explain that she is still there.
+    assert "voice.state_update" not in {f["t"] for f in await _frames_for(bob, seconds=12)}
+    await doomed.stop()  # drains: no "session ended", as if it had died
+    left = await _state_of(bob, crew.member)
+    assert left["channel_id"] is None and left["reason"] == "timed_out"
+    assert asyncio.get_running_loop().time() - began < 12 + 10 + 5
+    await bob.close()
+
+
+async def _frames_for(client: GatewayClient, seconds: float) -> list[dict[str, Any]]:
+    """Every frame the client receives in the next ``seconds`` (shorter than a heartbeat
+    interval: nothing to send meanwhile)."""
+    frames: list[dict[str, Any]] = []
+    deadline = asyncio.get_running_loop().time() + seconds
+    while (left := deadline - asyncio.get_running_loop().time()) > 0:
+        try:
+            frames.append(await client.receive(timeout=min(left, 5)))
+        except TimeoutError:
+            continue
+    return frames
