@@ -2,7 +2,8 @@
 
 ``bench/run.py`` runs them all with their defaults, one after the other, each on its own fleet;
 ``bench/run.py NAME [ARGS…]`` runs one with its own arguments (``auth --requests 50``,
-``messages --quick``, ``gateway --quick``, ``rows --page 100``, ``media --quick``).
+``messages --quick``, ``gateway --quick``, ``rows --page 100``, ``media --quick``,
+``voice --quick``).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import gateway_fanout
 import media_bench
 import messages_bench
 import record_conversion
+import voice_bench
 
 import auth_latency
 
@@ -28,6 +30,7 @@ BENCHMARKS: dict[str, Callable[[list[str]], None]] = {
     "gateway": gateway_fanout.main,
     "rows": record_conversion.main,
     "media": media_bench.main,
+    "voice": voice_bench.main,
 }
 
 
