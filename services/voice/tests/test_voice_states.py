@@ -329,3 +329,27 @@ async def test_ice_servers_carry_coturn_credentials(client: Client, make_user: M
     ).decode()
     assert turn["credential"] == expected
     assert (await client.get("/api/v1/voice/ice-servers")).status_code == 401
+
+
+async def test_suppress_follows_speak_while_in_voice(
+    client: Client, guilds: Client, make_user: MakeUser, nats_client: NatsClient, namespace: str
+) -> None:
+    crew = await make_crew(guilds, make_user)
+    quiet = await voice_channel(guilds, crew.id, crew.owner, "Quiet")
+    url = f"/api/v1/channels/{quiet['id']}/permissions/{crew.id}"
+    denied = await guilds.put(
+        url,
+        json={"target_kind": "role", "allow": 0, "deny": int(Permission.SPEAK)},
+        headers=crew.owner.headers,
+    )
+    assert denied.status_code == 204
+    joined = await join_voice(nats_client, namespace, crew.member, quiet["id"])
+    assert joined.state is not None and joined.state.suppress
+    lifted = await guilds.delete(url, headers=crew.owner.headers)
+    assert lifted.status_code == 204
+
+    async def may_speak() -> bool:
+        (state,) = await _states(client, quiet["id"], crew.owner)
+        return state["suppress"] is False
+
+    await eventually(may_speak, what="suppress lifts when SPEAK comes back")

@@ -15,7 +15,7 @@ from collections.abc import Iterable
 import asyncpg
 
 from harmoniq_common.access import AccessCache, ChannelAccess
-from harmoniq_common.errors import ApiError, BadRequest, Forbidden, NotFound
+from harmoniq_common.errors import BadRequest, Forbidden, NotFound
 from harmoniq_common.events import VoiceStateUpdated
 from harmoniq_common.ids import Snowflake
 from harmoniq_common.permissions import Permission
@@ -290,22 +290,26 @@ class Voice:
 
     async def recheck(self, server_id: int, user_id: int | None = None) -> None:
         """After a change to access in a server: who may no longer connect leaves, and
-        ``suppress`` follows ``SPEAK``. Asked of guilds afresh (the epoch moved)."""
+        ``suppress`` follows ``SPEAK``. Asked of guilds afresh, for everyone in voice there at
+        once (``SERVER_ACCESS_MANY``: one question per hundred users, not one each)."""
         async with self._platform.pool.acquire() as conn:
-            rows = await states.in_servers(conn, [server_id])
+            rows = [
+                r
+                for r in await states.in_servers(conn, [server_id])
+                if user_id is None or int(r.user_id) == user_id
+            ]
+        if not rows:
+            return
+        found = await self._access.servers(server_id, {int(r.user_id) for r in rows})
         for row in rows:
-            if user_id is not None and int(row.user_id) != user_id:
-                continue
-            try:
-                access = await self._access.channel(int(row.user_id), int(row.channel_id))
-            except ApiError as exc:
-                if exc.status_code != 404:
-                    raise
-                access = None
-            if access is None or access.permissions & CONNECT != CONNECT:
+            member = found.get(int(row.user_id))
+            channel = None
+            if member is not None:
+                channel = next((c for c in member.channels if c.channel_id == row.channel_id), None)
+            if channel is None or channel.permissions & CONNECT != CONNECT:
                 await self._remove_row(row, "lost_access")
-            elif access.allows(Permission.SPEAK) == row.suppress:
-                await self._set_suppress(row, not access.allows(Permission.SPEAK))
+            elif channel.allows(Permission.SPEAK) == row.suppress:
+                await self._set_suppress(row, not channel.allows(Permission.SPEAK))
 
     async def _remove_row(self, row: StateRow, reason: str) -> None:
         async with unit_of_work(self._platform) as tx:
