@@ -28,6 +28,7 @@ from msgspec import Meta
 
 from .bus import Subjects
 from .ids import Snowflake
+from .validation import anchored
 
 __all__ = [
     "MAX_CANDIDATE_CHARS",
@@ -59,7 +60,7 @@ VOICE_STATES = "states"
 # limit (16 KiB) bounds the whole frame anyway.
 MAX_SDP_CHARS = 12_000
 MAX_CANDIDATE_CHARS = 1_024
-SessionId = Annotated[str, Meta(pattern="^[0-9a-f]{32}$")]
+SessionId = Annotated[str, Meta(pattern=anchored("[0-9a-f]{32}"))]
 SignalKind = Literal["offer", "answer", "candidate"]
 
 

@@ -32,6 +32,7 @@ from harmoniq_common.consumers import request
 from harmoniq_common.errors import ApiError
 from harmoniq_common.ids import Snowflake
 from harmoniq_common.platform import Platform
+from harmoniq_common.validation import anchored
 
 from .protocol import Op, ServerFrame
 from .session import Session
@@ -41,7 +42,7 @@ __all__ = ["VoiceError", "VoiceRelay", "VoiceSignal", "VoiceStateUpdate"]
 
 log = structlog.get_logger(__name__)
 
-Nonce = Annotated[str, Meta(max_length=64, pattern="^[A-Za-z0-9_.:-]*$")]
+Nonce = Annotated[str, Meta(max_length=64, pattern=anchored("[A-Za-z0-9_.:-]*"))]
 
 
 class VoiceStateUpdate(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
@@ -236,10 +237,13 @@ class VoiceRelay:
         with contextlib.suppress(Exception):
             await subscription.unsubscribe()
         if leave:
-            await self._platform.nats.publish(
-                contract.ended_subject(self._platform.subjects),
-                encode(contract.SessionEnded(session_id=session.id)),
-            )
+            try:
+                await self._platform.nats.publish(
+                    contract.ended_subject(self._platform.subjects),
+                    encode(contract.SessionEnded(session_id=session.id)),
+                )
+            except Exception:  # the lease runs out instead, within seconds
+                log.warning("gateway.voice_end_failed", exc_info=True)
 
     def start(self) -> None:
         self._renewer = asyncio.create_task(self._renew(), name="gateway-voice-lease")
