@@ -6,7 +6,7 @@ import pytest
 
 from auth_testing import auth_client, make_user
 from guilds_testing import Client, guilds
-from voice_testing import voice
+from voice_testing import voice, voice_overrides
 
 
 @pytest.fixture

@@ -11,6 +11,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
+import pytest
 import pytest_asyncio
 from litestar.testing import AsyncTestClient
 from nats.aio.client import Client as NatsClient
@@ -33,6 +34,7 @@ __all__ = [
     "new_session_id",
     "voice",
     "voice_channel",
+    "voice_overrides",
 ]
 
 VOICE_SCHEMA = ServiceSchema("voice", "voice", Path(__file__).resolve().parents[2] / "migrations")
@@ -79,7 +81,19 @@ async def join_voice(
     )
 
 
+@pytest.fixture
+def voice_overrides() -> dict[str, Any]:
+    """Settings a test module changes (override this fixture in the module)."""
+    return {}
+
+
 @pytest_asyncio.fixture(loop_scope="session")
-async def voice(service_app: ServiceApp) -> AsyncIterator[Client]:
+async def voice(service_app: ServiceApp, voice_overrides: dict[str, Any]) -> AsyncIterator[Client]:
     """The voice service in-process, for other suites (the gateway's)."""
-    yield await service_app(create_app, VoiceSettings, VOICE_SCHEMA, turn_secret=TEST_TURN_SECRET)
+    settings: dict[str, Any] = {
+        "turn_secret": TEST_TURN_SECRET,
+        # Nothing listens on this TURN port: the doctor says so quickly.
+        "turn_urls": ["turn:127.0.0.1:9?transport=udp"],
+        "doctor_timeout_seconds": 0.3,
+    }
+    yield await service_app(create_app, VoiceSettings, VOICE_SCHEMA, **(settings | voice_overrides))
