@@ -2,6 +2,11 @@
 # Installs what Harmoniq needs from the system's packages:
 #   nginx   the edge proxy that `make dev` and the fleet tests run as their own child process
 #   coturn  TURN/STUN for voice (the voice service and its tests)
+#   prometheus  for its promtool, which checks and unit-tests the alert rules
+#               (tests/deploy/test_monitoring.py); its daemon is not used here
+#   kubectl     for its kustomize, which renders deploy/k8s (tests/deploy/test_k8s.py); not in
+#               Debian's own archive: taken from whichever apt source has it (Kubernetes'
+#               pkgs.k8s.io, Google Cloud's), else this script says how to get it and fails
 # Idempotent: does nothing when both are there. Debian/Ubuntu through apt-get, as root or with
 # sudo; anywhere else it prints what to install and exits non-zero.
 #
@@ -17,10 +22,22 @@ set -euo pipefail
 
 have_nginx() { command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ]; }
 have_coturn() { command -v turnserver >/dev/null 2>&1 || [ -x /usr/bin/turnserver ]; }
+have_promtool() { command -v promtool >/dev/null 2>&1 || [ -x /usr/bin/promtool ]; }
+have_kubectl() { command -v kubectl >/dev/null 2>&1; }
 
 need=()
 have_nginx || need+=(nginx)
 have_coturn || need+=(coturn)
+have_promtool || need+=(prometheus)
+if ! have_kubectl; then
+  if apt-cache policy kubectl 2>/dev/null | grep -q 'Candidate: [0-9]'; then
+    need+=(kubectl)
+  else
+    echo "Harmoniq needs kubectl (>= 1.27, for kustomize): add Kubernetes' apt repository" >&2
+    echo "(https://kubernetes.io/docs/tasks/tools/install-kubectl-linux/) and run this again." >&2
+    exit 1
+  fi
+fi
 if [ ${#need[@]} -eq 0 ]; then
   exit 0
 fi
@@ -64,7 +81,7 @@ printf '#!/bin/sh\n# installed by Harmoniq deploy/install-system-deps.sh for one
 run chmod 0755 "$policy"
 
 # Pid files of the daemons these packages would start; one that exists before is not ours.
-pidfiles=(/run/nginx.pid /run/turnserver/turnserver.pid /run/turnserver.pid)
+pidfiles=(/run/nginx.pid /run/turnserver/turnserver.pid /run/turnserver.pid /run/prometheus.pid)
 preexisting=()
 for pidfile in "${pidfiles[@]}"; do
   if [ -e "$pidfile" ]; then preexisting+=("$pidfile"); fi
@@ -83,7 +100,7 @@ for pidfile in "${pidfiles[@]}"; do
   case "$pid" in '' | *[!0-9]*) continue ;; esac
   comm=$(cat "/proc/$pid/comm" 2>/dev/null || true)
   case "$comm" in
-    nginx | turnserver)
+    nginx | turnserver | prometheus)
       echo "install-system-deps: stopping the $comm daemon the package started (pid $pid)" >&2
       run kill "$pid" 2>/dev/null || true
       ;;
@@ -98,4 +115,5 @@ fi
 
 have_nginx || { echo "install-system-deps: nginx is still missing; run: $manual" >&2; exit 1; }
 have_coturn || { echo "install-system-deps: coturn is still missing; run: $manual" >&2; exit 1; }
+have_promtool || { echo "install-system-deps: promtool is still missing; run: $manual" >&2; exit 1; }
 echo "install-system-deps: done ($("$(command -v nginx || echo /usr/sbin/nginx)" -v 2>&1))" >&2

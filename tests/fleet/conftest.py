@@ -34,12 +34,19 @@ def fleet_instances() -> dict[str, int]:
 
 
 @pytest.fixture(scope="module")
+def fleet_env() -> dict[str, str]:
+    """Extra environment of every process (HARMONIQ_*); a test module may override this."""
+    return {}
+
+
+@pytest.fixture(scope="module")
 def fleet(
     harmoniq_infra: Infra,
     harmoniq_s3: S3Server,
     tmp_path_factory: pytest.TempPathFactory,
     fleet_instances: dict[str, int],
     harmoniq_turn: TurnServer | None,
+    fleet_env: dict[str, str],
 ) -> Iterator[Fleet]:
     work: Path = tmp_path_factory.mktemp("fleet")
     running = Fleet(
@@ -54,7 +61,7 @@ def fleet(
         turn=harmoniq_turn,
         # Every request arrives from 127.0.0.1 through nginx; the 5/min limit itself is tested
         # in the service tests and in test_rate_limit_through_nginx.
-        extra_env={"HARMONIQ_AUTH_RATE_LIMIT": "50", "HARMONIQ_LOG_LEVEL": "INFO"},
+        extra_env={"HARMONIQ_AUTH_RATE_LIMIT": "50", "HARMONIQ_LOG_LEVEL": "INFO", **fleet_env},
     )
     running.start()
     try:

@@ -10,6 +10,8 @@ refuses oversized frames before buffering them.
 from __future__ import annotations
 
 import asyncio
+import json
+import re
 import secrets
 from collections import Counter
 from pathlib import Path
@@ -19,8 +21,10 @@ import httpx
 import pytest
 import schemathesis
 import websockets
+import yaml
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis.errors import Unsatisfiable
+from prometheus_client.parser import text_string_to_metric_families
 from schemathesis.checks import not_a_server_error
 from schemathesis.core.result import Err
 from schemathesis.generation import GenerationMode
@@ -31,6 +35,7 @@ from schemathesis.specs.openapi.checks import (
 )
 
 from fleet import Fleet
+from media_testing import png
 
 CHECKS = [
     not_a_server_error,
@@ -66,7 +71,7 @@ class Prober:
         self.ids: dict[str, str] = {}
 
     def furnish(self, http: httpx.Client) -> None:
-        """A fresh server, channel and message (a run may delete the previous ones)."""
+        """A fresh server, channel, message and upload (a run may delete the previous ones)."""
         server = http.post("/api/v1/servers", json={"name": "Probed"}, headers=self.headers)
         assert server.status_code == 201, server.text
         server_id = server.json()["id"]
@@ -76,10 +81,18 @@ class Prober:
             f"/api/v1/channels/{channel_id}/messages", json={"content": "hi"}, headers=self.headers
         )
         assert message.status_code == 201, message.text
+        upload = http.post(
+            "/api/v1/media/upload",
+            data={"purpose": "attachment"},
+            files={"file": ("probe.png", png(8, 8), "image/png")},
+            headers=self.headers,
+        )
+        assert upload.status_code == 201, upload.text
         self.ids = {
             "server_id": server_id,
             "channel_id": channel_id,
             "message_id": message.json()["id"],
+            "media_id": upload.json()["id"],
         }
 
     def send(self, case: Any, base_url: str) -> None:
@@ -115,7 +128,7 @@ def furnished(fleet: Fleet, prober: Prober) -> Prober:
     return prober
 
 
-@pytest.mark.parametrize("service", ["auth", "guilds", "messages", "voice"])
+@pytest.mark.parametrize("service", ["auth", "guilds", "messages", "media", "voice"])
 def test_every_operation_keeps_its_contract(fleet: Fleet, furnished: Prober, service: str) -> None:
     """Valid and invalid requests alike (schemathesis's positive and negative modes)."""
     failures = []
@@ -173,3 +186,55 @@ async def test_oversized_frames_are_refused_before_they_are_buffered(fleet: Flee
     grown = _peak_rss_kib(gateway.popen.pid) - before
     assert codes == [1009] * 10
     assert grown < 32 * 1024, f"the gateway's peak grew by {grown} KiB"
+
+
+# Metrics an alert or a dashboard may query without a Harmoniq service exporting them.
+_FROM_ELSEWHERE = re.compile(r"up|node_\w+")  # Prometheus's own, node-exporter's
+_PROMQL_WORDS = {"by", "without", "and", "or", "unless", "offset", "bool", "on", "ignoring",
+                 "group_left", "group_right", "le", "inf"}  # fmt: skip
+
+
+_SAMPLE_SUFFIXES = {"counter": ("_total",), "histogram": ("_bucket", "_sum", "_count")}
+
+
+def _queried_metrics() -> set[str]:
+    monitoring = Path(__file__).resolve().parents[2] / "deploy" / "monitoring"
+    expressions = [
+        rule["expr"]
+        for group in yaml.safe_load((monitoring / "alerts.yml").read_text())["groups"]
+        for rule in group["rules"]
+    ]
+    for dashboard in (monitoring / "grafana" / "dashboards").glob("*.json"):
+        for panel in json.loads(dashboard.read_text())["panels"]:
+            expressions += [target["expr"] for target in panel["targets"]]
+    names = set()
+    for expression in expressions:
+        # Drop label matchers, strings, ranges and grouping clauses; what is left before no
+        # "(" is a metric name (a name followed by "(" is a function or aggregation).
+        bare = re.sub(r'\{[^}]*\}|"[^"]*"|\[[^\]]*\]', " ", expression)
+        bare = re.sub(r"\b(by|without|on|ignoring|group_left|group_right)\s*\([^)]*\)", " ", bare)
+        for match in re.finditer(r"\b[a-zA-Z_:][a-zA-Z0-9_:]*\b(?!\s*\()", bare):
+            if match.group().lower() not in _PROMQL_WORDS:
+                names.add(match.group())
+    return names
+
+
+def test_every_metric_the_alerts_and_dashboards_query_is_exported(
+    fleet: Fleet, furnished: Prober
+) -> None:
+    """deploy/monitoring queries names the running services really export: a renamed metric
+    would leave an alert silent forever."""
+    exported: set[str] = set()
+    for processes in fleet.processes.values():
+        for process in processes:
+            text = httpx.get(f"http://127.0.0.1:{process.port}/metrics", timeout=10).text
+            for family in text_string_to_metric_families(text):
+                # Declared counts even before its first sample (a label set not seen yet).
+                suffixes = _SAMPLE_SUFFIXES.get(family.type, ("",))
+                exported.update(family.name + suffix for suffix in suffixes)
+    queried = _queried_metrics()
+    assert {"harmoniq_requests_total", "harmoniq_outbox_backlog", "up"} <= queried  # parsed
+    missing = {
+        name for name in queried if name not in exported and not _FROM_ELSEWHERE.fullmatch(name)
+    }
+    assert not missing, f"queried but exported by no service: {sorted(missing)}"

@@ -151,7 +151,7 @@ def test_an_uploaded_avatar_and_icon_are_public(fleet: Fleet, http: httpx.Client
     assert patched.status_code == 200, patched.text
     assert patched.json()["icon_id"] == icon
     with httpx.Client(base_url=fleet.url, timeout=10) as anonymous:  # no token at all
-        for url in (me.json()["avatar_url"], f"/api/v1/media/public/{icon}"):
+        for url in (me.json()["avatar_url"], patched.json()["icon_url"]):
             redirect = anonymous.get(url)
             assert redirect.status_code == 302, redirect.text
             assert httpx.get(redirect.headers["location"]).content == image

@@ -83,6 +83,7 @@ async def test_limited_invite_preview_join_and_exhaustion(
         "name": "Book club",
         "description": None,
         "icon_id": None,
+        "icon_url": None,
     }
     assert (body["member_count"], body["channel_name"]) == (1, "general")
     assert str(owner.id) not in preview.text

@@ -41,6 +41,7 @@ async def test_an_uploaded_icon_replaces_the_previous_one(
         )
         assert response.status_code == 200, response.text
         assert response.json()["icon_id"] == icon["id"]
+        assert response.json()["icon_url"] == f"/api/v1/media/public/{icon['id']}"
     assert not media_bucket.keys_of(first["id"])
     assert media_bucket.keys_of(second["id"])
     events = await collect_events(
@@ -48,6 +49,7 @@ async def test_an_uploaded_icon_replaces_the_previous_one(
     )
     payload = decode_payload(events[-1])
     assert isinstance(payload, ServerUpdated) and payload.server.icon_id == second["id"]
+    assert payload.server.icon_url == f"/api/v1/media/public/{second['id']}"  # shown live
 
     # The server goes, and media (consuming server.deleted) removes its icon.
     deleted = await client.delete(f"/api/v1/servers/{server['id']}", headers=owner.headers)

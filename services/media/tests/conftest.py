@@ -1,8 +1,6 @@
 """Fixtures: the media app in-process against a real S3-protocol server (moto, or the one
-``HARMONIQ_S3_URL`` names) and real Postgres, Redis and NATS; one bucket per test.
-
-The S3 server is this suite's own until the lead wires :class:`S3Stack` into the shared
-pytest plugin beside Postgres/Redis/NATS.
+``HARMONIQ_S3_URL`` names: the plugin's ``harmoniq_s3``) and real Postgres, Redis and NATS;
+one bucket per test.
 """
 
 from __future__ import annotations

@@ -8,6 +8,7 @@ nothing behind.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -15,6 +16,7 @@ from typing import Any
 import asyncpg
 import httpx
 from litestar.testing import AsyncTestClient
+from redis.asyncio import Redis
 
 from harmoniq_common.testing.users import TestUser
 from harmoniq_media.domain.cleanup import Cleanup
@@ -77,7 +79,7 @@ async def test_request_post_complete_then_the_redirect_serves_the_bytes(
     assert asked.status_code == 201, asked.text
     answer = asked.json()
     fields = answer["upload"]["fields"]
-    assert fields["key"] == f"media/{answer['id']}/original"
+    assert fields["key"] == f"media/{answer['id']}/incoming"  # not what is served
     assert fields["Content-Type"] == "image/png"
     expires_at = datetime.fromisoformat(answer["expires_at"])
     assert (
@@ -123,7 +125,7 @@ async def test_a_file_of_another_size_is_refused_and_deleted(
     text = b"hello, declared as ten bytes but longer"
     answer = (await ask(client, user, size=10, content_type="text/plain")).json()
     await land(answer, text, "text/plain")  # moto ignores content-length-range
-    assert object_keys(bucket, media_settings.s3_bucket) == [f"media/{answer['id']}/original"]
+    assert object_keys(bucket, media_settings.s3_bucket) == [f"media/{answer['id']}/incoming"]
     refused = await complete(client, user, answer["id"])
     assert refused.status_code == 422, refused.text
     assert refused.json()["code"] == "size_mismatch"
@@ -207,8 +209,92 @@ async def test_a_pending_upload_never_completed_is_swept_by_orphan_cleanup(
     await land((await ask(client, user, size=len(image))).json(), image)
     async with open_storage(media_settings) as storage:
         tomorrow = datetime.now(UTC) + timedelta(hours=25)
+        # The row (and its absent original), then the posted object that no row names.
         assert await Cleanup(db, media_settings, storage, now=lambda: tomorrow).run_once() == (
             1,
-            0,
+            1,
         )
     await nothing_left(db, bucket, media_settings)
+
+
+async def test_bytes_posted_again_after_complete_change_nothing_that_is_served(
+    client: Client,
+    make_user: MakeUser,
+    db: asyncpg.Pool,
+    bucket: Any,
+    media_settings: MediaSettings,
+) -> None:
+    """The presigned POST outlives ``complete``: a client that posts a page over its checked
+    image must not get that page served as the image."""
+    user = await make_user()
+    image = png(32, 32)
+    answer = (await ask(client, user, size=len(image))).json()
+    await land(answer, image)
+    body = (await complete(client, user, answer["id"])).json()
+    assert object_keys(bucket, media_settings.s3_bucket) == sorted(
+        f"media/{answer['id']}/{name}" for name in ("original", "thumb-1024.webp", "thumb-256.webp")
+    )  # the posted object went once its copy was checked
+
+    page = b"<html><script>alert(1)</script>".ljust(len(image), b" ")
+    await land(answer, page)
+    redirect = await client.get(body["url"], headers=user.headers, follow_redirects=False)
+    async with httpx.AsyncClient() as store:
+        assert (await store.get(redirect.headers["location"])).content == image
+    again = await complete(client, user, answer["id"])
+    assert (again.status_code, again.json()) == (200, body)
+
+    async with open_storage(media_settings) as storage:
+        tomorrow = datetime.now(UTC) + timedelta(hours=25)
+        cleanup = Cleanup(db, media_settings, storage, now=lambda: tomorrow)
+        assert await cleanup.sweep_objects() == 1  # the page posted late, never served
+    assert f"media/{answer['id']}/incoming" not in object_keys(bucket, media_settings.s3_bucket)
+    assert f"media/{answer['id']}/original" in object_keys(bucket, media_settings.s3_bucket)
+
+
+async def test_completions_of_one_upload_run_one_at_a_time(
+    client: Client,
+    make_user: MakeUser,
+    db: asyncpg.Pool,
+    bucket: Any,
+    media_settings: MediaSettings,
+) -> None:
+    user = await make_user()
+    image = png(1600, 1200)
+    answer = (await ask(client, user, size=len(image))).json()
+    await land(answer, image)
+    answers = await asyncio.gather(*(complete(client, user, answer["id"]) for _ in range(4)))
+    statuses = sorted(r.status_code for r in answers)
+    assert statuses[-1] in {200, 409} and 200 in statuses, [r.text for r in answers]
+    for busy in (r for r in answers if r.status_code == 409):
+        assert busy.json()["code"] == "upload_completing"
+        assert busy.headers["retry-after"] == "1"
+    done = [r.json() for r in answers if r.status_code == 200]
+    assert all(body == done[0] for body in done)
+    assert (
+        await db.fetchval("SELECT count(*) FROM thumbnails WHERE media_id = $1", int(answer["id"]))
+        == 2
+    )
+    assert (await complete(client, user, answer["id"])).json() == done[0]
+
+
+async def test_a_completion_in_progress_elsewhere_is_a_409_with_retry_after(
+    client: Client,
+    make_user: MakeUser,
+    db: asyncpg.Pool,
+    redis_client: Redis,
+    media_settings: MediaSettings,
+) -> None:
+    user = await make_user()
+    image = png()
+    answer = (await ask(client, user, size=len(image))).json()
+    await land(answer, image)
+    lock = redis_client.lock(f"{media_settings.namespace}:media:completing:{answer['id']}")
+    assert await lock.acquire(blocking=False)  # another instance is checking this upload
+    busy = await complete(client, user, answer["id"])
+    assert busy.status_code == 409, busy.text
+    assert (busy.json()["code"], busy.headers["retry-after"]) == ("upload_completing", "1")
+    assert await db.fetchval("SELECT state FROM media WHERE id = $1", int(answer["id"])) == (
+        "pending"
+    )
+    await lock.release()
+    assert (await complete(client, user, answer["id"])).status_code == 200

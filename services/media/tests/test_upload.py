@@ -215,3 +215,51 @@ async def test_filenames_are_cleaned(
     response = await upload(client, user, b"hello", name=raw, declared="text/plain")
     assert response.status_code == 201, response.text
     assert response.json()["filename"] == clean
+
+
+def _jpeg(width: int, height: int, orientation: int | None = None) -> bytes:
+    image = Image.linear_gradient("L").resize((width, height)).convert("RGB")
+    out = io.BytesIO()
+    if orientation is None:
+        image.save(out, "JPEG")
+    else:
+        exif = Image.Exif()
+        exif[0x0112] = orientation
+        image.save(out, "JPEG", exif=exif)
+    return out.getvalue()
+
+
+async def test_a_large_jpeg_keeps_its_size_while_its_thumbnails_decode_scaled(
+    client: Client, make_user: MakeUser
+) -> None:
+    """Thumbnails of a JPEG without metadata come from a decode at 1/2..1/8 scale: the file's
+    own size is still what is recorded, and each thumbnail has the exact fitted size."""
+    user = await make_user()
+    response = await upload(client, user, _jpeg(4000, 3000), name="p.jpg", declared="image/jpeg")
+    assert response.status_code == 201, response.text
+    body = response.json()
+    assert (body["width"], body["height"]) == (4000, 3000)
+    assert [(t["size"], t["width"], t["height"]) for t in body["thumbnails"]] == [
+        (256, 256, 192),
+        (1024, 1024, 768),
+    ]
+
+
+async def test_an_exif_rotated_photo_is_served_and_thumbnailed_upright(
+    client: Client, make_user: MakeUser, bucket: Any, media_settings: MediaSettings
+) -> None:
+    user = await make_user()
+    photo = _jpeg(1600, 1200, orientation=6)  # stored landscape, shown rotated 90° clockwise
+    response = await upload(client, user, photo, name="p.jpg", declared="image/jpeg")
+    assert response.status_code == 201, response.text
+    body = response.json()
+    assert (body["width"], body["height"]) == (1200, 1600)  # as it is served
+    assert [(t["size"], t["width"], t["height"]) for t in body["thumbnails"]] == [
+        (256, 192, 256),
+        (1024, 768, 1024),
+    ]
+    for key in ("original", "thumb-256.webp", "thumb-1024.webp"):
+        stored = bucket.get_object(Bucket=media_settings.s3_bucket, Key=f"media/{body['id']}/{key}")
+        image = Image.open(io.BytesIO(stored["Body"].read()))
+        assert image.height > image.width, key  # upright, and rotated once only
+        assert image.getexif().get(0x0112, 1) == 1, key

@@ -10,7 +10,11 @@ from typing import Any
 import pytest
 from nats.aio.client import Client as NatsClient
 
+from harmoniq_common.bus import Subjects
+from harmoniq_common.consumers import request
 from harmoniq_common.events import MessageCreated, decode_payload
+from harmoniq_common.ids import Snowflake
+from harmoniq_common.media import MEDIA_LINK, Linked, LinkRequest
 from harmoniq_common.testing.events import collect_events
 from harmoniq_common.testing.users import TestUser
 from harmoniq_common.testing.waiting import eventually
@@ -169,6 +173,36 @@ async def test_a_retried_send_with_its_nonce_answers_the_first_message(
     again = await _post(client, member, channel_id, content="once", attachments=[mine],
                         nonce="n-1")  # fmt: skip
     assert again.status_code == 200 and again.json()["id"] == first["id"]
+
+
+async def test_a_retry_racing_its_uncommitted_first_send_is_a_409_to_retry(
+    client: Client,
+    guilds: Client,
+    media: Client,
+    make_user: MakeUser,
+    nats_client: NatsClient,
+    namespace: str,
+) -> None:
+    """The first send has linked the files (under its message id) but not committed yet: a
+    retry with the same nonce is told to retry (409 ``duplicate_nonce``, Retry-After), not
+    that its own files are in use; without a nonce that is what it is told."""
+    _, member, channel_id, server_id = await _room(guilds, make_user)
+    mine = (await upload(media, member.headers, png()))["id"]
+    in_flight = LinkRequest(
+        owner_id=Snowflake(int(member.id)),
+        media_ids=[Snowflake(int(mine))],
+        kind="message",
+        target_id=Snowflake(987654321),  # the first send's message, not yet committed
+        channel_id=Snowflake(int(channel_id)),
+        server_id=Snowflake(int(server_id)),
+    )
+    await request(nats_client, Subjects(namespace).rpc("media", MEDIA_LINK), in_flight, Linked)
+    retry = await _post(client, member, channel_id, content="x", attachments=[mine], nonce="n-2")
+    assert retry.status_code == 409, retry.text
+    assert (retry.json()["code"], retry.headers["retry-after"]) == ("duplicate_nonce", "1")
+    plain = await _post(client, member, channel_id, content="x", attachments=[mine])
+    assert plain.status_code == 409 and plain.json()["code"] == "media_already_linked"
+    assert await history(client, member, channel_id) == []
 
 
 async def test_deleted_messages_release_their_files_from_storage(

@@ -10,6 +10,7 @@ closes the pools.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import AbstractAsyncContextManager
@@ -32,6 +33,7 @@ from . import bus
 from .auth import AuthMiddleware, BotTokens, RevocationMarks, TokenVerifier, exclude_patterns
 from .auth import load_public_keys_file as _load_keys
 from .db import create_pool
+from .error_tracking import setup_error_tracking
 from .errors import exception_handlers
 from .ids import Snowflake, WorkerLease
 from .logging import CorrelationIdMiddleware, configure_logging
@@ -40,6 +42,7 @@ from .outbox import OutboxRelay
 from .params import TYPE_DECODERS, IdSchemaPlugin
 from .platform import Platform
 from .ratelimit import RateLimiter, add_rate_limit_headers
+from .service_metrics import sample_forever
 from .settings import CommonSettings
 from .telemetry import MetricsController, opentelemetry_config, prometheus_config, setup_tracing
 from .validation import check_request
@@ -150,6 +153,10 @@ def _platform_lifespan(
             app.state.platform = platform
             await relay.start()
             stack.push_async_callback(relay.stop)
+            sampler = asyncio.create_task(
+                sample_forever(platform, settings.metrics_sample_seconds), name="metrics-sampler"
+            )
+            stack.push_async_callback(_cancel, sampler)
             if extend is not None:
                 await stack.enter_async_context(extend(app, platform))
             log.info("service.started", port=settings.port)
@@ -160,6 +167,12 @@ def _platform_lifespan(
                 log.info("service.stopping")
 
     return lifespan
+
+
+async def _cancel(task: asyncio.Task[None]) -> None:
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
 
 
 async def _close_nats(nc: Any) -> None:
@@ -204,7 +217,13 @@ def create_service_app(
     version: str = "0.1.0",
 ) -> Litestar:
     configure_logging(settings.service, settings.log_level, json=settings.log_json)
-    setup_tracing(settings.service, settings.trace_exporter)
+    setup_error_tracking(settings)
+    setup_tracing(
+        settings.service,
+        settings.trace_exporter,
+        endpoint=settings.trace_otlp_endpoint,
+        sample_ratio=settings.trace_sample_ratio,
+    )
     prometheus = prometheus_config(settings.service)
     config = AppConfig(
         route_handlers=[live, ready, MetricsController, *route_handlers],

@@ -30,14 +30,17 @@ from nats.errors import TimeoutError as NatsTimeout
 from nats.js import JetStreamContext
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 from opentelemetry import context as otel_context
-from prometheus_client import Counter
+from opentelemetry import trace
+from opentelemetry.trace import SpanKind
+from prometheus_client import Counter, Gauge
 
 from .bus import outgoing_headers
 from .codec import decode, encode
+from .error_tracking import capture_exception
 from .errors import ApiError, ServiceUnavailable
 from .events import Envelope, decode_envelope
 from .logging import CORRELATION_HEADER, bind_correlation_id
-from .telemetry import extract_trace_context
+from .telemetry import extract_trace_context, tracer
 
 __all__ = ["DurableConsumer", "RpcError", "first_delivery", "request", "serve"]
 
@@ -46,6 +49,12 @@ T = TypeVar("T")
 
 EVENTS_HANDLED = Counter(
     "harmoniq_events_handled_total", "Durable events handled", ["consumer", "outcome"]
+)
+
+# Events JetStream holds for the consumer beyond the one just delivered (0 when a fetch finds
+# none): its lag, from the metadata of every delivery, at no cost.
+CONSUMER_PENDING = Gauge(
+    "harmoniq_consumer_pending", "Durable events waiting for this consumer", ["consumer"]
 )
 
 Handler = Callable[[Envelope, Msg], Awaitable[None]]
@@ -125,6 +134,7 @@ class DurableConsumer:
             try:
                 messages = fetching.result()
             except (TimeoutError, NatsTimeout):
+                CONSUMER_PENDING.labels(self._durable).set(0)
                 continue
             except Exception:
                 # A restarted server can leave the pull subscription dead (nats.py #504):
@@ -138,13 +148,21 @@ class DurableConsumer:
                 continue
             for message in messages:
                 await self._handle(message)
+            with contextlib.suppress(Exception):  # not a JetStream message: nothing to tell
+                CONSUMER_PENDING.labels(self._durable).set(messages[-1].metadata.num_pending)
         with contextlib.suppress(Exception):
             await subscription.unsubscribe()
 
     async def _handle(self, message: Msg) -> None:
         headers = message.headers or {}
         bind_correlation_id(headers.get(CORRELATION_HEADER))
-        token = otel_context.attach(extract_trace_context(headers))
+        span = tracer().start_span(
+            f"consume {self._durable}",
+            context=extract_trace_context(headers),
+            kind=SpanKind.CONSUMER,
+            attributes={"messaging.system": "nats", "messaging.destination.name": message.subject},
+        )
+        token = otel_context.attach(trace.set_span_in_context(span))
         try:
             envelope = decode_envelope(message.data)
             await self._handler(envelope, message)
@@ -153,7 +171,7 @@ class DurableConsumer:
             EVENTS_HANDLED.labels(self._durable, "undecodable").inc()
             await message.term()
             return
-        except Exception:
+        except Exception as error:
             attempt = message.metadata.num_delivered if message.metadata else 0
             log.warning(
                 "consumer.handler_failed",
@@ -163,10 +181,16 @@ class DurableConsumer:
                 exc_info=True,
             )
             EVENTS_HANDLED.labels(self._durable, "retry").inc()
+            if attempt >= self._max_deliver:  # its last try: a person must look at it
+                capture_exception(
+                    error,
+                    tags={"consumer": self._durable, "subject": message.subject},
+                )
             await message.nak(delay=self._retry_delay)
             return
         finally:
             otel_context.detach(token)
+            span.end()
         await message.ack()
         EVENTS_HANDLED.labels(self._durable, "ok").inc()
 

@@ -37,6 +37,9 @@ from litestar.exceptions import HTTPException, ValidationException
 from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
 from litestar.types import ExceptionHandlersMap
 
+from .error_tracking import capture_exception
+from .logging import correlation_id
+
 __all__ = [
     "DEPENDENCY_FAILURES",
     "ApiError",
@@ -201,6 +204,16 @@ def _http_error(_: Request[Any, Any, Any], exc: HTTPException) -> Response[Any]:
 
 def _unexpected_error(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
     log.exception("http.unhandled_error", path=request.url.path, error=str(exc))
+    capture_exception(
+        exc,
+        tags={"route": str(request.scope.get("path_template", "")), "method": request.method},
+        request={
+            "method": request.method,
+            "path": request.url.path,
+            "headers": dict(request.headers),
+            "correlation_id": correlation_id(),
+        },
+    )
     return _respond(
         HTTP_500_INTERNAL_SERVER_ERROR, ErrorBody("internal_error", "internal error"), None
     )

@@ -120,6 +120,7 @@ class ServerView(msgspec.Struct, frozen=True, kw_only=True):
     name: str
     description: str | None = None
     icon_id: str | None = None
+    icon_url: str | None = None  # the icon, shown to anyone without a token
     owner_id: Snowflake
     created_at: datetime
 

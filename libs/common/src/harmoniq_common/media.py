@@ -22,8 +22,10 @@ from .ids import Snowflake
 
 __all__ = [
     "MAX_ATTACHMENTS",
+    "MEDIA_BASE_PATH",
     "MEDIA_LINK",
     "MEDIA_RELEASE",
+    "PUBLIC_MEDIA_PATH",
     "Attachment",
     "AttachmentThumbnail",
     "LinkKind",
@@ -31,11 +33,20 @@ __all__ = [
     "Linked",
     "ReleaseRequest",
     "Released",
+    "public_media_url",
 ]
 
 MEDIA_LINK = "link"
 MEDIA_RELEASE = "release"
 MAX_ATTACHMENTS = 10
+MEDIA_BASE_PATH = "/api/v1/media"
+# Avatars and server icons are shown here to anyone, without a token.
+PUBLIC_MEDIA_PATH = f"{MEDIA_BASE_PATH}/public"
+
+
+def public_media_url(media_id: int | str) -> str:
+    return f"{PUBLIC_MEDIA_PATH}/{media_id}"
+
 
 # What a file is linked to: a message (an attachment), a user (an avatar), a server (an icon).
 LinkKind = Literal["message", "user", "server"]

@@ -27,7 +27,15 @@ import asyncpg
 
 from .settings import dsn_problem, secret_problem
 
-__all__ = ["MigrationError", "ServiceSchema", "load_registry", "migrate_service", "role_name"]
+__all__ = [
+    "DEFAULT_ROLE_PASSWORD",
+    "MigrationError",
+    "ServiceSchema",
+    "load_registry",
+    "migrate_service",
+    "prepare_schema",
+    "role_name",
+]
 
 COMMON_MIGRATIONS = Path(__file__).with_name("migrations")
 _NAME = re.compile(r"^\d{4}_[a-z0-9_]+\.sql$")
@@ -63,39 +71,50 @@ def _files(directory: Path, label: str) -> list[tuple[str, str]]:
     return found
 
 
+async def prepare_schema(
+    conn: asyncpg.Connection, service: ServiceSchema, *, role_password: str
+) -> None:
+    """The service's role (created, or its password set), its extensions, and its empty
+    schema owned by the role; then holds the schema's migration lock for the session.
+    Shared by the migrator and the restore of a backup (deploy/backup.py)."""
+    schema = service.schema
+    if not _IDENT.match(schema):
+        raise MigrationError(f"bad schema name {schema!r}")
+    role = role_name(schema)
+    # Roles are cluster-wide: two migrators racing on CREATE ROLE must not both fail.
+    await conn.execute("SELECT pg_advisory_lock(hashtext('harmoniq.migrate.roles'))")
+    try:
+        exists = await conn.fetchval("SELECT 1 FROM pg_roles WHERE rolname = $1", role)
+        verb = "ALTER" if exists else "CREATE"
+        password = role_password.replace("'", "''")
+        await conn.execute(f"{verb} ROLE {role} LOGIN PASSWORD '{password}'")
+        for extension in service.extensions:
+            if not _IDENT.match(extension):
+                raise MigrationError(f"bad extension name {extension!r}")
+            await conn.execute("CREATE SCHEMA IF NOT EXISTS extensions")
+            await conn.execute(f"CREATE EXTENSION IF NOT EXISTS {extension} SCHEMA extensions")
+            await conn.execute(f"GRANT USAGE ON SCHEMA extensions TO {role}")
+    finally:
+        await conn.execute("SELECT pg_advisory_unlock(hashtext('harmoniq.migrate.roles'))")
+    database = await conn.fetchval("SELECT current_database()")
+    await conn.execute(f'GRANT CONNECT ON DATABASE "{database}" TO {role}')
+    await conn.execute(
+        "SELECT pg_advisory_lock(hashtext($1))", f"harmoniq.migrate.{database}.{schema}"
+    )
+    await conn.execute(f"CREATE SCHEMA IF NOT EXISTS {schema} AUTHORIZATION {role}")
+    await conn.execute(f"REVOKE ALL ON SCHEMA {schema} FROM PUBLIC")
+
+
 async def migrate_service(
     admin_dsn: str, service: ServiceSchema, *, role_password: str = DEFAULT_ROLE_PASSWORD
 ) -> list[str]:
     """Apply what is missing; return the names applied now."""
     schema = service.schema
-    if not _IDENT.match(schema):
-        raise MigrationError(f"bad schema name {schema!r}")
     role = role_name(schema)
     files = _files(COMMON_MIGRATIONS, "common") + _files(service.migrations, service.name)
     conn = await asyncpg.connect(admin_dsn)
     try:
-        # Roles are cluster-wide: two migrators racing on CREATE ROLE must not both fail.
-        await conn.execute("SELECT pg_advisory_lock(hashtext('harmoniq.migrate.roles'))")
-        try:
-            exists = await conn.fetchval("SELECT 1 FROM pg_roles WHERE rolname = $1", role)
-            verb = "ALTER" if exists else "CREATE"
-            password = role_password.replace("'", "''")
-            await conn.execute(f"{verb} ROLE {role} LOGIN PASSWORD '{password}'")
-            for extension in service.extensions:
-                if not _IDENT.match(extension):
-                    raise MigrationError(f"bad extension name {extension!r}")
-                await conn.execute("CREATE SCHEMA IF NOT EXISTS extensions")
-                await conn.execute(f"CREATE EXTENSION IF NOT EXISTS {extension} SCHEMA extensions")
-                await conn.execute(f"GRANT USAGE ON SCHEMA extensions TO {role}")
-        finally:
-            await conn.execute("SELECT pg_advisory_unlock(hashtext('harmoniq.migrate.roles'))")
-        database = await conn.fetchval("SELECT current_database()")
-        await conn.execute(f'GRANT CONNECT ON DATABASE "{database}" TO {role}')
-        await conn.execute(
-            "SELECT pg_advisory_lock(hashtext($1))", f"harmoniq.migrate.{database}.{schema}"
-        )
-        await conn.execute(f"CREATE SCHEMA IF NOT EXISTS {schema} AUTHORIZATION {role}")
-        await conn.execute(f"REVOKE ALL ON SCHEMA {schema} FROM PUBLIC")
+        await prepare_schema(conn, service, role_password=role_password)
         await conn.execute(f"SET ROLE {role}")
         await conn.execute(f"SET search_path = {schema}")
         await conn.execute(

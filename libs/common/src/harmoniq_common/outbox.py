@@ -18,10 +18,12 @@ from datetime import UTC, datetime
 import asyncpg
 import structlog
 from nats.js import JetStreamContext
+from opentelemetry.trace import SpanKind
 
 from .bus import outgoing_headers
 from .events import EventPayload, encode_envelope
 from .ids import Snowflake
+from .telemetry import extract_trace_context, inject_trace_context, tracer
 
 __all__ = ["OutboxRelay", "enqueue"]
 
@@ -143,12 +145,28 @@ class OutboxRelay:
                 self._batch_size,
             )
             for row in rows:
-                headers = dict(row["headers"])
-                headers["Nats-Msg-Id"] = str(row["id"])
-                await self._js.publish(row["subject"], bytes(row["payload"]), headers=headers)
+                await self._publish(
+                    row["id"], row["subject"], bytes(row["payload"]), row["headers"]
+                )
             if rows:
                 await conn.execute(
                     "DELETE FROM outbox WHERE id = ANY($1::bigint[])", [row["id"] for row in rows]
                 )
                 self.published += len(rows)
             return len(rows)
+
+    async def _publish(
+        self, event_id: int, subject: str, payload: bytes, written: dict[str, str]
+    ) -> None:
+        """One event, in the trace of the request that committed it: the consumers' spans
+        follow this publish (its context replaces the writer's in the headers)."""
+        headers = dict(written)
+        with tracer().start_as_current_span(
+            "outbox publish",
+            context=extract_trace_context(headers),
+            kind=SpanKind.PRODUCER,
+            attributes={"messaging.system": "nats", "messaging.destination.name": subject},
+        ):
+            inject_trace_context(headers)
+            headers["Nats-Msg-Id"] = str(event_id)
+            await self._js.publish(subject, payload, headers=headers)

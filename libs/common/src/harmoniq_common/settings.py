@@ -15,7 +15,7 @@ import os
 import socket
 from collections.abc import Mapping
 from pathlib import Path
-from typing import ClassVar, Literal, TypeVar
+from typing import Annotated, ClassVar, Literal, TypeVar
 from urllib.parse import unquote, urlsplit
 
 import msgspec
@@ -89,8 +89,16 @@ class CommonSettings(msgspec.Struct, frozen=True, kw_only=True):
     namespace: str = "harmoniq"
     log_level: str = "INFO"
     log_json: bool = True
-    # "none" or "console"; an OTLP exporter plugs in at the same place.
-    trace_exporter: str = "none"
+    # "none", "console" or "otlp" (spans to trace_otlp_endpoint, OTLP over HTTP/protobuf).
+    trace_exporter: Literal["none", "console", "otlp"] = "none"
+    trace_otlp_endpoint: str = "http://127.0.0.1:4318/v1/traces"
+    # Share of new traces kept (a sampled parent's traces are always followed).
+    trace_sample_ratio: Annotated[float, msgspec.Meta(ge=0.0, le=1.0)] = 0.1
+    # Unexpected errors go to this Sentry/GlitchTip project when set (error_tracking).
+    sentry_dsn: str = ""
+    sentry_sample_rate: Annotated[float, msgspec.Meta(ge=0.0, le=1.0)] = 1.0
+    # How often the dependency, pool, outbox and Redis gauges are sampled (service_metrics).
+    metrics_sample_seconds: float = 15.0
     jwt_public_key_file: str = ""
     jwt_issuer: str = "harmoniq"
     jwt_audience: str = "harmoniq"

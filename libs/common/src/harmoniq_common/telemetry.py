@@ -14,9 +14,15 @@ from litestar.plugins.opentelemetry import OpenTelemetryConfig
 from litestar.plugins.prometheus import PrometheusConfig, PrometheusController
 from opentelemetry import context as otel_context
 from opentelemetry import propagate, trace
+from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
-from opentelemetry.sdk.trace.export import ConsoleSpanExporter, SimpleSpanProcessor
+from opentelemetry.sdk.trace.export import (
+    BatchSpanProcessor,
+    ConsoleSpanExporter,
+    SimpleSpanProcessor,
+)
+from opentelemetry.sdk.trace.sampling import ALWAYS_OFF, ParentBased, TraceIdRatioBased
 
 __all__ = [
     "MetricsController",
@@ -25,21 +31,37 @@ __all__ = [
     "opentelemetry_config",
     "prometheus_config",
     "setup_tracing",
+    "tracer",
 ]
 
 _HEALTH_AND_METRICS = ["/health", "/metrics"]
 
 
-def setup_tracing(service: str, exporter: str = "none") -> TracerProvider:
-    """One provider per process; "console" prints spans, "none" keeps context only."""
+def setup_tracing(
+    service: str, exporter: str = "none", *, endpoint: str = "", sample_ratio: float = 1.0
+) -> TracerProvider:
+    """One provider per process. "otlp" sends spans (batched, off the event loop) to an OTLP/HTTP
+    collector at ``endpoint``, keeping ``sample_ratio`` of new traces and whatever a sampled
+    parent asks for; "console" prints them; "none" records nothing but still carries the
+    trace context through HTTP and NATS, so a downstream service that exports joins the trace.
+    """
     current = trace.get_tracer_provider()
     if isinstance(current, TracerProvider):
         return current
-    provider = TracerProvider(resource=Resource.create({"service.name": f"harmoniq-{service}"}))
+    sampler = ALWAYS_OFF if exporter == "none" else ParentBased(TraceIdRatioBased(sample_ratio))
+    provider = TracerProvider(
+        resource=Resource.create({"service.name": f"harmoniq-{service}"}), sampler=sampler
+    )
     if exporter == "console":
         provider.add_span_processor(SimpleSpanProcessor(ConsoleSpanExporter()))
+    elif exporter == "otlp":
+        provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter(endpoint=endpoint)))
     trace.set_tracer_provider(provider)
     return provider
+
+
+def tracer() -> trace.Tracer:
+    return trace.get_tracer("harmoniq")
 
 
 def opentelemetry_config() -> OpenTelemetryConfig:

@@ -34,8 +34,10 @@ import structlog
 from nats.aio.msg import Msg
 from nats.aio.subscription import Subscription
 from nats.js.api import ConsumerConfig, DeliverPolicy
+from opentelemetry.trace import SpanKind
 
 from harmoniq_common.platform import Platform
+from harmoniq_common.telemetry import extract_trace_context, tracer
 
 from .metrics import CATCH_UPS, CONSUMER_REPLACEMENTS, EVENTS
 from .session import CATCH_UP, Session
@@ -53,6 +55,14 @@ class Delivery(msgspec.Struct, frozen=True):
     # Handled here before (a new consumer generation starts behind the old one): it goes to
     # the sessions still waiting for it, and changes nothing else a second time.
     repeat: bool = False
+    # The publisher's trace context (traceparent, tracestate), when it sent one.
+    trace_headers: dict[str, str] | None = None
+
+
+def _trace_headers(headers: dict[str, str] | None) -> dict[str, str] | None:
+    if not headers or "traceparent" not in headers:
+        return None
+    return {k: v for k, v in headers.items() if k in ("traceparent", "tracestate")}
 
 
 class CatchUp(msgspec.Struct, frozen=True):
@@ -316,7 +326,13 @@ class Hub:
         # Handled by the processor task, not here: replacing the consumer cancels this
         # callback's task, which must never cut a delivery in half.
         self._inbox.put_nowait(
-            Delivery(message.metadata.sequence.stream, message.subject, message.data, generation)
+            Delivery(
+                message.metadata.sequence.stream,
+                message.subject,
+                message.data,
+                generation,
+                trace_headers=_trace_headers(message.headers),
+            )
         )
 
     async def _process(self) -> None:
@@ -332,7 +348,14 @@ class Hub:
             else:
                 EVENTS.inc()
             try:
-                await self._handler(item, None)
+                # One span per event, never per frame (each frame would cost more than it says).
+                with tracer().start_as_current_span(
+                    "gateway dispatch",
+                    context=extract_trace_context(item.trace_headers),
+                    kind=SpanKind.CONSUMER,
+                    attributes={"messaging.destination.name": item.subject},
+                ):
+                    await self._handler(item, None)
             except Exception:
                 log.exception("gateway.dispatch_failed", subject=item.subject, seq=item.stream_seq)
             self._remember(item)

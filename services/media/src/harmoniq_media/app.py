@@ -15,12 +15,14 @@ from harmoniq_common.platform import Platform
 from harmoniq_common.settings import load_settings
 
 from .domain.cleanup import Cleanup, run_cleanup
+from .domain.direct_uploads import DirectUploads
 from .domain.links import Links
 from .domain.serving import Serving
 from .domain.uploads import Uploads
 from .events.deletions import deletion_events_consumer
 from .http.deps import Domain
 from .http.media import MediaController
+from .metrics import sample_storage_forever
 from .rpc.links import serve_links
 from .settings import MediaSettings
 from .storage import open_storage
@@ -35,8 +37,10 @@ def _domain(
     async def extend(app: Litestar, platform: Platform) -> AsyncIterator[None]:
         async with open_storage(settings) as storage:
             access = AccessCache(platform.redis, platform.nats, platform.subjects)
+            uploads = Uploads(platform, settings, storage)
             app.state.media_domain = Domain(
-                uploads=Uploads(platform, settings, storage),
+                uploads=uploads,
+                direct_uploads=DirectUploads(platform, settings, storage, uploads),
                 serving=Serving(platform, settings, storage, access),
             )
             app.state.storage = storage
@@ -45,13 +49,19 @@ def _domain(
             consumer = deletion_events_consumer(platform, links)
             await consumer.start()
             cleanup = Cleanup(platform.pool, settings, storage)
-            job = asyncio.create_task(run_cleanup(cleanup, settings.cleanup_interval_seconds))
+            jobs = [
+                asyncio.create_task(run_cleanup(cleanup, settings.cleanup_interval_seconds)),
+                asyncio.create_task(
+                    sample_storage_forever(platform.pool, settings.metrics_sample_seconds)
+                ),
+            ]
             try:
                 yield
             finally:
-                job.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await job
+                for job in jobs:
+                    job.cancel()
+                    with contextlib.suppress(asyncio.CancelledError):
+                        await job
                 for subscription in subscriptions:
                     await subscription.unsubscribe()
                 await consumer.stop()

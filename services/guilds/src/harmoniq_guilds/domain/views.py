@@ -10,6 +10,7 @@ from harmoniq_common.events import (
     ServerView,
     UserSummary,
 )
+from harmoniq_common.media import public_media_url
 
 from ..store.rows import ChannelRow, MemberRow, OverwriteRow, RoleRow, ServerRow
 
@@ -22,6 +23,7 @@ def server_view(row: ServerRow) -> ServerView:
         name=row.name,
         description=row.description,
         icon_id=row.icon_id,
+        icon_url=public_media_url(row.icon_id) if row.icon_id else None,
         owner_id=row.owner_id,
         created_at=row.created_at,
     )

@@ -41,7 +41,7 @@ class InvitesController(Controller):
     ) -> InvitePreview:
         """What an invite leads to, without joining (no account needed): names and counts."""
         preview = await guilds.invites.preview(_code(code))
-        server = preview.server
+        server = server_view(preview.server)
         return InvitePreview(
             code=preview.invite.code,
             server=ServerPreview(
@@ -49,6 +49,7 @@ class InvitesController(Controller):
                 name=server.name,
                 description=server.description,
                 icon_id=server.icon_id,
+                icon_url=server.icon_url,
             ),
             channel_id=preview.invite.channel_id,
             channel_name=preview.channel_name,

@@ -172,6 +172,7 @@ class ServerPreview(msgspec.Struct, frozen=True, kw_only=True):
     name: str
     description: str | None
     icon_id: str | None
+    icon_url: str | None
 
 
 class InvitePreview(msgspec.Struct, kw_only=True):

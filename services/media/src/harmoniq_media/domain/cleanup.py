@@ -5,7 +5,8 @@ never pick the same one), objects are deleted before their row in the same trans
 store failure rolls back, so the row stays and the next run retries: a row never goes while
 its object stays), and deleting an object twice is harmless. An object is swept only when it
 is older than the orphan age and no row names it, so an upload still in flight (objects
-written, row not yet) is never touched. ``now`` is injectable for tests with a moved clock.
+written, row not yet) is never touched; a direct upload's ``incoming`` object (what the client
+posted, never served: ``direct_uploads``) goes once it is that old, whatever its row. ``now`` is injectable for tests with a moved clock.
 """
 
 from __future__ import annotations
@@ -79,17 +80,17 @@ class Cleanup:
             parts = key.split("/")
             if len(parts) == 3 and parts[1].isdigit() and modified < cutoff:
                 stale.setdefault(int(parts[1]), []).append(key)
+        # What a client posted to a direct upload's key is never served (the checked copy
+        # is), so once its presigned POST is long dead it goes, whatever its row says.
+        dead_incoming = [k for keys in stale.values() for k in keys if k.endswith("/incoming")]
         if not stale:
             return 0
         known = await store.existing_ids(self._pool, list(stale))
-        swept = 0
-        for media_id, keys in stale.items():
-            if media_id in known:
-                continue
-            for key in keys:
-                await self._storage.delete(key)
-                swept += 1
-        return swept
+        doomed = {k for media_id, keys in stale.items() if media_id not in known for k in keys}
+        doomed.update(dead_incoming)
+        for key in doomed:
+            await self._storage.delete(key)
+        return len(doomed)
 
 
 async def run_cleanup(cleanup: Cleanup, interval: float) -> None:

@@ -17,7 +17,13 @@ import structlog
 
 from harmoniq_common.errors import BadRequest, Conflict
 from harmoniq_common.events import MessageView
-from harmoniq_common.media import Attachment, AttachmentThumbnail, LinkRequest
+from harmoniq_common.media import (
+    MEDIA_BASE_PATH,
+    PUBLIC_MEDIA_PATH,
+    Attachment,
+    AttachmentThumbnail,
+    LinkRequest,
+)
 
 from ..storage import Storage
 from ..store import media as store
@@ -29,7 +35,7 @@ __all__ = ["BASE_URL", "Links", "attachment"]
 
 log = structlog.get_logger(__name__)
 
-BASE_URL = "/api/v1/media"
+BASE_URL = MEDIA_BASE_PATH
 PURPOSE_OF = {"message": "attachment", "user": "avatar", "server": "icon"}
 _BATCH = 100
 
@@ -40,7 +46,7 @@ def attachment(
     """The file as others show it. Linked avatars and icons point at their public routes
     (shown without a token); ``public_routes=False`` gives the owner's routes always."""
     public = public_routes and row.purpose in PUBLIC_PURPOSES
-    base = f"{BASE_URL}/public" if public else BASE_URL
+    base = PUBLIC_MEDIA_PATH if public else BASE_URL
     return Attachment(
         id=row.id,
         filename=row.filename,

@@ -13,43 +13,42 @@ import contextlib
 import tempfile
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO
 
-from harmoniq_common.errors import ApiError, BadRequest, Conflict, NotFound, PayloadTooLarge
+from harmoniq_common.errors import ApiError, BadRequest, PayloadTooLarge
 from harmoniq_common.ids import Snowflake
 from harmoniq_common.platform import Platform
 
 from ..settings import MediaSettings
-from ..storage import ObjectWriter, Storage, StorageDown
+from ..storage import ObjectWriter, Storage
 from ..store import media as store
 from ..store.rows import MediaRow, ThumbnailRow
 from .filenames import clean_filename
 from .images import Processed, process_image
-from .purge import purge
 from .sniff import (
     IMAGE_TYPES,
     SNIFF_BYTES,
     Kind,
     contradicts,
-    normalise_declared,
     served_as,
     sniff,
 )
 
 __all__ = [
+    "IMAGE_ONLY",
     "PURPOSES",
-    "DirectUpload",
     "FileUpload",
+    "UnsupportedType",
     "Uploads",
+    "check_type",
     "object_key",
     "thumbnail_key",
 ]
 
 PURPOSES = ("avatar", "icon", "attachment")
-_IMAGE_ONLY = {"avatar", "icon"}
-_SPOOL_CHUNK = 1024 * 1024
+IMAGE_ONLY = {"avatar", "icon"}
 
 
 class UnsupportedType(ApiError):
@@ -64,22 +63,6 @@ def object_key(media_id: int) -> str:
 
 def thumbnail_key(media_id: int, size: int) -> str:
     return f"media/{media_id}/thumb-{size}.webp"
-
-
-class SizeMismatch(ApiError):
-    status_code = 422
-    code = "size_mismatch"
-    default_message = "the file that landed is not the size that was declared"
-
-
-@dataclass(frozen=True)
-class DirectUpload:
-    """A pending upload and the presigned POST the client sends its bytes with."""
-
-    row: MediaRow
-    url: str
-    fields: dict[str, str]
-    expires_at: datetime
 
 
 @dataclass
@@ -102,7 +85,7 @@ class Uploads:
         """Refuse early when ``incoming`` bytes cannot fit in the owner's quota."""
         used = await store.used_bytes(self._platform.pool, owner_id)
         if used + incoming > self._settings.user_quota_bytes:
-            raise _quota_exceeded(used, self._settings.user_quota_bytes)
+            raise quota_exceeded(used, self._settings.user_quota_bytes)
 
     async def thumbnails(self, media_id: int) -> list[ThumbnailRow]:
         return await store.thumbnails(self._platform.pool, media_id)
@@ -115,7 +98,7 @@ class Uploads:
         if not head:
             raise BadRequest.for_field("file", "the file is empty")
         kind = sniff(head)
-        _check_type(purpose, file.declared_type, kind)
+        check_type(purpose, file.declared_type, kind)
         filename = clean_filename(file.filename)
         content_type, disposition = served_as(kind, filename)
         media_id = self._platform.new_id()
@@ -126,7 +109,7 @@ class Uploads:
         try:
             with tempfile.TemporaryDirectory(prefix="harmoniq-media-") as workdir:
                 processed = await self._store_bytes(writer, head, rest, kind, Path(workdir))
-                thumbs = await self._store_derived(media_id, processed, content_type, written)
+                thumbs = await self.store_derived(media_id, processed, content_type, written)
                 row = MediaRow(
                     id=media_id,
                     owner_id=Snowflake(owner_id),
@@ -144,7 +127,7 @@ class Uploads:
                     channel_id=None,
                     created_at=datetime.now(UTC),
                 )
-                await self._commit(row, thumbs)
+                await self.commit(row, thumbs)
                 return row
         except BaseException:
             await writer.abort()
@@ -172,9 +155,9 @@ class Uploads:
         await writer.finish()
         if not image:
             return None
-        return await self._process(spool_path, kind, workdir)
+        return await self.process(spool_path, kind, workdir)
 
-    async def _process(self, spool_path: Path, kind: Kind, workdir: Path) -> Processed:
+    async def process(self, spool_path: Path, kind: Kind, workdir: Path) -> Processed:
         """Measure, check and thumbnail an image on disk, a bounded number at a time."""
         async with self._image_slots:
             return await asyncio.to_thread(
@@ -186,7 +169,7 @@ class Uploads:
                 workdir=workdir,
             )
 
-    async def _store_derived(
+    async def store_derived(
         self,
         media_id: Snowflake,
         processed: Processed | None,
@@ -216,122 +199,13 @@ class Uploads:
             )
         return thumbs
 
-    async def _commit(self, row: MediaRow, thumbs: list[ThumbnailRow]) -> None:
+    async def commit(self, row: MediaRow, thumbs: list[ThumbnailRow]) -> None:
         async with self._platform.pool.acquire() as conn, conn.transaction():
             await store.lock_owner(conn, row.owner_id)
             used = await store.used_bytes(conn, row.owner_id)
             if used + row.size > self._settings.user_quota_bytes:
-                raise _quota_exceeded(used, self._settings.user_quota_bytes)
+                raise quota_exceeded(used, self._settings.user_quota_bytes)
             await store.insert(conn, row, thumbs)
-
-    # Direct uploads: the client sends the bytes to the store itself (a presigned POST), then
-    # asks for them to be checked. The row exists, ``pending``, from the request on: its
-    # declared size counts against the quota, it is served to nobody and linked to nothing,
-    # and orphan cleanup removes it (and whatever landed) if it is never completed.
-
-    async def request_direct(
-        self, owner_id: int, *, purpose: str, filename: str, size: int, content_type: str
-    ) -> DirectUpload:
-        if purpose not in PURPOSES:
-            raise BadRequest.for_field("purpose", f"purpose must be one of {', '.join(PURPOSES)}")
-        if size > self._settings.max_upload_bytes:
-            raise PayloadTooLarge(
-                f"the file is {size} bytes, over the limit of {self._settings.max_upload_bytes}",
-                code="file_too_large",
-            )
-        declared = normalise_declared(content_type) or "application/octet-stream"
-        if purpose in _IMAGE_ONLY and declared not in IMAGE_TYPES:
-            raise UnsupportedType(
-                f"an {purpose} must be a PNG, JPEG, WebP or GIF image, not {declared}"
-            )
-        self._storage.require()
-        media_id = self._platform.new_id()
-        row = MediaRow(
-            id=media_id,
-            owner_id=Snowflake(owner_id),
-            purpose=purpose,
-            filename=clean_filename(filename),
-            content_type=declared,  # what the client declared, until the bytes say
-            disposition="attachment",
-            size=size,
-            width=None,
-            height=None,
-            object_key=object_key(media_id),
-            state="pending",
-            linked_kind=None,
-            linked_to=None,
-            channel_id=None,
-            created_at=datetime.now(UTC),
-        )
-        await self._commit(row, [])
-        expires = self._settings.direct_upload_expiry_seconds
-        url, fields = await self._storage.presigned_post(
-            row.object_key, size=size, content_type=declared, expires=expires
-        )
-        expires_at = datetime.now(UTC) + timedelta(seconds=expires)
-        return DirectUpload(row=row, url=url, fields=fields, expires_at=expires_at)
-
-    async def complete_direct(self, owner_id: int, media_id: int) -> MediaRow:
-        """Check what landed (size, then type by its first bytes), process an image as a
-        streamed upload is, and make the file usable. A refusal removes the object and the
-        row. Completing a completed upload answers it again."""
-        row = await store.get(self._platform.pool, media_id)
-        if row is None or row.owner_id != owner_id or row.released_at is not None:
-            raise NotFound(f"no upload {media_id}")
-        if row.state == "ready":
-            return row
-        self._storage.require()
-        landed = await self._storage.size_of(row.object_key)
-        if landed is None:
-            raise Conflict(
-                f"nothing was uploaded for {media_id} yet: POST the file first",
-                code="upload_missing",
-            )
-        written: list[str] = []
-        try:
-            if landed != row.size:
-                raise SizeMismatch(f"{row.size} bytes were declared but {landed} arrived")
-            kind = sniff(await self._storage.read_head(row.object_key, SNIFF_BYTES))
-            _check_type(row.purpose, row.content_type, kind)
-            content_type, disposition = served_as(kind, row.filename)
-            with tempfile.TemporaryDirectory(prefix="harmoniq-media-") as workdir:
-                processed = None
-                if kind.content_type in IMAGE_TYPES:
-                    spool_path = Path(workdir) / "upload"
-                    with spool_path.open("wb") as spool:
-                        await self._storage.download(row.object_key, spool, _SPOOL_CHUNK)
-                    processed = await self._process(spool_path, kind, Path(workdir))
-                thumbs = await self._store_derived(row.id, processed, content_type, written)
-            async with self._platform.pool.acquire() as conn, conn.transaction():
-                done = await store.mark_ready(
-                    conn,
-                    row.id,
-                    content_type=content_type,
-                    disposition=disposition,
-                    width=processed.width if processed else None,
-                    height=processed.height if processed else None,
-                    thumbs=thumbs,
-                )
-        except StorageDown:
-            raise  # not a refusal: the upload stays pending for a retry
-        except ApiError:
-            await self._discard(row, written)
-            raise
-        if done is None:  # completed meanwhile by another request: the same file
-            done = await store.get(self._platform.pool, media_id)
-            if done is None:
-                raise NotFound(f"no upload {media_id}")
-        return done
-
-    async def _discard(self, row: MediaRow, written: list[str]) -> None:
-        """A refused direct upload: its thumbnails, its object, then its row."""
-        for key in written:
-            with contextlib.suppress(Exception):
-                await self._storage.delete(key)
-        async with self._platform.pool.acquire() as conn, conn.transaction():
-            pending = await store.lock_pending(conn, row.id)
-            if pending is not None:
-                await purge(conn, self._storage, [pending])
 
 
 async def _write(writer: ObjectWriter, spool: IO[bytes] | None, chunk: bytes) -> None:
@@ -350,19 +224,19 @@ async def _head(chunks: AsyncIterator[bytes], size: int) -> tuple[bytes, AsyncIt
     return bytes(head), chunks
 
 
-def _check_type(purpose: str, declared: str | None, kind: Kind) -> None:
+def check_type(purpose: str, declared: str | None, kind: Kind) -> None:
     if contradicts(declared, kind):
         raise UnsupportedType(
             f"the file was declared as {declared} but its bytes are {kind.content_type}",
             code="type_mismatch",
         )
-    if purpose in _IMAGE_ONLY and kind.content_type not in IMAGE_TYPES:
+    if purpose in IMAGE_ONLY and kind.content_type not in IMAGE_TYPES:
         raise UnsupportedType(
             f"an {purpose} must be a PNG, JPEG, WebP or GIF image, not {kind.content_type}"
         )
 
 
-def _quota_exceeded(used: int, quota: int) -> PayloadTooLarge:
+def quota_exceeded(used: int, quota: int) -> PayloadTooLarge:
     return PayloadTooLarge(
         f"your uploads use {used} of your {quota} bytes: this file does not fit; delete some",
         code="quota_exceeded",

@@ -11,6 +11,7 @@ from litestar.di import Provide
 
 from harmoniq_common.auth import Principal
 
+from ..domain.direct_uploads import DirectUploads
 from ..domain.serving import Serving
 from ..domain.uploads import Uploads
 
@@ -22,6 +23,7 @@ UserRequest = Request[Principal, str, Any]
 @dataclass(frozen=True)
 class Domain:
     uploads: Uploads
+    direct_uploads: DirectUploads
     serving: Serving
 
 

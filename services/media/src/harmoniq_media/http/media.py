@@ -7,11 +7,12 @@ from typing import Annotated, Any
 import msgspec
 from litestar import Controller, Request, get, post
 from litestar.di import NamedDependency
+from litestar.openapi import ResponseSpec
 from litestar.params import FromPath, JSONBody, Parameter
 from litestar.response import Redirect
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED, HTTP_302_FOUND
 
-from harmoniq_common.errors import PayloadTooLarge
+from harmoniq_common.errors import ErrorBody, PayloadTooLarge
 from harmoniq_common.ids import Snowflake
 from harmoniq_common.ratelimit import RateLimit, limit_request
 
@@ -25,6 +26,33 @@ from .schemas import DirectUploadIn, DirectUploadOut, MediaOut, PresignedPost
 __all__ = ["MediaController", "render"]
 
 D = NamedDependency[Domain]
+
+# What the file itself can be refused for, beyond what every route answers (openapi.py).
+_REFUSED = {
+    413: "Over the size limit or the user's quota (`file_too_large`, `quota_exceeded`).",
+    415: "Not multipart/form-data, a declared type the bytes contradict, or a type this "
+    "purpose does not take (`unsupported_media_type`, `type_mismatch`).",
+    422: "An image that is corrupt (`invalid_image`) or over the pixel limit (`image_too_large`).",
+}
+UPLOAD_REFUSALS = {
+    status: ResponseSpec(data_container=ErrorBody, description=meaning, generate_examples=False)
+    for status, meaning in _REFUSED.items()
+}
+COMPLETE_REFUSALS = {
+    **UPLOAD_REFUSALS,
+    409: ResponseSpec(
+        data_container=ErrorBody,
+        description="Nothing landed yet (`upload_missing`), or another request is completing "
+        "it (`upload_completing`, with `Retry-After`).",
+        generate_examples=False,
+    ),
+    422: ResponseSpec(
+        data_container=ErrorBody,
+        description="Not the declared size (`size_mismatch`), or an image that is corrupt or "
+        "over the pixel limit.",
+        generate_examples=False,
+    ),
+}
 
 
 def render(row: MediaRow, thumbs: list[ThumbnailRow]) -> MediaOut:
@@ -46,7 +74,12 @@ class MediaController(Controller):
     tags = ["media"]
     dependencies = dependencies()
 
-    @post("/upload", operation_id="uploadMedia", status_code=HTTP_201_CREATED)
+    @post(
+        "/upload",
+        operation_id="uploadMedia",
+        status_code=HTTP_201_CREATED,
+        responses=UPLOAD_REFUSALS,
+    )
     async def upload(self, request: UserRequest, domain: D) -> MediaOut:
         """One file as multipart/form-data: a ``purpose`` field, then the ``file`` part."""
         settings: MediaSettings = request.app.state.platform.settings
@@ -91,7 +124,7 @@ class MediaController(Controller):
             str(user_id),
         )
         await domain.uploads.check_quota(user_id, data.size)
-        direct = await domain.uploads.request_direct(
+        direct = await domain.direct_uploads.request(
             user_id,
             purpose=data.purpose,
             filename=data.filename,
@@ -108,12 +141,13 @@ class MediaController(Controller):
         "/uploads/{media_id:str}/complete",
         operation_id="completeDirectUpload",
         status_code=HTTP_200_OK,
+        responses=COMPLETE_REFUSALS,
     )
     async def complete_direct(
         self, request: UserRequest, media_id: FromPath[Snowflake], domain: D
     ) -> MediaOut:
         """Check what landed and make it usable: the media object (again, if done already)."""
-        row = await domain.uploads.complete_direct(request.user.user_id, media_id)
+        row = await domain.direct_uploads.complete(request.user.user_id, media_id)
         return render(row, await domain.uploads.thumbnails(row.id))
 
     @get(

@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 import asyncpg
 
 from harmoniq_common.access import AccessCache, ChannelAccess
-from harmoniq_common.errors import BadRequest, Conflict, Forbidden, NotFound
+from harmoniq_common.errors import ApiError, BadRequest, Conflict, Forbidden, NotFound
 from harmoniq_common.events import (
     MessageCreated,
     MessageDeleted,
@@ -103,12 +103,17 @@ class Messages:
         mentions = parse_mentions(content, access)
         if nonce is not None:
             # A retry answers the first message before its files are linked a second time.
-            async with self._platform.pool.acquire() as conn:
-                first = await messages.find_by_nonce(conn, channel_id, user_id, nonce)
-                if first is not None:
-                    return await self.page_of(conn, [first], user_id), False
+            first_page = await self._first_of(channel_id, user_id, nonce)
+            if first_page is not None:
+                return first_page, False
         message_id = self._platform.new_id()
-        files = await self._files.link(user_id, access, message_id, attachments)
+        try:
+            files = await self._files.link(user_id, access, message_id, attachments)
+        except ApiError as refused:
+            if nonce is None or refused.code != "media_already_linked":
+                raise
+            # A retry racing its first send: the files went to the first one's message.
+            return await self._raced_retry(channel_id, user_id, nonce), False
         try:
             return await self._insert(
                 access, message_id, user_id, content, reply_to_id, nonce, mentions, files
@@ -117,6 +122,22 @@ class Messages:
             if files:
                 await self._files.release(message_id)
             raise
+
+    async def _first_of(self, channel_id: int, user_id: int, nonce: str) -> Page | None:
+        async with self._platform.pool.acquire() as conn:
+            first = await messages.find_by_nonce(conn, channel_id, user_id, nonce)
+            return None if first is None else await self.page_of(conn, [first], user_id)
+
+    async def _raced_retry(self, channel_id: int, user_id: int, nonce: str) -> Page:
+        """The first send's message once it committed; until then a 409 to retry."""
+        first_page = await self._first_of(channel_id, user_id, nonce)
+        if first_page is None:
+            raise Conflict(
+                "a send with this nonce is still in flight: retry it",
+                code="duplicate_nonce",
+                headers={"Retry-After": "1"},
+            )
+        return first_page
 
     async def _insert(
         self,
@@ -158,7 +179,9 @@ class Messages:
                 assert nonce is not None
                 if files:  # a concurrent retry won: its message has the files it linked
                     raise Conflict(
-                        "this nonce was just used by another send", code="duplicate_nonce"
+                        "this nonce was just used by another send",
+                        code="duplicate_nonce",
+                        headers={"Retry-After": "1"},
                     )
                 first = await messages.find_by_nonce(tx.conn, channel_id, user_id, nonce)
                 if first is None:  # deleted since: a retry must not resurrect it
