@@ -107,6 +107,7 @@ class VoiceRelay:
         self._followed: dict[str, Subscription] = {}  # session id -> its signal subscription
         self._windows: dict[str, _Window] = {}
         self._renewer: asyncio.Task[None] | None = None
+        self._stopping = asyncio.Event()
 
     # -- the ops -----------------------------------------------------------------------------
 
@@ -249,17 +250,22 @@ class VoiceRelay:
         self._renewer = asyncio.create_task(self._renew(), name="gateway-voice-lease")
 
     async def stop(self) -> None:
+        """By flag and wake-up, not ``Task.cancel()`` (a cancel can be swallowed inside a NATS
+        call, and the task would never end: the hub's reason too)."""
+        self._stopping.set()
         if self._renewer is not None:
-            self._renewer.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._renewer
+            await self._renewer
 
     async def _renew(self) -> None:
         """Every few seconds, one message renewing the voice lease of every session here that
         asked for voice (the voice service ignores those not in voice)."""
         subject = contract.lease_subject(self._platform.subjects)
-        while True:
-            await asyncio.sleep(self._settings.voice_lease_renew_seconds)
+        while not self._stopping.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(
+                    self._stopping.wait(), self._settings.voice_lease_renew_seconds
+                )
+                return
             ids = list(self._followed)
             for start in range(0, len(ids), 2000):  # well under NATS's payload limit
                 try:
