@@ -2,7 +2,8 @@
 
 ``bench/run.py`` runs them all with their defaults, one after the other, each on its own fleet;
 ``bench/run.py NAME [ARGS…]`` runs one with its own arguments (``auth --requests 50``,
-``messages --quick``, ``gateway --quick``, ``rows --page 100``, ``media --quick``, ``ready --quick``, ``webhooks --quick``).
+``messages --quick``, ``gateway --quick``, ``rows --page 100``, ``media --quick``, ``ready --quick``, ``webhooks --quick``,
+``voice --quick``).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ import media_bench
 import messages_bench
 import ready_bench
 import record_conversion
+import voice_bench
 import webhooks_bench
 
 import auth_latency
@@ -32,6 +34,7 @@ BENCHMARKS: dict[str, Callable[[list[str]], None]] = {
     "media": media_bench.main,
     "ready": ready_bench.main,
     "webhooks": webhooks_bench.main,
+    "voice": voice_bench.main,
 }
 
 

@@ -8,6 +8,7 @@ data in ``.dev/infra`` between runs. nginx listens on ``HARMONIQ_PUBLIC_PORT`` (
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import sys
@@ -20,6 +21,7 @@ from harmoniq_common.testing.infra import InfraStack
 from harmoniq_common.testing.s3 import S3Stack
 
 from fleet import ROOT, Fleet
+from turn_server import TurnStack, turnserver_binary
 
 
 def _instances(spec: str) -> dict[str, int]:
@@ -35,14 +37,21 @@ def main() -> int:
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
+    if turnserver_binary() is None:
+        print("coturn is missing (bash deploy/install-system-deps.sh): no TURN for voice")
     with (
         InfraStack(work / "infra", persistent=True) as infra,
         S3Stack(work / "infra" / "s3") as s3,  # moto keeps files in memory only
+        # A fresh shared secret per run, given to the voice service only.
+        TurnStack(work / "infra" / "turn")
+        if turnserver_binary()
+        else contextlib.nullcontext() as turn,
     ):
         fleet = Fleet(
             infra,
             work,
             s3=s3,
+            turn=turn,
             public_port=int(os.environ.get("HARMONIQ_PUBLIC_PORT", "8080")),
             namespace=os.environ.get("HARMONIQ_NAMESPACE", "harmoniq"),
             instances=_instances(os.environ.get("HARMONIQ_DEV_INSTANCES", "")),

@@ -38,6 +38,7 @@ from harmoniq_common.testing.s3 import S3Server
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import nginx_config
+from turn_server import TurnServer
 
 __all__ = ["Fleet", "Process", "ServiceEntry", "load_services"]
 
@@ -116,6 +117,8 @@ class Fleet:
     s3: S3Server | None = None
     # The built web client nginx serves at / (make dev builds it; absent: only the API).
     web_root: Path | None = None
+    # coturn for voice (turn_server.TurnStack): given, or voice answers 503 for ICE servers.
+    turn: TurnServer | None = None
     services: list[ServiceEntry] = field(default_factory=load_services)
     processes: dict[str, list[Process]] = field(default_factory=dict)
     nginx: Process | None = None
@@ -178,6 +181,8 @@ class Fleet:
                     "HARMONIQ_S3_BUCKET": f"media-{self.namespace}".replace("_", "-"),
                 }
             )
+        if self.turn is not None and service.name == "voice":
+            env.update(self.turn.voice_env())
         env.update(self.extra_env)
         return env
 

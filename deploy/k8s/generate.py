@@ -44,6 +44,9 @@ EXTRAS: dict[str, dict[str, Any]] = {
         "env": {"HARMONIQ_REQUEST_MAX_BODY_SIZE": "26214400"},
         "memory": "768Mi",  # bounded by parts in flight and thumbnails (docs/performance.md)
     },
+    # HARMONIQ_TURN_SECRET (coturn's TURN_SHARED_SECRET), HARMONIQ_TURN_URLS / _STUN_URLS (what
+    # clients are told: the TURN nodes' public names), HARMONIQ_TURN_DOCTOR_URL.
+    "voice": {"secret_env": ["harmoniq-voice-turn"]},
 }
 
 

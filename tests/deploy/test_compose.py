@@ -288,7 +288,10 @@ def test_tls_override_adds_https_to_nginx_only() -> None:
     assert result.returncode == 0, result.stdout + result.stderr
     used: dict[str, str | None] = {}
     override = _walk(yaml.safe_load(TLS_OVERRIDE.read_text()), {}, used)
-    assert set(override["services"]) == {"nginx"}
+    assert set(override["services"]) == {"nginx", "coturn"}
+    coturn = override["services"]["coturn"]
+    assert coturn["ports"] == ["5349:5349/tcp"]
+    assert coturn["volumes"] == ["./secrets/tls:/etc/coturn/tls:ro"]
     nginx = override["services"]["nginx"]
     assert nginx["ports"] == ["8443:8443"]
     assert _env_example()["HARMONIQ_TLS_PORT"] == used["HARMONIQ_TLS_PORT"] == "8443"

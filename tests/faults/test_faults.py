@@ -43,7 +43,7 @@ from gateway_client import GatewayClient
 pytestmark = pytest.mark.fleet
 
 INFRA = ("redis", "nats", "postgres")
-SERVICES = ("auth", "guilds", "messages", "gateway", "media")
+SERVICES = ("auth", "guilds", "messages", "gateway", "media", "voice")
 DOWN_SECONDS = 2.0  # how long the target stays dead
 RECOVERY_BOUND = 30.0  # sends must succeed again within this after the restart
 SEND_PAUSE = 0.04  # ~25 sends a second
@@ -174,8 +174,14 @@ async def _send_steadily(
 async def _probe_revoked(
     http: httpx.AsyncClient, world: World, figures: Figures, stop: asyncio.Event, gateway: str
 ) -> None:
-    """Knock on auth, guilds, messages and the gateway with tokens that must never work again."""
-    paths = ["/api/v1/auth/me", "/api/v1/servers", f"/api/v1/channels/{world.channel_id}/messages"]
+    """Knock on auth, guilds, messages, voice and the gateway with tokens that must never work
+    again."""
+    paths = [
+        "/api/v1/auth/me",
+        "/api/v1/servers",
+        f"/api/v1/channels/{world.channel_id}/messages",
+        "/api/v1/voice/ice-servers",
+    ]
     while not stop.is_set():
         for headers in world.revoked:
             figures.revoked_probes += 1

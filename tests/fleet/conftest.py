@@ -13,6 +13,18 @@ from harmoniq_common.testing.infra import Infra, free_port
 from harmoniq_common.testing.s3 import S3Server
 
 from fleet import Fleet
+from turn_server import TurnServer, TurnStack, turnserver_binary
+
+
+@pytest.fixture(scope="session")
+def harmoniq_turn(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TurnServer | None]:
+    """Debian's coturn on loopback for the fleet's voice service (None when not installed:
+    voice then refuses ICE servers with 503, and the voice fleet test fails saying so)."""
+    if turnserver_binary() is None:
+        yield None
+        return
+    with TurnStack(tmp_path_factory.mktemp("turn")) as turn:
+        yield turn
 
 
 @pytest.fixture(scope="module")
@@ -33,6 +45,7 @@ def fleet(
     harmoniq_s3: S3Server,
     tmp_path_factory: pytest.TempPathFactory,
     fleet_instances: dict[str, int],
+    harmoniq_turn: TurnServer | None,
     fleet_env: dict[str, str],
 ) -> Iterator[Fleet]:
     work: Path = tmp_path_factory.mktemp("fleet")
@@ -45,6 +58,7 @@ def fleet(
         fixed_ports=False,
         instances=fleet_instances,
         s3=harmoniq_s3,
+        turn=harmoniq_turn,
         # Every request arrives from 127.0.0.1 through nginx; the 5/min limit itself is tested
         # in the service tests and in test_rate_limit_through_nginx.
         extra_env={"HARMONIQ_AUTH_RATE_LIMIT": "50", "HARMONIQ_LOG_LEVEL": "INFO", **fleet_env},

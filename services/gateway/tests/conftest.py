@@ -25,6 +25,7 @@ from auth_testing import auth_client, make_user
 from fleet import load_services
 from guilds_testing import Client, guilds
 from messages_testing import messages, messages_settings_overrides
+from voice_testing import voice, voice_overrides
 
 SERVICES = Path(__file__).resolve().parents[2]
 GATEWAY = ServiceSchema("gateway", "gateway", SERVICES / "gateway" / "migrations")

@@ -74,6 +74,7 @@ class ChannelAccess(msgspec.Struct, frozen=True, kw_only=True):
     # A DM or group DM: its participants, the only ones its events go to. A DM is its own
     # scope: ``server_id`` is the DM's own id (its permission epoch, its messages' server_id).
     recipient_ids: list[Snowflake] = []
+    user_limit: int | None = None  # a voice channel's (0: no limit); None for other kinds
 
     def allows(self, permission: Permission) -> bool:
         return bool(self.permissions & permission)

@@ -33,6 +33,7 @@ __all__ = [
     "UserSessionsRevoked",
     "UserSummary",
     "UserUpdated",
+    "VoiceStateUpdated",
     "decode_envelope",
     "decode_payload",
     "encode_envelope",
@@ -141,6 +142,10 @@ class ChannelView(msgspec.Struct, frozen=True, kw_only=True):
     position: int
     parent_id: Snowflake | None = None
     overwrites: list[OverwriteView] = []
+    # Voice channels only (None elsewhere): at most this many users at once (0: no limit),
+    # and the audio bitrate clients should aim for, in bits per second.
+    user_limit: int | None = None
+    bitrate: int | None = None
 
 
 class RoleView(msgspec.Struct, frozen=True, kw_only=True):
@@ -518,6 +523,28 @@ class WebhookDeleted(EventPayload, frozen=True, kw_only=True):
     webhook_id: Snowflake
 
 
+# --- voice (services/voice) -------------------------------------------------------------------
+
+
+class VoiceStateUpdated(EventPayload, frozen=True, kw_only=True):
+    """A user joined, moved in, changed state in or left (``channel_id`` None) voice; the
+    fields are :class:`harmoniq_common.voice.VoiceState`'s, as the dispatch shows them."""
+
+    event_type: ClassVar[str] = "voice.state_update"
+    changes_access: ClassVar[AccessScope | None] = None
+    server_id: Snowflake
+    channel_id: Snowflake | None
+    user_id: Snowflake
+    session_id: str
+    self_mute: bool = False
+    self_deaf: bool = False
+    mute: bool = False
+    deaf: bool = False
+    suppress: bool = False
+    previous_channel_id: Snowflake | None = None  # the channel they were in before
+    reason: str | None = None  # why they left or moved, when it was not their own doing
+
+
 EVENT_TYPES: dict[str, type[EventPayload]] = {
     cls.event_type: cls
     for cls in (
@@ -551,6 +578,7 @@ EVENT_TYPES: dict[str, type[EventPayload]] = {
         WebhookCreated,
         WebhookUpdated,
         WebhookDeleted,
+        VoiceStateUpdated,
     )
 }
 # Direct messages, relationships and read states (the section above).

@@ -40,6 +40,7 @@ def _domain(
         await gateway.hub.start()
         takeovers = await gateway.watch_takeovers()
         gateway.presence.start(settings.presence_sweep_interval_seconds)
+        gateway.voice.start()
         _drain_before_exit(gateway)
         _tune_gc(settings.gc_gen0_threshold)
         try:
@@ -47,6 +48,7 @@ def _domain(
         finally:
             await gateway.drain()  # no-op when SIGTERM already drained
             await takeovers.unsubscribe()
+            await gateway.voice.stop()
             await gateway.presence.stop()
             await gateway.hub.stop()
 

@@ -22,6 +22,7 @@ from .metrics import CLOSES
 from .payloads import Identify, PresenceUpdate, Resume, SubscribeMembers, Typing
 from .protocol import ClientFrame, Close, Op, ProtocolError, ServerFrame, Wire, parse
 from .session import Session
+from .voice import VoiceSignal, VoiceStateUpdate
 
 __all__ = ["serve"]
 
@@ -160,8 +161,10 @@ async def _follow(
             raw = await _receive(socket, timeout, session)
         except TimeoutError:
             raise ProtocolError(Close.SESSION_TIMED_OUT, "no heartbeat in time") from None
-        budget.spend()
-        await _handle(gateway, session, session.wire.decode(raw))
+        frame = session.wire.decode(raw)
+        if frame.op != Op.VOICE_SIGNAL:  # signals have their own budget (voice.py)
+            budget.spend()
+        await _handle(gateway, session, frame)
 
 
 async def _refuse(
@@ -225,6 +228,10 @@ async def _handle(gateway: Gateway, session: Session, frame: ClientFrame) -> Non
         await gateway.typists.start(session, int(parse(Typing, frame.d).channel_id))
     elif frame.op == Op.PRESENCE_UPDATE:
         await gateway.set_status(session, parse(PresenceUpdate, frame.d).status)
+    elif frame.op == Op.VOICE_STATE_UPDATE:
+        await gateway.voice.update_state(session, parse(VoiceStateUpdate, frame.d))
+    elif frame.op == Op.VOICE_SIGNAL:
+        await gateway.voice.signal(session, parse(VoiceSignal, frame.d))
     elif frame.op == Op.SUBSCRIBE_MEMBERS:
         members = parse(SubscribeMembers, frame.d)
         await gateway.subscribe_members(

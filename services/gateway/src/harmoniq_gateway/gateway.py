@@ -28,6 +28,7 @@ from harmoniq_common.events import DmChannelView, UserSummary
 from harmoniq_common.ids import Snowflake
 from harmoniq_common.platform import Platform
 from harmoniq_common.read_states import ReadState
+from harmoniq_common.voice import VoiceState
 
 from .direct import Relationship, direct_ready
 from .hub import Delivery, Hub
@@ -38,6 +39,7 @@ from .routing import Router
 from .session import Session, resume_point
 from .settings import GatewaySettings
 from .typing_events import Typists
+from .voice import VoiceRelay
 
 __all__ = ["Gateway", "SessionRecord"]
 
@@ -60,6 +62,8 @@ class Ready(msgspec.Struct, kw_only=True):
     dm_channels: list[DmChannelView] = []
     relationships: list[Relationship] = []
     read_states: list[ReadState] = []
+    # Who is in the voice channels the user can view (then voice.state_update dispatches).
+    voice_states: list[VoiceState] = []
 
 
 class MembersSubscribed(msgspec.Struct, kw_only=True):
@@ -104,6 +108,7 @@ class Gateway:
             member_count_changed=self.presence.member_count_changed,
         )
         self.sessions: dict[str, Session] = {}
+        self.voice = VoiceRelay(platform, settings, self.sessions)
         self.draining = False
         self._empty = asyncio.Event()
         self._empty.set()
@@ -251,6 +256,7 @@ class Gateway:
             dm_channels=direct.dm_channels,
             relationships=direct.relationships,
             read_states=direct.read_states,
+            voice_states=await self.voice.states(session, server_ids),
         )
         session.send(ServerFrame(op=Op.DISPATCH, t="ready", s=session.seq, d=ready))
         await self.set_status(session, status)
@@ -313,6 +319,7 @@ class Gateway:
         self._register(session)
         await self.save(session)
         await self.hub.settle()
+        await self.voice.resumed(session)
         session.send(ServerFrame(op=Op.DISPATCH, t="resumed", s=session.next_ephemeral_seq(), d={}))
         await self.set_status(session, record.status)
         return session
@@ -346,6 +353,9 @@ class Gateway:
                 self._empty.set()
         try:
             if registered:
+                # Out of voice at once, unless the client is moving to another instance
+                # (draining): its lease holds while it resumes there.
+                await self.voice.ended(session, leave=not self.draining)
                 await self.save(session, connected=False)
                 if not self.draining:
                     # Gone for good unless it resumes; while draining the client is moving

@@ -39,6 +39,8 @@ class Op(enum.IntEnum):
     INVALID_SESSION = 9  # server: {d: resumable?}; identify again
     HELLO = 10  # server: {heartbeat_interval}
     HEARTBEAT_ACK = 11  # server
+    VOICE_STATE_UPDATE = 12  # client: {channel_id | null, self_mute, self_deaf}: join/move/leave
+    VOICE_SIGNAL = 13  # client: {to_user_id, kind, sdp | candidate…}: WebRTC signalling
 
 
 class Close(enum.IntEnum):

@@ -125,6 +125,7 @@ class Router:
             ev.ChannelCreated: self._channel_changed,
             ev.ChannelUpdated: self._channel_changed,
             ev.ChannelDeleted: self._channel_deleted,
+            ev.VoiceStateUpdated: self._voice_state,
         }
         # What follows a server event once every session had it.
         self._after: dict[type[EventPayload], AfterDelivery] = {
@@ -263,6 +264,20 @@ class Router:
             channels = session.servers.get(server_id) or {}
             visible = any(p & needs for p in channels.values())
         if visible:
+            session.send_bytes(dispatch.frame(session))
+
+    async def _voice_state(
+        self, dispatch: ServerDispatch[ev.VoiceStateUpdated], session: Session
+    ) -> None:
+        """To those who can view the channel joined or the one left (a move between two
+        channels reaches the viewers of either)."""
+        event, server_id = dispatch.event, dispatch.server_id
+        if session.user_id in dispatch.fresh and not await self._settle(
+            session, server_id, dispatch.fresh[session.user_id]
+        ):
+            return
+        channels = (event.channel_id, event.previous_channel_id)
+        if any(c is not None and session.can_view(server_id, int(c)) for c in channels):
             session.send_bytes(dispatch.frame(session))
 
     async def _channel_deleted(

@@ -39,3 +39,9 @@ class GatewaySettings(CommonSettings, frozen=True, kw_only=True):
     # long-lived sessions make every full collection walk millions of objects; collecting
     # less often trades a little memory for far fewer of those pauses. 0 keeps the default.
     gc_gen0_threshold: int = 50_000
+    # Voice: a session's voice state lease is renewed this often (the voice service's
+    # HARMONIQ_STATE_TTL_SECONDS must be a few times longer); signals (op 13) have their own
+    # budget instead of the frame budget above (an ICE exchange with a few peers is bursty).
+    voice_lease_renew_seconds: float = 3.0
+    voice_signals_per_window: int = 100
+    voice_signal_window_seconds: float = 10.0

@@ -144,6 +144,7 @@ def _channel_answer(
         kind=channel.kind,
         permissions=access.explain(channel, mine).permissions,
         role_ids=sorted(access.roles) if with_role_ids else [],
+        user_limit=channel.user_limit if channel.kind == "voice" else None,
     )
 
 

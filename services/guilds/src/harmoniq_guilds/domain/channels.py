@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import msgspec
+
 from harmoniq_common.errors import BadRequest, NotFound
 from harmoniq_common.events import ChannelCreated, ChannelDeleted, ChannelUpdated
 from harmoniq_common.ids import Snowflake
@@ -30,6 +32,14 @@ class ChannelChange:
     clear_topic: bool = False
     parent_id: Snowflake | None = None
     clear_parent: bool = False
+    user_limit: int | None = None  # voice channels only
+    bitrate: int | None = None  # voice channels only
+
+
+def _voice_only(kind: str, user_limit: int | None, bitrate: int | None) -> None:
+    for field, value in (("user_limit", user_limit), ("bitrate", bitrate)):
+        if value is not None and kind != "voice":
+            raise BadRequest.for_field(field, "only voice channels have one")
 
 
 def _visible(access: ServerAccess, channel: ChannelRow, overwrites: list[OverwriteRow]) -> bool:
@@ -65,7 +75,11 @@ class Channels:
         topic: str | None,
         parent_id: Snowflake | None,
         reason: str | None,
+        *,
+        user_limit: int | None = None,
+        bitrate: int | None = None,
     ) -> tuple[ChannelRow, list[OverwriteRow]]:
+        _voice_only(kind, user_limit, bitrate)
         async with guild_change(self._platform) as tx:
             access = await load_access(tx.conn, server_id, user_id)
             access.require(Permission.MANAGE_CHANNELS)
@@ -78,6 +92,15 @@ class Channels:
             channel = await channels.insert(
                 tx.conn, self._platform.new_id(), server_id, kind, name, topic, count, parent_id
             )
+            if user_limit is not None or bitrate is not None:
+                await channels.set_voice(
+                    tx.conn, channel.id, user_limit=user_limit, bitrate=bitrate
+                )
+                channel = msgspec.structs.replace(
+                    channel,
+                    user_limit=channel.user_limit if user_limit is None else user_limit,
+                    bitrate=channel.bitrate if bitrate is None else bitrate,
+                )
             await tx.emit_server(server_id, ChannelCreated(channel=channel_view(channel, [])))
             await audit.record(
                 tx,
@@ -146,7 +169,12 @@ class Channels:
             _, channel, _ = await self._manage(tx, channel_id, user_id)
             if change.parent_id is not None and channel.kind == "category":
                 raise BadRequest.for_field("parent_id", "a category cannot have a parent")
+            _voice_only(channel.kind, change.user_limit, change.bitrate)
             await self._parent(tx, channel.server_id, change.parent_id)
+            if change.user_limit is not None or change.bitrate is not None:
+                await channels.set_voice(
+                    tx.conn, channel_id, user_limit=change.user_limit, bitrate=change.bitrate
+                )
             await channels.update(
                 tx.conn,
                 channel_id,

@@ -38,6 +38,8 @@ def channel_view(row: ChannelRow, overwrites: list[OverwriteRow]) -> ChannelView
         topic=row.topic,
         position=row.position,
         parent_id=row.parent_id,
+        user_limit=row.user_limit if row.kind == "voice" else None,
+        bitrate=row.bitrate if row.kind == "voice" else None,
         overwrites=[
             OverwriteView(
                 target_kind=o.target_kind,

@@ -68,6 +68,8 @@ class ServerChannelsController(Controller):
             data.topic,
             data.parent_id,
             reason(request),
+            user_limit=data.user_limit,
+            bitrate=data.bitrate,
         )
         return channel_view(channel, overwrites)
 
@@ -120,6 +122,8 @@ class ChannelsController(Controller):
             clear_topic=data.topic is None,
             parent_id=data.parent_id if isinstance(data.parent_id, int) else None,
             clear_parent=data.parent_id is None,
+            user_limit=None if data.user_limit is msgspec.UNSET else data.user_limit,
+            bitrate=None if data.bitrate is msgspec.UNSET else data.bitrate,
         )
         channel = await guilds.channels.update(
             channel_id, request.user.user_id, change, reason(request)

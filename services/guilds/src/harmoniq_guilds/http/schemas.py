@@ -69,17 +69,26 @@ class ServerDetail(ServerView, frozen=True, kw_only=True):
     permissions: int  # the caller's server-level permissions
 
 
+# Voice channels only: at most this many users at once (0: no limit), and the audio bitrate.
+UserLimit = Annotated[int, Meta(ge=0, le=99)]
+Bitrate = Annotated[int, Meta(ge=8000, le=384_000)]
+
+
 class ChannelCreate(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     name: Name
     kind: Literal["text", "voice", "category"] = "text"
     topic: Topic | None = None
     parent_id: Snowflake | None = None
+    user_limit: UserLimit | None = None
+    bitrate: Bitrate | None = None
 
 
 class ChannelUpdate(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     name: Name | UnsetType = UNSET
     topic: Topic | UnsetType | None = UNSET
     parent_id: Snowflake | UnsetType | None = UNSET
+    user_limit: UserLimit | UnsetType = UNSET
+    bitrate: Bitrate | UnsetType = UNSET
 
 
 class ChannelPosition(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):

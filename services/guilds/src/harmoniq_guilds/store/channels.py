@@ -19,10 +19,11 @@ __all__ = [
     "overwrites_for",
     "set_overwrite",
     "set_position",
+    "set_voice",
     "update",
 ]
 
-_COLUMNS = "id, server_id, kind, name, topic, position, parent_id"
+_COLUMNS = "id, server_id, kind, name, topic, position, parent_id, user_limit, bitrate"
 
 
 async def insert(
@@ -103,6 +104,19 @@ async def update(
         clear_parent,
     )
     return record_to(ChannelRow, record)
+
+
+async def set_voice(
+    conn: asyncpg.Connection, channel_id: int, *, user_limit: int | None, bitrate: int | None
+) -> None:
+    """A voice channel's user limit and bitrate (``None``: unchanged)."""
+    await conn.execute(
+        "UPDATE channels SET user_limit = coalesce($2, user_limit), bitrate = coalesce($3, bitrate)"
+        " WHERE id = $1",
+        channel_id,
+        user_limit,
+        bitrate,
+    )
 
 
 async def set_position(conn: asyncpg.Connection, channel_id: int, position: int) -> None:

@@ -65,6 +65,8 @@ class ChannelRow(msgspec.Struct, frozen=True, kw_only=True):
     topic: str | None
     position: int
     parent_id: Snowflake | None
+    user_limit: int = 0
+    bitrate: int = 64000
 
 
 class InviteRow(msgspec.Struct, frozen=True, kw_only=True):

@@ -1,0 +1,1 @@
+"""Harmoniq voice service: voice states, signalling checks, TURN credentials."""
