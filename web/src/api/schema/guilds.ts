@@ -460,6 +460,7 @@ export interface components {
         };
         /** ChannelCreate */
         ChannelCreate: {
+            bitrate?: number | null;
             /**
              * @default text
              * @enum {string}
@@ -470,9 +471,11 @@ export interface components {
             parent_id?: string | null;
             /** @description no control characters */
             topic?: string | null;
+            user_limit?: number | null;
         };
         /** ChannelDetail */
         ChannelDetail: {
+            bitrate?: number | null;
             /**
              * @description A snowflake id: a positive 63-bit integer written in decimal.
              * @example 1234567890123456789
@@ -490,6 +493,7 @@ export interface components {
              */
             server_id: string;
             topic?: string | null;
+            user_limit?: number | null;
         };
         /** ChannelPosition */
         ChannelPosition: {
@@ -502,14 +506,17 @@ export interface components {
         };
         /** ChannelUpdate */
         ChannelUpdate: {
+            bitrate?: number;
             /** @description no control characters */
             name?: string;
             parent_id?: string | null;
             /** @description no control characters */
             topic?: string | null;
+            user_limit?: number;
         };
         /** ChannelView */
         ChannelView: {
+            bitrate?: number | null;
             /**
              * @description A snowflake id: a positive 63-bit integer written in decimal.
              * @example 1234567890123456789
@@ -526,6 +533,7 @@ export interface components {
              */
             server_id: string;
             topic?: string | null;
+            user_limit?: number | null;
         };
         /** DmChannelView */
         DmChannelView: {
