@@ -62,7 +62,8 @@ def receiver() -> Iterator[EnvelopeReceiver]:
     try:
         yield running
     finally:
-        sentry_sdk.init()  # no DSN: reporting off again for the rest of the run
+        # No DSN, and none of the integrations a bare init() would patch into every library.
+        sentry_sdk.init(default_integrations=False, auto_enabling_integrations=False)
         running.server.shutdown()
         running.server.server_close()
 
