@@ -43,7 +43,7 @@ from gateway_client import GatewayClient
 pytestmark = pytest.mark.fleet
 
 INFRA = ("redis", "nats", "postgres")
-SERVICES = ("auth", "guilds", "messages", "gateway", "media", "voice")
+SERVICES = ("auth", "guilds", "messages", "gateway", "media", "voice", "bots")
 DOWN_SECONDS = 2.0  # how long the target stays dead
 RECOVERY_BOUND = 30.0  # sends must succeed again within this after the restart
 SEND_PAUSE = 0.04  # ~25 sends a second
@@ -76,6 +76,7 @@ class World:
 
     owner: dict[str, str]
     member_token: str
+    server_id: str
     channel_id: str
     revoked: list[dict[str, str]]
     bot: dict[str, str]  # the bot's current token, which must work again after it all
@@ -127,6 +128,7 @@ async def _world(http: httpx.AsyncClient) -> World:
     return World(
         owner=owner_auth,
         member_token=member["access_token"],
+        server_id=server["id"],
         channel_id=channel["id"],
         revoked=[_bearer(eve["access_token"]), {"Authorization": f"Bot {bot['token']}"}],
         bot={"Authorization": f"Bot {reset.json()['token']}"},
@@ -174,13 +176,14 @@ async def _send_steadily(
 async def _probe_revoked(
     http: httpx.AsyncClient, world: World, figures: Figures, stop: asyncio.Event, gateway: str
 ) -> None:
-    """Knock on auth, guilds, messages, voice and the gateway with tokens that must never work
-    again."""
+    """Knock on auth, guilds, messages, voice, bots and the gateway with tokens that must never
+    work again."""
     paths = [
         "/api/v1/auth/me",
         "/api/v1/servers",
         f"/api/v1/channels/{world.channel_id}/messages",
         "/api/v1/voice/ice-servers",
+        f"/api/v1/servers/{world.server_id}/webhooks",
     ]
     while not stop.is_set():
         for headers in world.revoked:

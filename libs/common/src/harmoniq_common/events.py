@@ -495,6 +495,8 @@ DIRECT_EVENTS: tuple[type[EventPayload], ...] = (
     ChannelAcked,
     NotificationSettingsUpdated,
 )
+
+
 # --- webhooks (services/bots) ----------------------------------------------------------------
 # Sent to those who may manage the channel's webhooks (the gateway requires MANAGE_WEBHOOKS).
 
