@@ -4,6 +4,7 @@ diagnosis in plain words either way."""
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import sys
 
@@ -18,10 +19,17 @@ __all__ = ["main"]
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = sys.argv[1:] if argv is None else argv
+    parser = argparse.ArgumentParser(
+        prog="python -m harmoniq_voice.doctor",
+        description="Check with freshly minted credentials that TURN answers, accepts them and "
+        "allocates a relay (settings: HARMONIQ_TURN_URLS, HARMONIQ_TURN_SECRET, "
+        "HARMONIQ_TURN_DOCTOR_URL). Exit status 0 when it works, 1 when it does not.",
+    )
+    parser.add_argument("--json", action="store_true", help="print the report as JSON")
+    args = parser.parse_args(argv)
     settings = load_settings(VoiceSettings)
     report = asyncio.run(Doctor(settings).run())
-    if "--json" in args:
+    if args.json:
         print(msgspec.json.encode(report).decode())
     else:
         for check in report.checks:
