@@ -204,18 +204,23 @@ async def test_moderators_mute_deafen_move_and_disconnect(
     assert me.status_code == 204
 
 
-async def test_kick_channel_deletion_and_lost_connect_disconnect_at_once(
+async def test_kick_ban_channel_deletion_and_lost_connect_disconnect_at_once(
     client: Client, guilds: Client, make_user: MakeUser, nats_client: NatsClient, namespace: str
 ) -> None:
     crew: Crew = await make_crew(guilds, make_user)
+    outlaw = await make_user("outlaw")
+    await join(guilds, crew.code, outlaw)
     lounge = await voice_channel(guilds, crew.id, crew.owner, "Lounge")
     doomed = await voice_channel(guilds, crew.id, crew.owner, "Doomed")
     await join_voice(nats_client, namespace, crew.member, lounge["id"])
     await join_voice(nats_client, namespace, crew.moderator, lounge["id"])
+    await join_voice(nats_client, namespace, outlaw, lounge["id"])
     await join_voice(nats_client, namespace, crew.admin, doomed["id"])
 
     kicked = await guilds.delete(crew.url(f"/members/{crew.member.id}"), headers=crew.owner.headers)
     assert kicked.status_code == 204, kicked.text
+    banned = await guilds.put(crew.url(f"/bans/{outlaw.id}"), headers=crew.owner.headers)
+    assert banned.status_code == 204, banned.text
     deleted = await guilds.delete(f"/api/v1/channels/{doomed['id']}", headers=crew.owner.headers)
     assert deleted.status_code == 204, deleted.text
     moderator_role = await role_id(guilds, crew.server, crew.owner, "moderator")
@@ -232,12 +237,12 @@ async def test_kick_channel_deletion_and_lost_connect_disconnect_at_once(
     await eventually(everyone_gone, what="kicked and denied users leave voice")
     subject = Subjects(namespace).server_event(int(crew.id), VoiceStateUpdated.event_type)
     events = [
-        decode_payload(e) for e in await collect_events(nats_client, namespace, subject, count=6)
+        decode_payload(e) for e in await collect_events(nats_client, namespace, subject, count=8)
     ]
     reasons = sorted(
         str(e.reason) for e in events if isinstance(e, VoiceStateUpdated) and e.channel_id is None
     )
-    assert reasons == ["channel_deleted", "kicked", "lost_access"]
+    assert reasons == ["banned", "channel_deleted", "kicked", "lost_access"]
 
 
 async def test_sessions_that_end_or_stop_renewing_leave_voice(
