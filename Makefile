@@ -7,7 +7,7 @@ export UV_PYTHON_DOWNLOADS := never
 # No npm package may download a browser: Playwright drives Debian's chromium.
 export PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD := 1
 
-.PHONY: install system-deps dev test test-only lint format bench compose-config clean
+.PHONY: install system-deps dev test test-only lint format bench load compose-config clean
 .PHONY: web web-deps web-dev web-lint web-test
 
 $(UV):
@@ -70,6 +70,12 @@ test-only:
 
 bench: install system-deps
 	$(VENV)/bin/python bench/run.py
+
+# The Locust scenario (bench/load/locustfile.py): `make load` against a fleet of its own on
+# loopback, `make load HOST=https://…` against a deployment; USERS, SPAWN_RATE, RUN_TIME.
+load: install system-deps
+	$(VENV)/bin/python bench/load_run.py $(if $(HOST),--host $(HOST)) \
+		--users $(or $(USERS),1000) --spawn-rate $(or $(SPAWN_RATE),20) --run-time $(or $(RUN_TIME),180s)
 
 compose-config:
 	docker compose config --quiet
