@@ -19,6 +19,8 @@ import structlog
 from litestar.enums import ScopeType
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
+from .error_tracking import scrub_text
+
 __all__ = [
     "CORRELATION_HEADER",
     "CorrelationIdMiddleware",
@@ -42,6 +44,7 @@ def configure_logging(service: str, level: str = "INFO", *, json: bool = True) -
         structlog.stdlib.add_logger_name,
         structlog.processors.TimeStamper(fmt="iso", utc=True),
         structlog.processors.format_exc_info,
+        _scrub_exception,
     ]
     structlog.configure(
         processors=[*shared, structlog.stdlib.ProcessorFormatter.wrap_for_formatter],
@@ -60,6 +63,14 @@ def configure_logging(service: str, level: str = "INFO", *, json: bool = True) -
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
     structlog.contextvars.bind_contextvars(service=service)
+
+
+def _scrub_exception(_logger: Any, _method: str, event: dict[str, Any]) -> dict[str, Any]:
+    """A traceback quotes exception messages, which may quote a token or a password: cut them
+    out as error tracking does (only here: the other fields are ours, and never hold one)."""
+    if "exception" in event:
+        event["exception"] = scrub_text(str(event["exception"]))
+    return event
 
 
 def new_correlation_id() -> str:
