@@ -75,7 +75,7 @@ bench: install system-deps
 # loopback, `make load HOST=https://…` against a deployment; USERS, SPAWN_RATE, RUN_TIME.
 load: install system-deps
 	$(VENV)/bin/python bench/load_run.py $(if $(HOST),--host $(HOST)) \
-		--users $(or $(USERS),1000) --spawn-rate $(or $(SPAWN_RATE),20) --run-time $(or $(RUN_TIME),180s)
+		--users $(or $(USERS),1000) --spawn-rate $(or $(SPAWN_RATE),10) --run-time $(or $(RUN_TIME),240s)
 
 compose-config:
 	docker compose config --quiet

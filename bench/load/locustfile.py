@@ -70,10 +70,12 @@ class ChatUser(FastHttpUser):
             self._post(f"/api/v1/invites/{room['code']}", None, "/api/v1/invites/[code]")
         self.recent: list[str] = []
         self.socket: websocket.WebSocket | None = None
+        self.stopping = False
         self.receiver = gevent.spawn(self._gateway)
 
     def on_stop(self) -> None:
-        self.receiver.kill(block=False)
+        self.stopping = True  # the close below is ours, not the gateway's failure
+        self.receiver.kill()
         if self.socket is not None:
             self.socket.close()
 
@@ -168,6 +170,8 @@ class ChatUser(FastHttpUser):
             self._receive(started)
             beats.kill(block=False)
         except Exception as error:  # every failure is a failed gateway sample
+            if self.stopping:
+                return
             _fire("WS", "gateway", (time.perf_counter() - started) * 1000, 0, error)
 
     def _heartbeats(self, interval: float) -> None:
@@ -178,17 +182,22 @@ class ChatUser(FastHttpUser):
     def _receive(self, started: float) -> None:
         assert self.socket is not None
         while True:
-            raw = self.socket.recv()
-            if not raw:
-                raise ConnectionError("the gateway closed the connection")
-            frame = json.loads(raw)
-            if frame["op"] != DISPATCH:
+            opcode, frame = self.socket.recv_data_frame(control_frame=True)
+            if opcode == websocket.ABNF.OPCODE_CLOSE:
+                code = int.from_bytes(frame.data[:2], "big") if len(frame.data) >= 2 else 1005
+                reason = frame.data[2:].decode(errors="replace")
+                raise ConnectionError(f"the gateway closed the connection: {code} {reason}")
+            if opcode != websocket.ABNF.OPCODE_TEXT:
                 continue
-            if frame["t"] == "ready":
+            raw = frame.data.decode()
+            dispatch = json.loads(raw)
+            if dispatch["op"] != DISPATCH:
+                continue
+            if dispatch["t"] == "ready":
                 _fire("WS", "connect to READY", (time.perf_counter() - started) * 1000, len(raw))
-            elif frame["t"] == "message.create":
+            elif dispatch["t"] == "message.create":
                 try:
-                    sent = json.loads(frame["d"]["message"]["content"])["sent"]
+                    sent = json.loads(dispatch["d"]["message"]["content"])["sent"]
                 except (ValueError, KeyError, TypeError):
                     continue  # not one of this run's messages
                 _fire("WS", "message.create delivery", (time.time() - sent) * 1000, len(raw))
