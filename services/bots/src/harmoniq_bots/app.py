@@ -17,10 +17,12 @@ from harmoniq_common.platform import Platform
 from harmoniq_common.settings import load_settings
 
 from .domain.execute import Executor
+from .domain.installs import Installations
 from .domain.webhooks import Webhooks
 from .events.guilds import guild_events_consumer
 from .http.compat import CompatController
 from .http.deps import Domain
+from .http.installs import ServerBotsController
 from .http.webhooks import ServerWebhooksController, WebhooksController, WebhookTokenController
 from .settings import BotsSettings
 
@@ -34,7 +36,11 @@ def _domain(
     async def extend(app: Litestar, platform: Platform) -> AsyncIterator[None]:
         access = AccessCache(platform.redis, platform.nats, platform.subjects)
         webhooks = Webhooks(platform, settings, access)
-        app.state.bots_domain = Domain(webhooks=webhooks, executor=Executor(platform, settings))
+        app.state.bots_domain = Domain(
+            webhooks=webhooks,
+            executor=Executor(platform, settings),
+            installations=Installations(platform, access),
+        )
         consumer = guild_events_consumer(platform, webhooks)
         await consumer.start()
         try:
@@ -51,6 +57,7 @@ def create_app(settings: BotsSettings | None = None) -> Litestar:
         settings,
         route_handlers=[
             ServerWebhooksController,
+            ServerBotsController,
             WebhooksController,
             WebhookTokenController,
             CompatController,
