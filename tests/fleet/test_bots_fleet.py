@@ -6,62 +6,28 @@ that nobody edits, deletes or hands out through the role routes."""
 from __future__ import annotations
 
 import secrets
-from typing import Any
 
 import httpx
+from fleet_people import Caller, audit_actions, person, text_channel
+
+from harmoniq_common.permissions import Permission
 
 from fleet import Fleet
 from gateway_client import GatewayClient
-from harmoniq_common.permissions import Permission
 
 GRANT = int(Permission.VIEW_CHANNEL | Permission.SEND_MESSAGES | Permission.READ_MESSAGE_HISTORY)
-
-
-class Caller:
-    def __init__(self, http: httpx.Client, authorization: str) -> None:
-        self.http = http
-        self.headers = {"Authorization": authorization}
-
-    def call(self, method: str, path: str, status: int, **kwargs: Any) -> Any:
-        response = self.http.request(method, path, headers=self.headers, **kwargs)
-        assert response.status_code == status, (method, path, response.text)
-        return response.json() if response.content else None
-
-    def code(self, method: str, path: str, **kwargs: Any) -> tuple[int, str | None]:
-        response = self.http.request(method, path, headers=self.headers, **kwargs)
-        code = response.json().get("code") if response.content else None
-        return response.status_code, code
-
-
-def _person(http: httpx.Client, name: str) -> tuple[Caller, dict[str, Any]]:
-    body = http.post(
-        "/api/v1/auth/register",
-        json={"username": name, "email": f"{name}@example.com", "password": "correct horse"},
-    )
-    assert body.status_code == 201, body.text
-    account: dict[str, Any] = body.json()
-    return Caller(http, f"Bearer {account['access_token']}"), account
-
-
-def _text_channel(caller: Caller, server_id: str) -> str:
-    channels = caller.call("GET", f"/api/v1/servers/{server_id}/channels", 200)
-    return str(next(c["id"] for c in channels if c["kind"] == "text"))
-
-
-def _audit_actions(owner: Caller, server_id: str) -> list[str]:
-    return [e["action"] for e in owner.call("GET", f"/api/v1/servers/{server_id}/audit-log", 200)]
 
 
 async def test_an_installed_bot_can_do_what_it_was_granted_and_nothing_else(
     fleet: Fleet, http: httpx.Client
 ) -> None:
     tag = secrets.token_hex(3)
-    owner, _ = _person(http, f"own{tag}")
-    member, member_account = _person(http, f"mem{tag}")
+    owner, _ = person(http, f"own{tag}")
+    member, member_account = person(http, f"mem{tag}")
     sid = owner.call("POST", "/api/v1/servers", 201, json={"name": "Botland"})["id"]
     other_sid = owner.call("POST", "/api/v1/servers", 201, json={"name": "Elsewhere"})["id"]
-    general = _text_channel(owner, sid)
-    elsewhere = _text_channel(owner, other_sid)
+    general = text_channel(owner, sid)
+    elsewhere = text_channel(owner, other_sid)
     private = owner.call("POST", f"/api/v1/servers/{sid}/channels", 201, json={"name": "staff"})
     owner.call(
         "PUT",
@@ -100,7 +66,7 @@ async def test_an_installed_bot_can_do_what_it_was_granted_and_nothing_else(
     listed = owner.call("GET", f"/api/v1/servers/{sid}/bots", 200)
     assert [(b["bot_id"], b["role_id"]) for b in listed] == [(bot_id, role_id)]
     assert "token" not in listed[0]
-    assert "bot.add" in _audit_actions(owner, sid)
+    assert "bot.add" in audit_actions(owner, sid)
     roles = owner.call("GET", f"/api/v1/servers/{sid}/roles", 200)
     managed = next(r for r in roles if r["id"] == role_id)
     assert managed["managed"] is True and managed["permissions"] == GRANT
@@ -179,7 +145,7 @@ async def test_an_installed_bot_can_do_what_it_was_granted_and_nothing_else(
         member.code("PATCH", f"/api/v1/servers/{sid}/bots/{bot_id}", json={"permissions": 0})[0]
         == 403
     )
-    assert "bot.update" in _audit_actions(owner, sid)
+    assert "bot.update" in audit_actions(owner, sid)
 
     # Uninstalled: gone from the server, its role with it.
     owner.call("DELETE", f"/api/v1/servers/{sid}/bots/{bot_id}", 204)
@@ -191,7 +157,7 @@ async def test_an_installed_bot_can_do_what_it_was_granted_and_nothing_else(
     assert bot.code("GET", f"/api/v1/channels/{general}/messages")[0] == 404
     assert role_id not in [r["id"] for r in owner.call("GET", f"/api/v1/servers/{sid}/roles", 200)]
     assert owner.call("GET", f"/api/v1/servers/{sid}/bots", 200) == []
-    assert "bot.remove" in _audit_actions(owner, sid)
+    assert "bot.remove" in audit_actions(owner, sid)
     await gateway.close()
 
 
@@ -199,10 +165,10 @@ async def test_an_existing_bot_is_installed_and_leaves_with_its_deleted_account(
     fleet: Fleet, http: httpx.Client
 ) -> None:
     tag = secrets.token_hex(3)
-    owner, _ = _person(http, f"own{tag}")
-    stranger, _ = _person(http, f"str{tag}")
+    owner, _ = person(http, f"own{tag}")
+    stranger, _ = person(http, f"str{tag}")
     sid = owner.call("POST", "/api/v1/servers", 201, json={"name": "Bots"})["id"]
-    general = _text_channel(owner, sid)
+    general = text_channel(owner, sid)
     made = owner.call("POST", "/api/v1/bots", 201, json={"username": f"helper{tag}"})
     bot_id = made["bot"]["id"]
     bot = Caller(http, f"Bot {made['token']}")

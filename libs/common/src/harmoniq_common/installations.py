@@ -15,7 +15,7 @@ bot can never do more than it was granted, in any channel.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Any
 
 import msgspec
 
@@ -24,12 +24,15 @@ from .permissions import Permission
 from .validation import anchored
 
 __all__ = [
+    "AUDIT_APPEND",
     "BOT_ACCOUNT_CREATE",
     "BOT_ACCOUNT_OWNED",
     "BOT_INSTALL",
     "BOT_LIST",
     "BOT_REGRANT",
     "BOT_UNINSTALL",
+    "AuditAppend",
+    "AuditAppended",
     "BotAccount",
     "BotUsername",
     "CreateBotAccount",
@@ -50,6 +53,7 @@ BOT_INSTALL = "bot_install"
 BOT_REGRANT = "bot_regrant"
 BOT_UNINSTALL = "bot_uninstall"
 BOT_LIST = "bot_list"
+AUDIT_APPEND = "audit_append"  # an entry in a server's audit log, by the bots service
 # auth's RPCs (``subjects.rpc("auth", …)``)
 BOT_ACCOUNT_OWNED = "bot_account_owned"
 BOT_ACCOUNT_CREATE = "bot_account_create"
@@ -143,3 +147,19 @@ class NewBotAccount(msgspec.Struct, frozen=True, kw_only=True):
     id: Snowflake
     username: str
     token: str  # shown once, to the installer
+
+
+class AuditAppend(msgspec.Struct, frozen=True, kw_only=True):
+    """bots → guilds: record what bots did in a server (guilds owns the audit log), e.g. an
+    outgoing webhook created, or disabled after repeated failures (actor: whoever made it)."""
+
+    server_id: Snowflake
+    actor_id: Snowflake
+    action: Annotated[str, msgspec.Meta(pattern=r"^outgoing_webhook\.[a-z_]+$")]
+    target_id: Snowflake | None = None
+    reason: Reason | None = None
+    changes: dict[str, Any] = {}
+
+
+class AuditAppended(msgspec.Struct, frozen=True, kw_only=True):
+    server_id: Snowflake

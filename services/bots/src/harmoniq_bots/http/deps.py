@@ -13,6 +13,7 @@ from harmoniq_common.auth import Principal
 
 from ..domain.execute import Executor
 from ..domain.installs import Installations
+from ..domain.outgoing import Outgoing
 from ..domain.webhooks import Webhooks
 
 __all__ = ["AnyRequest", "Domain", "UserRequest", "dependencies"]
@@ -26,6 +27,7 @@ class Domain:
     webhooks: Webhooks
     executor: Executor
     installations: Installations
+    outgoing: Outgoing
 
 
 def provide_domain(state: State) -> Domain:

@@ -9,6 +9,8 @@ from harmoniq_common import installations as contract
 from harmoniq_common.consumers import serve
 from harmoniq_common.platform import Platform
 
+from ..domain import audit
+from ..domain.changes import guild_change
 from ..domain.installs import Installs
 from ..settings import GuildsSettings
 
@@ -17,6 +19,19 @@ __all__ = ["serve_installs"]
 
 async def serve_installs(platform: Platform, settings: GuildsSettings) -> list[Subscription]:
     installs = Installs(platform, settings)
+
+    async def append(ask: contract.AuditAppend) -> contract.AuditAppended:
+        async with guild_change(platform) as tx:
+            await audit.record(
+                tx,
+                ask.server_id,
+                ask.actor_id,
+                ask.action,
+                target_id=ask.target_id,
+                reason=ask.reason,
+                changes=ask.changes,
+            )
+        return contract.AuditAppended(server_id=ask.server_id)
 
     def subject(name: str) -> str:
         return platform.subjects.rpc("guilds", name)
@@ -48,6 +63,13 @@ async def serve_installs(platform: Platform, settings: GuildsSettings) -> list[S
             subject(contract.BOT_LIST),
             contract.ListBots,
             installs.list_all,
+            queue="guilds",
+        ),
+        await serve(
+            platform.nats,
+            subject(contract.AUDIT_APPEND),
+            contract.AuditAppend,
+            append,
             queue="guilds",
         ),
     ]
