@@ -8,11 +8,11 @@ from __future__ import annotations
 import secrets
 
 import httpx
-from fleet_people import Caller, audit_actions, person, text_channel
 
 from harmoniq_common.permissions import Permission
 
 from fleet import Fleet
+from fleet_people import Caller, audit_actions, person, text_channel
 from gateway_client import GatewayClient
 
 GRANT = int(Permission.VIEW_CHANNEL | Permission.SEND_MESSAGES | Permission.READ_MESSAGE_HISTORY)

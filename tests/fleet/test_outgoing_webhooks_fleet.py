@@ -12,14 +12,14 @@ from typing import Any
 
 import httpx
 import pytest
-from fleet_people import Caller, audit_actions, person, text_channel
-from webhook_receiver import Receiver
 
 from harmoniq_common.permissions import Permission
 from harmoniq_common.signatures import SIGNATURE_HEADER, TIMESTAMP_HEADER, verify
 from harmoniq_common.testing.waiting import eventually
 
 from fleet import Fleet
+from fleet_people import Caller, audit_actions, person, text_channel
+from webhook_receiver import Receiver
 
 
 @pytest.fixture(scope="module")
