@@ -122,6 +122,7 @@ async def test_events_reach_the_endpoint_signed_and_only_those_its_bot_may_see(
             return rows if all(r["state"] == "delivered" for r in rows) else None
 
         log = await eventually(logged, what="deliveries settled")
+        assert log is not None
         assert [r["event_type"] for r in log] == ["member.joined", "message.create"]
         assert all(r["last_status"] == 200 and r["attempts"] == 1 for r in log)
         assert receiver.requests.empty()  # the private message was never sent
@@ -163,6 +164,7 @@ async def test_a_failing_endpoint_is_retried_with_backoff_then_disabled_and_audi
             return rows[0] if not rows[0]["enabled"] else None
 
         row = await eventually(disabled, what="endpoint disabled")
+        assert row is not None
         assert row["failures"] == 2 and row["disabled_at"] is not None
         await eventually(
             lambda: _async(lambda: "outgoing_webhook.disable" in audit_actions(owner, sid)),
