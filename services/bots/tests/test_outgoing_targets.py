@@ -3,6 +3,10 @@ signatures; no service needed."""
 
 from __future__ import annotations
 
+import time
+from pathlib import Path
+from typing import Any
+
 import pytest
 
 from harmoniq_bots.domain.targets import TargetRefused, is_public, resolve
@@ -68,3 +72,16 @@ def test_a_signature_verifies_only_with_its_secret_body_and_a_fresh_timestamp() 
     assert not verify("s3cret", "1767225601", signature, body, now=1_767_225_610)
     assert not verify("s3cret", "1767225600", signature, body, now=1_767_225_600 + 301)
     assert not verify("s3cret", "-1", signature, body, now=1_767_225_610)
+
+
+def test_the_verification_snippet_of_the_bot_guide_accepts_our_signatures() -> None:
+    """docs/bots.md shows receivers how to verify; that code must agree with the signer."""
+    guide = (Path(__file__).resolve().parents[3] / "docs" / "bots.md").read_text()
+    snippet = guide.split("```python\n", 1)[1].split("```", 1)[0]
+    scope: dict[str, Any] = {}
+    exec(compile(snippet, "docs/bots.md", "exec"), scope)  # noqa: S102 - our own document
+    body = b'{"id":"1","type":"member.joined"}'
+    now = int(time.time())
+    assert scope["verify"]("k3y", str(now), sign("k3y", now, body), body)
+    assert not scope["verify"]("k3y", str(now), sign("other", now, body), body)
+    assert not scope["verify"]("k3y", str(now - 3600), sign("k3y", now - 3600, body), body)
