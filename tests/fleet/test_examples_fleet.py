@@ -1,6 +1,7 @@
-"""The example moderation bot (examples/moderation_bot) run as a process against the fleet:
-it deletes a matching message live, warns its author and reports to the log channel, and
-leaves other messages alone."""
+"""The examples run as processes against the fleet: the moderation bot
+(examples/moderation_bot) deletes a matching message live, warns its author and reports to
+the log channel, and leaves other messages alone; examples/seed_data.py fills it with a demo
+community through the public API."""
 
 from __future__ import annotations
 
@@ -17,7 +18,8 @@ from fleet import Fleet
 from fleet_people import audit_actions, person, text_channel
 from gateway_client import GatewayClient
 
-BOT = Path(__file__).resolve().parents[2] / "examples" / "moderation_bot" / "bot.py"
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
+BOT = EXAMPLES / "moderation_bot" / "bot.py"
 GRANT = int(
     Permission.VIEW_CHANNEL
     | Permission.READ_MESSAGE_HISTORY
@@ -107,3 +109,45 @@ async def test_the_example_bot_deletes_a_matching_message_live(
         await watcher.close()
         process.terminate()
         await process.wait()
+
+
+async def test_the_seed_script_fills_the_fleet_with_a_community(
+    fleet: Fleet, http: httpx.Client
+) -> None:
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        str(EXAMPLES / "seed_data.py"),
+        "--url",
+        fleet.url,
+        "--users",
+        "3",
+        "--servers",
+        "1",
+        "--messages",
+        "9",
+        "--seed",
+        "7",
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
+    )
+    output, _ = await asyncio.wait_for(process.communicate(), 90)
+    text = output.decode()
+    assert process.returncode == 0, text
+    names = text.split("done: users ", 1)[1].split(" (password", 1)[0].split(", ")
+    server_id = text.split("servers: ", 1)[1].strip()
+    login = http.post("/api/v1/auth/login", json={"login": names[1], "password": "demo password 1"})
+    assert login.status_code == 200, login.text
+    member = {"Authorization": f"Bearer {login.json()['access_token']}"}
+    channels = http.get(f"/api/v1/servers/{server_id}/channels", headers=member).json()
+    assert {"general", "random", "dev"} <= {c["name"] for c in channels}
+    assert "staff" not in {c["name"] for c in channels}  # private: a member does not see it
+    members = http.get(f"/api/v1/servers/{server_id}/members", headers=member).json()
+    assert len(members) == 3
+    total = 0
+    reacted = 0
+    for channel in (c for c in channels if c["kind"] == "text"):
+        history = http.get(f"/api/v1/channels/{channel['id']}/messages", headers=member).json()
+        total += len(history)
+        reacted += sum(1 for m in history if m.get("reactions"))
+    assert total == 9 + 1  # the messages and the webhook's release note
+    assert reacted >= 1
