@@ -274,6 +274,7 @@ class Deliverer:
     async def _run(self) -> None:
         wake = self._outgoing.wake
         while True:
+            wake.clear()  # before looking: a delivery queued meanwhile sets it again
             try:
                 sent = await self.deliver_due()
             except Exception:
@@ -281,7 +282,6 @@ class Deliverer:
                 sent = 0
             if sent:
                 continue
-            wake.clear()
             # Retries come due with time, and other instances queue too: look again soon.
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(wake.wait(), 0.5)
