@@ -8,12 +8,21 @@ from __future__ import annotations
 import secrets
 
 import httpx
+import pytest
 
 from harmoniq_common.permissions import Permission
 
 from fleet import Fleet
 from fleet_people import Caller, audit_actions, person, text_channel
 from gateway_client import GatewayClient
+
+
+@pytest.fixture(scope="module")
+def fleet_env() -> dict[str, str]:
+    """A credential budget small enough to run out of (8 per account and minute), large
+    enough for this module's registrations."""
+    return {"HARMONIQ_AUTH_RATE_LIMIT": "8"}
+
 
 GRANT = int(Permission.VIEW_CHANNEL | Permission.SEND_MESSAGES | Permission.READ_MESSAGE_HISTORY)
 
@@ -188,6 +197,21 @@ async def test_an_existing_bot_is_installed_and_leaves_with_its_deleted_account(
     ) == (409, "already_installed")
     bot.call("POST", f"/api/v1/channels/{general}/messages", 201, json={"content": "up"})
 
+    # Bots made on the spot spend the owner's credential budget, as POST /api/v1/bots does.
+    answers = [
+        http.post(
+            f"/api/v1/servers/{sid}/bots",
+            json={"username": f"spot{n}{tag}", "permissions": 1},
+            headers=owner.headers,
+        )
+        for n in range(10)
+    ]
+    statuses = [a.status_code for a in answers]
+    assert 429 in statuses and set(statuses) <= {201, 429}, statuses
+    limited = answers[statuses.index(429)]
+    assert limited.json()["code"] == "rate_limited"
+    assert float(limited.headers["Retry-After"]) > 0
+
     watcher = await GatewayClient.connect(fleet.url.replace("http://", "ws://") + "/gateway")
     owner_token = owner.headers["Authorization"].removeprefix("Bearer ")
     await watcher.identify(owner_token)
@@ -198,5 +222,7 @@ async def test_an_existing_bot_is_installed_and_leaves_with_its_deleted_account(
     assert installed["role_id"] not in [
         r["id"] for r in owner.call("GET", f"/api/v1/servers/{sid}/roles", 200)
     ]
-    assert owner.call("GET", f"/api/v1/servers/{sid}/bots", 200) == []
+    assert bot_id not in [
+        b["bot_id"] for b in owner.call("GET", f"/api/v1/servers/{sid}/bots", 200)
+    ]
     await watcher.close()

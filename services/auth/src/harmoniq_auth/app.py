@@ -66,7 +66,7 @@ def _domain(
         app.state.revocation = revocation
         purger = asyncio.create_task(_purge_forever(accounts, settings.purge_interval_seconds))
         users_rpc = await serve_users(platform)
-        bots_rpc = await serve_bot_accounts(platform, bots)
+        bots_rpc = await serve_bot_accounts(platform, settings, bots)
         try:
             yield
         finally:

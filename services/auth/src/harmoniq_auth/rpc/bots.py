@@ -16,14 +16,19 @@ from harmoniq_common.installations import (
     OwnedBotAccount,
 )
 from harmoniq_common.platform import Platform
+from harmoniq_common.ratelimit import RateLimit
 
 from ..domain.bots import Bots
+from ..http.deps import CREDENTIALS
+from ..settings import AuthSettings
 from ..store import bots as store
 
 __all__ = ["serve_bot_accounts"]
 
 
-async def serve_bot_accounts(platform: Platform, bots: Bots) -> list[Subscription]:
+async def serve_bot_accounts(
+    platform: Platform, settings: AuthSettings, bots: Bots
+) -> list[Subscription]:
     async def owned(question: OwnedBotAccount) -> BotAccount:
         async with platform.pool.acquire() as conn:
             bot = await store.get_owned(conn, question.owner_id, question.bot_id)
@@ -32,6 +37,10 @@ async def serve_bot_accounts(platform: Platform, bots: Bots) -> list[Subscriptio
         return BotAccount(id=bot.id, username=bot.username)
 
     async def create(question: CreateBotAccount) -> NewBotAccount:
+        # The owner's credential budget, as POST /api/v1/bots spends it (429 with its
+        # Retry-After, passed on by the asking service).
+        rule = RateLimit(CREDENTIALS, settings.auth_rate_limit, settings.auth_rate_period_seconds)
+        await platform.limiter.enforce(rule, f"acct:{question.owner_id}")
         bot, token = await bots.create(question.owner_id, question.username)
         return NewBotAccount(id=bot.id, username=bot.username, token=token)
 
