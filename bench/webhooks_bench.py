@@ -1,5 +1,7 @@
-"""Webhooks: executions per second and their latency (1 and 16 in flight), and the time from
-an execution's answer to the message.create a member's gateway session receives.
+"""Webhooks: executions per second and their latency (1 and 16 in flight), the time from
+an execution's answer to the message.create a member's gateway session receives, and the
+outgoing delivery latency: from posting a message to its signed ``message.create`` delivery
+arriving at an endpoint (a receiver on loopback, private targets allowed for the bench).
 
 Starts the fleet on its own database and namespace with the per-webhook limit lifted (5 per
 2 s would be what is measured), then executes one webhook ``n`` times without ``wait``
@@ -24,10 +26,12 @@ from typing import Any
 
 import httpx
 
+from harmoniq_common.signatures import SIGNATURE_HEADER, TIMESTAMP_HEADER, verify
 from harmoniq_common.testing.infra import InfraStack, free_port
 
 from fleet import Fleet
 from gateway_client import GatewayClient
+from webhook_receiver import Receiver
 
 
 def _percentile(values: list[float], q: float) -> float:
@@ -91,6 +95,35 @@ async def _delivery(url: str, hook: dict[str, Any], token: str, count: int) -> l
     return delays
 
 
+def _outgoing(url: str, hook: dict[str, Any], token: str, count: int) -> list[float]:
+    """ms from sending an execution to its signed delivery at a registered endpoint."""
+    receiver = Receiver()
+    headers = {"Authorization": f"Bearer {token}"}
+    delays = []
+    try:
+        with httpx.Client(base_url=url, timeout=30) as http:
+            made = http.post(
+                f"/api/v1/servers/{hook['server_id']}/outgoing-webhooks",
+                json={"url": receiver.url, "events": ["message.create"]},
+                headers=headers,
+            )
+            made.raise_for_status()
+            secret = made.json()["secret"]
+            for i in range(count):
+                start = time.monotonic()
+                response = http.post(hook["url"], json={"content": f"o{i}"})
+                assert response.status_code == 204, response.text
+                got = asyncio.run(receiver.next())
+                assert verify(
+                    secret, got.headers[TIMESTAMP_HEADER], got.headers[SIGNATURE_HEADER], got.body
+                )
+                delays.append((got.at - start) * 1000)
+                time.sleep(0.03)  # under nginx's 50 r/s per-address guard
+    finally:
+        receiver.close()
+    return delays
+
+
 def main(argv: list[str]) -> None:
     parser = argparse.ArgumentParser(prog="bench webhooks")
     parser.add_argument("--quick", action="store_true", help="fewer executions")
@@ -112,6 +145,7 @@ def main(argv: list[str]) -> None:
                 "HARMONIQ_AUTH_RATE_LIMIT": "1000",
                 "HARMONIQ_WEBHOOK_EXECUTE_RATE_LIMIT": "1000000",
                 "HARMONIQ_LOG_LEVEL": "WARNING",
+                "HARMONIQ_OUTGOING_ALLOW_PRIVATE_TARGETS": "true",
             },
         )
         fleet.start()
@@ -131,6 +165,12 @@ def main(argv: list[str]) -> None:
             print(
                 f"execute -> message.create on the gateway (through nginx) n={delivered}  "
                 f"p50={statistics.median(delays):6.1f} ms  p99={_percentile(delays, 0.99):6.1f} ms"
+            )
+            outgoing = _outgoing(fleet.url, hook, token, delivered)
+            print(
+                f"execute -> signed outgoing delivery received n={delivered}  "
+                f"p50={statistics.median(outgoing):6.1f} ms  "
+                f"p99={_percentile(outgoing, 0.99):6.1f} ms"
             )
         finally:
             fleet.stop()

@@ -17,7 +17,7 @@ from nats.aio.msg import Msg
 
 from harmoniq_common.bus import Subjects, ensure_streams, outgoing_headers
 from harmoniq_common.consumers import DurableConsumer, first_delivery, request, serve
-from harmoniq_common.errors import ApiError, NotFound, ServiceUnavailable
+from harmoniq_common.errors import ApiError, NotFound, RateLimited, ServiceUnavailable
 from harmoniq_common.events import Envelope, UserDeleted, UserSummary, encode_envelope
 from harmoniq_common.ids import Snowflake, SnowflakeGenerator
 from harmoniq_common.logging import bind_correlation_id, correlation_id
@@ -153,6 +153,8 @@ async def test_request_reply_round_trip_errors_and_correlation(
         seen_correlation.append(correlation_id())
         if user_id == 404:
             raise NotFound("no such user", code="unknown_user")
+        if user_id == 429:
+            raise RateLimited(headers={"Retry-After": "7"})
         return UserSummary(id=user_id, username="alice")
 
     subscription = await serve(nats_client, subject, Snowflake, get_user, queue="auth")
@@ -164,6 +166,11 @@ async def test_request_reply_round_trip_errors_and_correlation(
         with pytest.raises(ApiError) as caught:
             await request(nats_client, subject, Snowflake(404), UserSummary)
         assert caught.value.code == "unknown_user"
+        assert caught.value.headers == {}
+        with pytest.raises(ApiError) as limited:  # a 429 keeps its Retry-After across the hop
+            await request(nats_client, subject, Snowflake(429), UserSummary)
+        assert (limited.value.status_code, limited.value.code) == (429, "rate_limited")
+        assert limited.value.headers == {"Retry-After": "7"}
         with pytest.raises(ServiceUnavailable):
             await request(nats_client, subject + ".nobody", Snowflake(1), UserSummary, timeout=0.3)
     finally:

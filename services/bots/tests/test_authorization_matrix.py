@@ -4,12 +4,16 @@ Callers: the server's owner, a member whose role grants MANAGE_WEBHOOKS, a plain
 that joined the server (a plain member too), an outsider and an anonymous caller. Webhooks: one
 in the general channel and one in a channel hidden from everyone but the owner, fresh for each
 call (so a delete or a new token does not change the next caller's answer). Token routes take
-no Authorization: the token is the credential, so every caller that holds it gets through. The
-table must name every route of the service: a new route fails this test until it has its row.
+no Authorization: the token is the credential, so every caller that holds it gets through.
+Installed bots need MANAGE_SERVER (only the owner has it here; a bot caller may not install);
+outgoing webhooks need MANAGE_WEBHOOKS. Each call gets its own installed bot and endpoint where
+its route names one. The table must name every route of the service: a new route fails this
+test until it has its row.
 """
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
@@ -47,7 +51,8 @@ def _everyone(status: int) -> dict[str, int]:
 class Row:
     name: str
     method: str
-    path: str  # {s} server, {c} general channel, {w} webhook, {t} its token
+    path: str  # {s} server, {c} general channel, {w} webhook, {t} its token, {b} installed
+    # bot, {e} outgoing endpoint, {u} a fresh bot username
     route: str  # the app's route template, for the coverage check
     expected: dict[str, int]
     json: dict[str, Any] | None = None
@@ -58,7 +63,67 @@ class Row:
 SERVER = "/api/v1/servers/{server_id:str}/webhooks"
 ONE = f"{W}/{{webhook_id:str}}"
 TOKEN = f"{W}/{{webhook_id:str}}/{{token:str}}"
+BOTS = "/api/v1/servers/{server_id:str}/bots"
+OUT = "/api/v1/servers/{server_id:str}/outgoing-webhooks"
+ENDPOINT = {"url": "https://93.184.216.34/hook", "events": ["message.create"]}
 ROWS = [
+    Row(
+        "install a bot",
+        "POST",
+        "/api/v1/servers/{s}/bots",
+        BOTS,
+        {**_expect(201, 403), "manager": 403},
+        json={"username": "{u}", "permissions": 3},
+    ),
+    Row(
+        "list bots", "GET", "/api/v1/servers/{s}/bots", BOTS, {**_expect(200, 403), "manager": 403}
+    ),
+    Row(
+        "regrant a bot",
+        "PATCH",
+        "/api/v1/servers/{s}/bots/{b}",
+        f"{BOTS}/{{bot_id:str}}",
+        {**_expect(200, 403), "manager": 403},
+        json={"permissions": 1},
+    ),
+    Row(
+        "uninstall a bot",
+        "DELETE",
+        "/api/v1/servers/{s}/bots/{b}",
+        f"{BOTS}/{{bot_id:str}}",
+        {**_expect(204, 403), "manager": 403},
+    ),
+    Row(
+        "create outgoing",
+        "POST",
+        "/api/v1/servers/{s}/outgoing-webhooks",
+        OUT,
+        _expect(201, 403),
+        json=ENDPOINT,
+    ),
+    Row("list outgoing", "GET", "/api/v1/servers/{s}/outgoing-webhooks", OUT, _expect(200, 403)),
+    Row(
+        "edit outgoing",
+        "PATCH",
+        "/api/v1/servers/{s}/outgoing-webhooks/{e}",
+        f"{OUT}/{{endpoint_id:str}}",
+        _expect(200, 403),
+        json={"events": ["member.joined"]},
+    ),
+    Row(
+        "delete outgoing",
+        "DELETE",
+        "/api/v1/servers/{s}/outgoing-webhooks/{e}",
+        f"{OUT}/{{endpoint_id:str}}",
+        _expect(204, 403),
+    ),
+    Row(
+        "outgoing deliveries",
+        "GET",
+        "/api/v1/servers/{s}/outgoing-webhooks/{e}/deliveries",
+        f"{OUT}/{{endpoint_id:str}}/deliveries",
+        _expect(200, 403),
+    ),
     Row(
         "create",
         "POST",
@@ -156,7 +221,27 @@ async def _call(client: Client, world: World, row: Row, caller: str) -> str | No
     owner = world.users["owner"]
     channel = world.hidden if row.hidden else world.general
     hook = await create_webhook(client, owner, world.server_id, channel)
-    names = {"s": world.server_id, "c": world.general, "w": hook["id"], "t": hook["token"]}
+    names = {
+        "s": world.server_id,
+        "c": world.general,
+        "w": hook["id"],
+        "t": hook["token"],
+        "u": f"b{secrets.token_hex(4)}",
+    }
+    bots_url = f"/api/v1/servers/{world.server_id}/bots"
+    outgoing_url = f"/api/v1/servers/{world.server_id}/outgoing-webhooks"
+    if "{b}" in row.path:
+        installed = await client.post(
+            bots_url,
+            json={"username": f"b{secrets.token_hex(4)}", "permissions": 1},
+            headers=owner.headers,
+        )
+        assert installed.status_code == 201, installed.text
+        names["b"] = installed.json()["bot_id"]
+    if "{e}" in row.path:
+        endpoint = await client.post(outgoing_url, json=ENDPOINT, headers=owner.headers)
+        assert endpoint.status_code == 201, endpoint.text
+        names["e"] = endpoint.json()["id"]
     headers = {} if caller == "anonymous" else dict(world.users[caller].headers)
     kwargs: dict[str, Any] = {"headers": {**headers, **(row.headers or {})}}
     if row.json is not None:
@@ -168,6 +253,11 @@ async def _call(client: Client, world: World, row: Row, caller: str) -> str | No
         made.append(response.json()["id"])
     for webhook_id in made:
         await client.delete(f"{W}/{webhook_id}", headers=owner.headers)
+    # The same for installed bots and endpoints (a server holds few endpoints).
+    for bot in (await client.get(bots_url, headers=owner.headers)).json():
+        await client.delete(f"{bots_url}/{bot['bot_id']}", headers=owner.headers)
+    for endpoint in (await client.get(outgoing_url, headers=owner.headers)).json():
+        await client.delete(f"{outgoing_url}/{endpoint['id']}", headers=owner.headers)
     if response.status_code != row.expected[caller]:
         return (
             f"{row.name} as {caller}: {response.status_code}"

@@ -89,7 +89,7 @@ function Members({ server, fail }: Props) {
   const mine = membershipOf(server, me.id);
   const myPerms = serverPerms(server, me.id);
   const myRank = rank(mine);
-  const assignable = server.roles.filter((r) => !r.default && (r.position < myRank) && has(myPerms, P.MANAGE_ROLES));
+  const assignable = server.roles.filter((r) => !r.default && !r.managed && (r.position < myRank) && has(myPerms, P.MANAGE_ROLES));
 
   async function act(work: Promise<void>) {
     try {
@@ -181,7 +181,7 @@ function Roles({ server, fail }: Props) {
           {server.roles.map((r) => (
             <li key={r.id}>
               <button aria-current={r.id === selected ? "true" : undefined} onClick={() => setSelected(r.id)} className={`w-full rounded px-2 py-1 text-left text-sm ${r.id === selected ? "bg-hover" : ""}`}>
-                {r.default ? "@everyone (member)" : r.name}
+                {r.default ? "@everyone (member)" : r.managed ? `${r.name} (bot)` : r.name}
               </button>
             </li>
           ))}
@@ -191,7 +191,7 @@ function Roles({ server, fail }: Props) {
           <button className="rounded bg-accent px-2 text-sm text-white">Create role</button>
         </form>
       </div>
-      {role && <RoleEditor key={role.id} role={role} editable={isOwner || role.default || role.position < myRank} myPerms={myPerms} isOwner={isOwner} fail={fail} />}
+      {role && <RoleEditor key={role.id} role={role} editable={!role.managed && (isOwner || role.default || role.position < myRank)} myPerms={myPerms} isOwner={isOwner} fail={fail} />}
     </div>
   );
 }

@@ -10,6 +10,7 @@ const role = (id: string, permissions: bigint, position: number, isDefault = fal
   position,
   color: 0,
   default: isDefault,
+  managed: false,
 });
 const MEMBER = P.VIEW_CHANNEL | P.SEND_MESSAGES | P.ADD_REACTIONS | P.ATTACH_FILES | P.EMBED_LINKS | P.READ_MESSAGE_HISTORY | P.CREATE_INVITES;
 const ROLES = [role("1", MEMBER, 0, true), role("mod", P.KICK_MEMBERS | P.MANAGE_MESSAGES, 1), role("admin", P.ADMINISTRATOR, 2)];

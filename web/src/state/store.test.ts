@@ -7,7 +7,7 @@ const ME = { id: "100", username: "ada", avatar_url: null };
 const BO = { id: "200", username: "bo", avatar_url: null };
 const SERVER = { id: "1000", name: "Book club", owner_id: "100", created_at: "2026-12-01T00:00:00Z" };
 const GENERAL: ChannelView = { id: "1001", server_id: "1000", kind: "text", name: "general", position: 0, overwrites: [] };
-const MEMBER_ROLE: RoleView = { id: "1000", server_id: "1000", name: "member", permissions: 1155259, position: 0, color: 0, default: true };
+const MEMBER_ROLE: RoleView = { id: "1000", server_id: "1000", name: "member", permissions: 1155259, position: 0, color: 0, default: true, managed: false };
 
 function ready(): Ready {
   return {

@@ -26,6 +26,7 @@ from .codec import decode, encode
 from .consumers import request
 from .events import ChannelView, MemberView, RoleView, ServerView
 from .ids import Snowflake
+from .installations import within_grant
 from .permissions import Overwrite, Permission, RoleGrant, channel_permissions
 
 __all__ = [
@@ -99,9 +100,14 @@ class ServerAccess(msgspec.Struct, frozen=True, kw_only=True):
     is_owner: bool = False
     default_role: RoleGrant = RoleGrant(0, 0)
     member_roles: list[RoleGrant] = []
+    # An installed bot's grant: its permissions never exceed it (installations.within_grant).
+    grant: int | None = None
 
     def permissions_in(self, channel: ChannelView) -> int:
         """The caller's permissions in a channel as an event describes it (its overwrites)."""
+        return within_grant(self._computed_in(channel), self.grant)
+
+    def _computed_in(self, channel: ChannelView) -> int:
         return channel_permissions(
             user_id=self.user_id,
             is_owner=self.is_owner,

@@ -199,6 +199,7 @@ class RpcError(msgspec.Struct, frozen=True):
     code: str
     message: str
     status: int = 400  # the HTTP status the asking service answers its own caller with
+    retry_after: str | None = None  # a 429's Retry-After, for the asking service to pass on
 
 
 class _RpcReply(msgspec.Struct, frozen=True):
@@ -216,8 +217,12 @@ async def request(
         raise ServiceUnavailable(f"no answer from {subject}") from exc
     decoded = decode(reply.data, _RpcReply)
     if decoded.error is not None:
+        retry_after = decoded.error.retry_after
         raise ApiError(
-            decoded.error.message, code=decoded.error.code, status_code=decoded.error.status
+            decoded.error.message,
+            code=decoded.error.code,
+            status_code=decoded.error.status,
+            headers=None if retry_after is None else {"Retry-After": retry_after},
         )
     return decode(decoded.result, response_type)
 
@@ -249,7 +254,11 @@ async def serve(
             except msgspec.ValidationError as exc:
                 reply = _RpcReply(error=RpcError("invalid_request", str(exc)))
             except ApiError as exc:
-                reply = _RpcReply(error=RpcError(exc.code, exc.message, exc.status_code))
+                reply = _RpcReply(
+                    error=RpcError(
+                        exc.code, exc.message, exc.status_code, exc.headers.get("Retry-After")
+                    )
+                )
             except Exception:
                 log.exception("rpc.handler_failed", subject=subject)
                 reply = _RpcReply(error=RpcError("internal_error", "internal error", 503))

@@ -156,6 +156,7 @@ class RoleView(msgspec.Struct, frozen=True, kw_only=True):
     position: int
     color: int = 0
     default: bool = False  # the role every member has (id = server id)
+    managed: bool = False  # an installed bot's role: changed only through its installation
 
 
 class MemberView(msgspec.Struct, frozen=True, kw_only=True):

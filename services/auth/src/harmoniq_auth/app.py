@@ -24,6 +24,7 @@ from .domain.tokens import AccessTokenIssuer, jwks
 from .http.auth import AuthController
 from .http.bots import BotsController
 from .http.users import UsersController
+from .rpc.bots import serve_bot_accounts
 from .rpc.users import serve_users
 from .settings import AuthSettings
 
@@ -65,10 +66,13 @@ def _domain(
         app.state.revocation = revocation
         purger = asyncio.create_task(_purge_forever(accounts, settings.purge_interval_seconds))
         users_rpc = await serve_users(platform)
+        bots_rpc = await serve_bot_accounts(platform, settings, bots)
         try:
             yield
         finally:
             await users_rpc.unsubscribe()
+            for subscription in bots_rpc:
+                await subscription.unsubscribe()
             await revocation.stop()
             purger.cancel()
             with contextlib.suppress(asyncio.CancelledError):

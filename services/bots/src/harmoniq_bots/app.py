@@ -17,10 +17,15 @@ from harmoniq_common.platform import Platform
 from harmoniq_common.settings import load_settings
 
 from .domain.execute import Executor
+from .domain.installs import Installations
+from .domain.outgoing import Deliverer, Outgoing
 from .domain.webhooks import Webhooks
 from .events.guilds import guild_events_consumer
+from .events.outgoing import outgoing_events_consumer
 from .http.compat import CompatController
 from .http.deps import Domain
+from .http.installs import ServerBotsController
+from .http.outgoing import OutgoingWebhooksController
 from .http.webhooks import ServerWebhooksController, WebhooksController, WebhookTokenController
 from .settings import BotsSettings
 
@@ -34,12 +39,24 @@ def _domain(
     async def extend(app: Litestar, platform: Platform) -> AsyncIterator[None]:
         access = AccessCache(platform.redis, platform.nats, platform.subjects)
         webhooks = Webhooks(platform, settings, access)
-        app.state.bots_domain = Domain(webhooks=webhooks, executor=Executor(platform, settings))
+        outgoing = Outgoing(platform, settings, access)
+        app.state.bots_domain = Domain(
+            webhooks=webhooks,
+            executor=Executor(platform, settings),
+            installations=Installations(platform, access),
+            outgoing=outgoing,
+        )
         consumer = guild_events_consumer(platform, webhooks)
         await consumer.start()
+        events = outgoing_events_consumer(platform, outgoing)
+        await events.start()
+        deliverer = Deliverer(platform, settings, outgoing)
+        await deliverer.start()
         try:
             yield
         finally:
+            await events.stop()
+            await deliverer.stop()
             await consumer.stop()
 
     return extend
@@ -51,6 +68,8 @@ def create_app(settings: BotsSettings | None = None) -> Litestar:
         settings,
         route_handlers=[
             ServerWebhooksController,
+            ServerBotsController,
+            OutgoingWebhooksController,
             WebhooksController,
             WebhookTokenController,
             CompatController,

@@ -15,3 +15,12 @@ class BotsSettings(CommonSettings, frozen=True, kw_only=True):
     webhook_execute_rate_period_seconds: float = 2.0
     # Webhooks a channel may hold (Discord's figure).
     max_webhooks_per_channel: int = 15
+    # Outgoing webhooks (events POSTed to an endpoint, signed). Private, loopback and
+    # link-local targets are refused unless allowed (a development receiver; never in
+    # production: SSRF).
+    outgoing_allow_private_targets: bool = False
+    outgoing_max_attempts: int = 6  # a delivery's tries before it is given up
+    outgoing_retry_base_seconds: float = 2.0  # retry n waits base * 2**(n-1)
+    outgoing_disable_after_failures: int = 5  # deliveries given up in a row
+    outgoing_timeout_seconds: float = 5.0
+    max_outgoing_endpoints_per_server: int = 10

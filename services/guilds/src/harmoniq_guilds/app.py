@@ -36,6 +36,7 @@ from .http.roles import RolesController
 from .http.servers import ServersController
 from .rpc.access import serve_access
 from .rpc.direct import serve_direct
+from .rpc.installs import serve_installs
 from .rpc.snapshots import serve_snapshots
 from .settings import GuildsSettings
 
@@ -67,6 +68,7 @@ def _domain(
             *await serve_access(platform),
             await serve_snapshots(platform),
             await serve_direct(platform),
+            *await serve_installs(platform, settings),
         ]
         purger = asyncio.create_task(_purge_audit_log(platform, settings))
         try:

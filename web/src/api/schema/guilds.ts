@@ -714,6 +714,8 @@ export interface components {
              * @example 1234567890123456789
              */
             id: string;
+            /** @default false */
+            managed: boolean;
             name: string;
             permissions: number;
             position: number;

@@ -12,6 +12,8 @@ from litestar.di import Provide
 from harmoniq_common.auth import Principal
 
 from ..domain.execute import Executor
+from ..domain.installs import Installations
+from ..domain.outgoing import Outgoing
 from ..domain.webhooks import Webhooks
 
 __all__ = ["AnyRequest", "Domain", "UserRequest", "dependencies"]
@@ -24,6 +26,8 @@ AnyRequest = Request[Any, Any, Any]
 class Domain:
     webhooks: Webhooks
     executor: Executor
+    installations: Installations
+    outgoing: Outgoing
 
 
 def provide_domain(state: State) -> Domain:

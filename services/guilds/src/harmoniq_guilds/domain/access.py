@@ -9,6 +9,7 @@ import asyncpg
 from harmoniq_common import access as contract
 from harmoniq_common.errors import Forbidden, NotFound
 from harmoniq_common.ids import Snowflake
+from harmoniq_common.installations import within_grant
 from harmoniq_common.permissions import (
     Explanation,
     Overwrite,
@@ -54,6 +55,16 @@ class ServerAccess:
     def default_role(self) -> RoleRow:
         return self.roles[self.server.id]
 
+    @property
+    def grant(self) -> int | None:
+        """An installed bot's grant (its managed role's permissions), None for anyone else:
+        a bot's permissions are cut down to it everywhere in the server."""
+        for role_id in self.member_role_ids:
+            role = self.roles.get(role_id)
+            if role is not None and role.managed_by == self.user_id:
+                return role.permissions
+        return None
+
     def _grants(self, role_ids: list[Snowflake]) -> list[RoleGrant]:
         return [RoleGrant(r, self.roles[r].permissions) for r in role_ids if r in self.roles]
 
@@ -64,7 +75,7 @@ class ServerAccess:
     def explain(
         self, channel: ChannelRow | None = None, overwrites: list[OverwriteRow] | None = None
     ) -> Explanation:
-        return explain(
+        explanation = explain(
             user_id=self.user_id,
             is_owner=self.is_owner,
             default_role=RoleGrant(self.server.id, self.default_role.permissions),
@@ -72,6 +83,15 @@ class ServerAccess:
             overwrites=None if channel is None else overwrite_grants(overwrites or []),
             channel_kind=None if channel is None else channel.kind,
         )
+        grant = self.grant
+        if grant is not None and within_grant(explanation.permissions, grant) != (
+            explanation.permissions
+        ):
+            explanation.record(
+                "an installed bot: nothing beyond its grant",
+                within_grant(explanation.permissions, grant),
+            )
+        return explanation
 
     @property
     def permissions(self) -> int:
@@ -200,6 +220,7 @@ def server_answer(
         # Plain ints: RoleGrant is the permission function's type, not an id on the wire.
         default_role=RoleGrant(int(access.server.id), access.default_role.permissions),
         member_roles=[RoleGrant(int(g.id), g.permissions) for g in access.grants()],
+        grant=access.grant,
     )
 
 

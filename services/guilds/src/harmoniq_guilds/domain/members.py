@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from harmoniq_common.errors import BadRequest, Forbidden, NotFound
-from harmoniq_common.events import BanAdded, BanRemoved, MemberLeft, MemberUpdated
+from harmoniq_common.events import BanAdded, BanRemoved, MemberLeft, MemberUpdated, RoleDeleted
 from harmoniq_common.ids import Snowflake
 from harmoniq_common.permissions import Permission
 from harmoniq_common.platform import Platform
 from harmoniq_common.uow import UnitOfWork
 
-from ..store import members
+from ..store import members, roles
 from ..store.rows import MemberRow
 from . import audit
 from .access import load_access
@@ -26,6 +26,12 @@ async def remove_member(
     if they were not one. Every way out of a server (leave, kick, ban, account deletion)."""
     if not await members.remove(tx.conn, server_id, user_id):
         return False
+    # An installed bot's managed role goes with it (kicked, banned, its account deleted).
+    managed_role = await roles.delete_managed(tx.conn, server_id, user_id)
+    if managed_role is not None:
+        await tx.emit_server(
+            server_id, RoleDeleted(server_id=Snowflake(server_id), role_id=Snowflake(managed_role))
+        )
     await tx.emit_server(
         server_id,
         MemberLeft(

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from harmoniq_common.errors import BadRequest, NotFound
+from harmoniq_common.errors import BadRequest, Forbidden, NotFound
 from harmoniq_common.events import MemberUpdated, RoleCreated, RoleDeleted, RoleUpdated
 from harmoniq_common.ids import Snowflake
 from harmoniq_common.permissions import Permission
@@ -77,6 +77,12 @@ class Roles:
         role = access.roles.get(role_id)
         if role is None:
             raise NotFound("unknown role", code="unknown_role")
+        if role.managed_by is not None:
+            # An installed bot's role: only its installation (/servers/{id}/bots) changes it.
+            raise Forbidden(
+                "this role is managed by an installed bot; change the bot's installation instead",
+                code="managed_role",
+            )
         if role.id != server_id:
             access.require_above(role.position, "that role")
         return access, role

@@ -62,6 +62,7 @@ def role_view(row: RoleRow) -> RoleView:
         position=row.position,
         color=row.color,
         default=row.id == row.server_id,
+        managed=row.managed_by is not None,
     )
 
 

@@ -8,9 +8,20 @@ from harmoniq_common.db import record_or_none, record_to, records_to
 
 from .rows import RoleRow
 
-__all__ = ["count", "delete", "get", "insert", "list_for_server", "list_for_servers", "update"]
+__all__ = [
+    "count",
+    "delete",
+    "delete_managed",
+    "get",
+    "insert",
+    "list_for_server",
+    "list_for_servers",
+    "managed",
+    "managed_in",
+    "update",
+]
 
-_COLUMNS = "id, server_id, name, permissions, position, color"
+_COLUMNS = "id, server_id, name, permissions, position, color, managed_by"
 
 
 async def insert(
@@ -21,16 +32,18 @@ async def insert(
     permissions: int,
     position: int,
     color: int = 0,
+    managed_by: int | None = None,
 ) -> RoleRow:
     record = await conn.fetchrow(
-        f"INSERT INTO roles (id, server_id, name, permissions, position, color)"
-        f" VALUES ($1, $2, $3, $4, $5, $6) RETURNING {_COLUMNS}",
+        f"INSERT INTO roles (id, server_id, name, permissions, position, color, managed_by)"
+        f" VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING {_COLUMNS}",
         role_id,
         server_id,
         name,
         permissions,
         position,
         color,
+        managed_by,
     )
     return record_to(RoleRow, record)
 
@@ -91,3 +104,35 @@ async def update(
 
 async def delete(conn: asyncpg.Connection, role_id: int) -> None:
     await conn.execute("DELETE FROM roles WHERE id = $1", role_id)
+
+
+async def managed(conn: asyncpg.Connection, server_id: int, bot_id: int) -> RoleRow | None:
+    """The managed role of a bot installed in the server."""
+    return record_or_none(
+        RoleRow,
+        await conn.fetchrow(
+            f"SELECT {_COLUMNS} FROM roles WHERE server_id = $1 AND managed_by = $2",
+            server_id,
+            bot_id,
+        ),
+    )
+
+
+async def managed_in(conn: asyncpg.Connection, server_id: int) -> list[RoleRow]:
+    """Every installed bot's managed role in the server, by bot id."""
+    records = await conn.fetch(
+        f"SELECT {_COLUMNS} FROM roles WHERE server_id = $1 AND managed_by IS NOT NULL"
+        " ORDER BY managed_by",
+        server_id,
+    )
+    return records_to(RoleRow, records)
+
+
+async def delete_managed(conn: asyncpg.Connection, server_id: int, bot_id: int) -> int | None:
+    """Remove a bot's managed role; its id, or None if it had none."""
+    value = await conn.fetchval(
+        "DELETE FROM roles WHERE server_id = $1 AND managed_by = $2 RETURNING id",
+        server_id,
+        bot_id,
+    )
+    return None if value is None else int(value)

@@ -47,6 +47,7 @@ class RoleRow(msgspec.Struct, frozen=True, kw_only=True):
     permissions: int
     position: int
     color: int
+    managed_by: Snowflake | None = None  # the bot whose installation this role is
 
 
 class OverwriteRow(msgspec.Struct, frozen=True, kw_only=True):
