@@ -65,8 +65,9 @@ format: install
 
 test: install system-deps lint web web-test test-only
 
+# Coverage of the services' domain logic, failing under 80 % ([tool.coverage] in pyproject.toml).
 test-only:
-	$(VENV)/bin/python -m pytest
+	$(VENV)/bin/python -m pytest --cov --cov-report=term:skip-covered
 
 bench: install system-deps
 	$(VENV)/bin/python bench/run.py
