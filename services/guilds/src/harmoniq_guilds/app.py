@@ -35,7 +35,7 @@ from .http.relationships import RelationshipsController
 from .http.roles import RolesController
 from .http.servers import ServersController
 from .rpc.access import serve_access
-from .rpc.direct import serve_direct
+from .rpc.direct import serve_blocks, serve_direct
 from .rpc.snapshots import serve_snapshots
 from .settings import GuildsSettings
 
@@ -67,6 +67,7 @@ def _domain(
             *await serve_access(platform),
             await serve_snapshots(platform),
             await serve_direct(platform),
+            await serve_blocks(platform),
         ]
         purger = asyncio.create_task(_purge_audit_log(platform, settings))
         try:

@@ -63,6 +63,8 @@ class ReactionOut(msgspec.Struct, kw_only=True):
 
 class MessageOut(MessageView, frozen=True, kw_only=True):
     reactions: list[ReactionOut] = []
+    # The viewer blocked its author: a client may hide it (shared servers, a DM's history).
+    author_blocked: bool = False
 
 
 class SearchResults(msgspec.Struct, kw_only=True):
