@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -71,7 +72,7 @@ async def test_requests_by_name_and_by_id_share_one_bucket_and_a_refusal_writes_
     client: Client, make_user: MakeUser
 ) -> None:
     """Cancelling and asking again costs a request each time: no cycle escapes the limit."""
-    spammer, target = await make_user(), await make_user()
+    spammer, target = await make_user(), await make_user(f"target_{secrets.token_hex(4)}")
     server = await create_server(client, target)
 
     async def target_known() -> bool:  # guilds has read auth's user.created (not rate-limited)
@@ -84,7 +85,7 @@ async def test_requests_by_name_and_by_id_share_one_bucket_and_a_refusal_writes_
         asked = await client.post(REL, json={"username": target.name}, headers=spammer.headers)
         statuses.append(asked.status_code)
         cancelled = await client.delete(f"{REL}/{target.id}", headers=spammer.headers)
-        assert cancelled.status_code == 204
+        assert cancelled.status_code == 204, (asked.text, cancelled.text)
     again = await client.put(f"{REL}/{target.id}", json={"kind": "friend"}, headers=spammer.headers)
     statuses.append(again.status_code)
     refused = await client.put(
