@@ -155,7 +155,25 @@ async def test_friends_dm_live_a_group_forms_a_block_holds_and_counts_move(
         == "relationship_refused"
     )
     assert bo.call("POST", DMS, 403, json={"recipient_ids": [cy.id]})["code"] == "dm_refused"
+    # bo's history of the group now marks cy's messages (his client may hide them); ada's not.
+    seen = bo.call("GET", f"/api/v1/channels/{group['id']}/messages", 200)
+    marked = {m["author"]["id"] for m in seen if m.get("author_blocked")}
+    assert marked == {cy.id}
+    assert all(m.get("author_blocked") for m in seen if m["author"]["id"] == cy.id)
+    ada_seen = ada.call("GET", f"/api/v1/channels/{group['id']}/messages", 200)
+    assert not [m for m in ada_seen if "author_blocked" in m]
     # Nobody outside a DM reads it, through nginx either.
     cy.call("GET", f"/api/v1/channels/{dm['id']}/messages", 404)
+    # Typing in the 1:1 DM reaches ada's sessions, and not cy's (who is in the group only).
+    await bo_gw.send(4, {"channel_id": dm["id"]})
+    typing = await desktop.dispatch("typing.start")
+    assert (typing["d"]["channel_id"], typing["d"]["user_id"]) == (dm["id"], bo.id)
+    nudge = bo.call(
+        "POST", f"/api/v1/channels/{group['id']}/messages", 201, json={"content": "typed"}
+    )
+    while (frame := await cy_gw.dispatch())["t"] != "message.create" or (
+        frame["d"]["message"]["id"] != nudge["id"]
+    ):
+        assert not frame["t"].startswith("typing."), frame
     for client in (desktop, phone, laptop, bo_gw, cy_gw):
         await client.close()

@@ -94,3 +94,26 @@ async def test_heartbeats_before_identify_are_acknowledged_but_buy_no_time(
     assert (await client.closed())[0] == Close.SESSION_TIMED_OUT
     assert acks >= 3
     assert time.monotonic() - started < 1.9
+
+
+@pytest.mark.parametrize(
+    "d",
+    [
+        {"channel_id": "1\u0000"},
+        {"channel_id": "99999999999999999999"},
+        {"channel_id": "0"},
+        {"channel_id": "1", "server_id": "2"},  # unknown field
+        {"channel_id": "x" * 10_000},
+        ["1"],
+        {},
+    ],
+)
+async def test_a_bad_typing_payload_is_a_decode_error(
+    make_user: MakeUser, start_gateway: StartGateway, d: Any
+) -> None:
+    """Op 4 now reaches the DM lookup too: whatever it cannot take is refused before it."""
+    user = await make_user()
+    client = await GatewayClient.connect((await start_gateway()).url)
+    await client.identify(user.token)
+    await client.send(Op.TYPING, d)
+    assert (await client.closed())[0] == Close.DECODE_ERROR

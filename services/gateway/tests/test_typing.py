@@ -12,7 +12,7 @@ from harmoniq_common.testing.users import TestUser
 from harmoniq_gateway.protocol import Op
 
 from gateway_client import GatewayClient
-from guilds_testing import Client, create_server, invite_and_join, text_channel
+from guilds_testing import Client, befriend, create_server, invite_and_join, open_dm, text_channel
 from messages_testing import send
 
 MakeUser = Callable[..., Awaitable[TestUser]]
@@ -116,5 +116,80 @@ async def test_renewals_within_the_throttle_window_go_out_once(
         starts += frame["t"] == "typing.start"
     assert frame["d"]["message"]["id"] == sent["id"]
     assert starts == 1
+    await typist.close()
+    await watcher.close()
+
+
+async def test_typing_in_a_dm_reaches_its_participants_only(
+    guilds: Client, messages: Client, make_user: MakeUser, start_gateway: StartGateway
+) -> None:
+    alice, bob, carol, dave = [await make_user(n) for n in ("alice", "bob", "carol", "dave")]
+    await befriend(guilds, alice, bob)
+    await befriend(guilds, alice, dave)
+    server = await create_server(guilds, carol)  # carol shares a server with all of them
+    await invite_and_join(guilds, server, carol, alice, bob, dave)
+    group = (await open_dm(guilds, alice, bob, dave))["id"]
+    first, second = await start_gateway(), await start_gateway()
+    typist = await GatewayClient.connect(first.url)
+    await typist.identify(alice.token)
+    # bob and carol on the same instance: whatever reached bob's queue would be in carol's
+    # too by then, had it been meant for her.
+    participant, outsider = [await GatewayClient.connect(second.url) for _ in range(2)]
+    await participant.identify(bob.token)
+    await outsider.identify(carol.token)
+
+    await typist.send(Op.TYPING, {"channel_id": group})
+    started = await _next_typing(participant)
+    assert started["t"] == "typing.start"
+    assert started["d"]["channel_id"] == group and started["d"]["server_id"] == group
+    assert started["d"]["user_id"] == str(alice.id) and set(started["d"]) == {
+        "server_id",
+        "channel_id",
+        "user_id",
+        "timestamp",
+    }
+    assert not [f for f in await outsider.frames_until_ack() if f["t"].startswith("typing.")]
+
+    sent = await send(messages, alice, group, "typed in the group")
+    assert (await participant.dispatch("message.create"))["d"]["message"]["id"] == sent["id"]
+    stopped = await _next_typing(participant)  # the message ended it, well before 0.5 s
+    assert stopped["t"] == "typing.stop" and stopped["d"]["channel_id"] == group
+    # carol typing in a DM she is not in goes nowhere.
+    await outsider.send(Op.TYPING, {"channel_id": group})
+    nudge = await send(messages, alice, group, "anyone?")
+    while (frame := await participant.dispatch())["t"] != "message.create":
+        assert not frame["t"].startswith("typing."), frame
+    assert frame["d"]["message"]["id"] == nudge["id"]
+    for client in (typist, participant, outsider):
+        await client.close()
+
+
+async def test_typing_in_a_dm_across_a_block_goes_nowhere(
+    guilds: Client, messages: Client, make_user: MakeUser, start_gateway: StartGateway
+) -> None:
+    alice, bob = await make_user("alice"), await make_user("bob")
+    await befriend(guilds, alice, bob)
+    dm = (await open_dm(guilds, alice, bob))["id"]
+    server = await create_server(guilds, alice)
+    await invite_and_join(guilds, server, alice, bob)
+    channel_id = (await text_channel(guilds, server, alice))["id"]
+    url = (await start_gateway()).url
+    typist = await GatewayClient.connect(url)
+    await typist.identify(alice.token)
+    watcher = await GatewayClient.connect(url)
+    await watcher.identify(bob.token)
+    await typist.send(Op.TYPING, {"channel_id": dm})
+    assert (await _next_typing(watcher))["t"] == "typing.start"
+    assert (await _next_typing(watcher))["t"] == "typing.stop"  # silence: 0.5 s
+    blocked = await guilds.put(
+        f"/api/v1/users/@me/relationships/{alice.id}", json={"kind": "blocked"}, headers=bob.headers
+    )
+    assert blocked.status_code == 200, blocked.text
+    await typist.send(Op.TYPING, {"channel_id": dm})
+    # Typing in their shared server still reaches bob, published after the DM's would have
+    # been: what bob sees before it holds no typing in the DM.
+    await typist.send(Op.TYPING, {"channel_id": channel_id})
+    while (frame := await _next_typing(watcher))["d"]["channel_id"] != channel_id:
+        assert frame["d"]["channel_id"] != dm or frame["t"] == "typing.stop", frame
     await typist.close()
     await watcher.close()

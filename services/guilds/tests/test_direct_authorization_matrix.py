@@ -38,6 +38,7 @@ def guilds_settings_overrides() -> dict[str, Any]:
 CALLERS = ("owner", "participant", "member", "blocked", "stranger", "bot", "anonymous")
 DMS = "/api/v1/users/@me/channels"
 REL = "/api/v1/users/@me/relationships"
+PRIVACY = "/api/v1/servers/{s}/privacy"
 
 
 def expect(
@@ -67,6 +68,7 @@ class World:
     make_user: MakeUser
     users: dict[str, TestUser]
     group: str
+    server: str = ""  # the server the participants share with the member, blocked and bot
 
     @property
     def owner(self) -> TestUser:
@@ -119,6 +121,8 @@ ROWS: list[Row] = [
     Row("request by name", "POST", REL, {"username": "{oname}"}, expect(400, 200, member=200, blocked=403, stranger=200, bot=403)),
     Row("request by id", "PUT", REL + "/{o}", {"kind": "friend"}, expect(400, 200, member=200, blocked=403, stranger=200, bot=403)),
     Row("block", "PUT", REL + "/{v}", {"kind": "blocked"}, expect(200, 200, member=200, blocked=200, stranger=200, bot=403)),
+    Row("own DM privacy", "GET", PRIVACY, None, expect(200, 200, member=200, blocked=200, bot=200)),
+    Row("set DM privacy", "PUT", PRIVACY, {"allow_dms": True}, expect(200, 200, member=200, blocked=200, bot=200)),
     Row("remove relationship", "DELETE", REL + "/{v}", None, expect(204, 204, member=204, blocked=204, stranger=204, bot=403), before=_caller_blocks_victim),
 ]  # fmt: skip
 
@@ -147,7 +151,7 @@ async def _world(client: Client, make_user: MakeUser, bot: TestUser) -> World:
     )
     assert blocked.status_code == 200
     await open_dm(client, owner, users["participant"])
-    world = World(client, make_user, users, "")
+    world = World(client, make_user, users, "", server["id"])
     world.group = await world.fresh_group()
 
     async def owner_known() -> bool:
@@ -168,6 +172,7 @@ async def _names(world: World, row: Row) -> dict[str, str]:
         "oname": world.owner.name,
         "p": str(world.users["participant"].id),
         "g": world.group,
+        "s": world.server,
     }
     if "{f}" in text:
         names["f"] = await world.fresh_group()
@@ -233,6 +238,7 @@ async def test_every_dm_and_relationship_route_for_every_caller(
 def _route(path: str) -> str:
     for placeholder in ("{g}", "{f}"):
         path = path.replace(placeholder, "{channel_id:str}")
+    path = path.replace("{s}", "{server_id:str}")
     for placeholder in ("{x}", "{y}", "{o}", "{v}"):
         path = path.replace(placeholder, "{user_id:str}")
     return path

@@ -40,6 +40,14 @@ BAD: list[tuple[str, str, Any]] = [
     ("PATCH", DMS + "/{group}", {"owner_id": "1"}),
     ("PUT", DMS + "/{group}/recipients/-1", None),
     ("PUT", "/api/v1/servers/{server}/privacy", {"allow_dms": "yes"}),
+    ("PUT", "/api/v1/servers/{server}/privacy", {"allow_dms": True, "extra": 1}),
+    ("PUT", "/api/v1/servers/{server}/privacy", {}),
+    ("PUT", REL + "/{friend}", {"kind": "friend", "extra": 1}),
+    ("PUT", REL + "/{friend}", {"kind": "friend\u0000"}),
+    ("POST", DMS, {"recipient_ids": ["{friend}"], "extra": 1}),
+    ("POST", DMS, {"recipient_ids": ["{friend}" for _ in range(10_000)]}),
+    ("PATCH", DMS + "/{group}", {"name": "a\u0000b"}),
+    ("PATCH", DMS + "/{group}", {"icon_id": "x" * 10_000}),
 ]
 
 
@@ -82,3 +90,25 @@ async def test_invalid_utf8_is_400(client: Client, make_user: MakeUser) -> None:
             headers={**me.headers, "Content-Type": "application/json"},
         )
         assert response.status_code == 400, response.text
+
+
+async def test_invalid_utf8_is_400_on_every_body_by_id(client: Client, make_user: MakeUser) -> None:
+    me, friend, other = await make_user(), await make_user(), await make_user()
+    await befriend(client, me, friend)
+    await befriend(client, me, other)
+    group = await open_dm(client, me, friend, other)
+    server = await client.post("/api/v1/servers", json={"name": "S"}, headers=me.headers)
+    for method, path in (
+        ("PUT", f"{REL}/{friend.id}"),
+        ("PATCH", f"{DMS}/{group['id']}"),
+        ("PUT", f"/api/v1/servers/{server.json()['id']}/privacy"),
+    ):
+        response = await client.request(
+            method,
+            path,
+            content=b'{"kind": "\xff\xfe", "name": "\xff", "allow_dms": "\xff"}',
+            headers={**me.headers, "Content-Type": "application/json"},
+        )
+        assert response.status_code == 400, (path, response.text)
+    listed = (await client.get(DMS, headers=me.headers)).json()
+    assert listed[0]["name"] is None

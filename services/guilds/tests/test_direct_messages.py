@@ -277,3 +277,45 @@ async def test_a_deleted_account_leaves_everyones_relationships(
         count=1,
     )
     assert decode(bytes(removed[0].data), dict)["other_id"] == str(gone.id)
+
+
+async def test_dm_privacy_is_enforced_and_each_change_is_an_event_to_oneself(
+    client: Client, make_user: MakeUser, nats_client: NatsClient, namespace: str
+) -> None:
+    owner, mate, asker = await make_user(), await make_user(), await make_user()
+    server = await create_server(client, owner)
+    await invite_and_join(client, server, owner, mate, asker)
+    privacy = f"/api/v1/servers/{server['id']}/privacy"
+    off = await client.put(privacy, json={"allow_dms": False}, headers=mate.headers)
+    assert off.status_code == 200 and off.json() == {"allow_dms": False}
+    refused = await client.post(DMS, json={"recipient_ids": [str(mate.id)]}, headers=asker.headers)
+    assert refused.status_code == 403 and refused.json()["code"] == "dm_refused"
+    # Nor into a group DM of someone they may otherwise DM.
+    await befriend(client, asker, owner)
+    group = await client.post(
+        DMS, json={"recipient_ids": [str(owner.id), str(mate.id)]}, headers=asker.headers
+    )
+    assert group.status_code == 403 and group.json()["code"] == "dm_refused"
+    on = await client.put(privacy, json={"allow_dms": True}, headers=mate.headers)
+    assert on.status_code == 200
+    opened = await client.post(DMS, json={"recipient_ids": [str(mate.id)]}, headers=asker.headers)
+    assert opened.status_code == 201, opened.text
+
+    changes = await collect_events(
+        nats_client,
+        namespace,
+        Subjects(namespace).user_event(mate.id, "dm_privacy.update"),
+        count=2,
+    )
+    assert [decode(bytes(e.data), dict) for e in changes] == [
+        {"user_id": str(mate.id), "server_id": server["id"], "allow_dms": allowed}
+        for allowed in (False, True)
+    ]
+    # Nobody else is told (the asker's own subject carries no such event).
+    others = await collect_events(
+        nats_client,
+        namespace,
+        Subjects(namespace).user_event(asker.id, "dm_privacy.update"),
+        count=0,
+    )
+    assert others == []

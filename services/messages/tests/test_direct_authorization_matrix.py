@@ -41,14 +41,19 @@ ROWS: list[tuple[str, str, str, dict[str, Any] | None, dict[str, int]]] = [
     ("delete other's", "DELETE", M + "/{m}", None, _only_participants(403)),
     ("delete own", "DELETE", M + "/{mine}", None, _only_participants(204)),
     ("pin", "PUT", M + "/{m}/pin", None, _only_participants(204)),
+    ("unpin", "DELETE", M + "/{m}/pin", None, _only_participants(204)),
     ("pins", "GET", M + "/pins", None, _only_participants(200)),
     ("bulk delete", "POST", M + "/bulk-delete", {"message_ids": ["{m}", "1"]}, _only_participants(403)),
     ("react", "PUT", M + "/{m}/reactions/" + BOOK + "/@me", None, _only_participants(204)),
+    ("unreact", "DELETE", M + "/{m}/reactions/" + BOOK + "/@me", None, _only_participants(204)),
+    # No MANAGE_MESSAGES in a DM: nobody removes another's reaction.
+    ("remove other's reaction", "DELETE", M + "/{m}/reactions/" + BOOK + "/{o}", None, _only_participants(403)),
     ("reaction users", "GET", M + "/{m}/reactions/" + BOOK, None, _only_participants(200)),
     ("search", "GET", M + "/search?q=hi", None, _only_participants(200)),
     ("search as a server", "GET", "/api/v1/servers/{g}/messages/search?q=hi", None, {**_only_participants(404)}),
     ("ack", "POST", M + "/{m}/ack", None, _only_participants(200)),
     ("notify", "PUT", "/api/v1/users/@me/notification-settings/{g}", {"level": "nothing"}, _only_participants(200)),
+    ("own notification settings", "GET", "/api/v1/users/@me/notification-settings", None, {**dict.fromkeys(CALLERS, 200), "anonymous": 401}),
     # The 1:1 DM across a block: still readable by both, written to by neither.
     ("send across a block", "POST", "/api/v1/channels/{b}/messages", {"content": "hi"}, {**_only_participants(403), "blocked": 403}),
     ("read across a block", "GET", "/api/v1/channels/{b}/messages", None, {**_only_participants(200), "blocked": 200}),
@@ -88,7 +93,19 @@ async def test_dm_routes_for_every_caller(
         for caller in CALLERS:
             theirs = await send(client, owner, group, "hi from the owner")
             mine = await send(client, participant, group, "hi from the participant")
-            names = {"g": group, "b": blocked_dm, "m": theirs["id"], "mine": mine["id"]}
+            names = {
+                "g": group,
+                "b": blocked_dm,
+                "m": theirs["id"],
+                "mine": mine["id"],
+                "o": str(owner.id),
+            }
+            if name == "remove other's reaction":
+                reacted = await client.put(
+                    f"/api/v1/channels/{group}/messages/{theirs['id']}/reactions/{BOOK}/@me",
+                    headers=owner.headers,
+                )
+                assert reacted.status_code == 204, reacted.text
             headers = {} if caller == "anonymous" else users[caller].headers
             kwargs: dict[str, Any] = {"headers": headers}
             if body is not None:
@@ -103,3 +120,28 @@ async def test_dm_routes_for_every_caller(
                     f" {response.text[:100]}"
                 )
     assert mismatches == []
+    # Every route of the service is in the table (a new one must be added here too).
+    routes = {
+        (method, route.path)
+        for route in client.app.routes
+        if route.path.startswith("/api/")
+        for method in getattr(route, "methods", ())
+        if method not in ("HEAD", "OPTIONS")
+    }
+    assert routes == {(method, _route(template)) for _, method, template, _, _ in ROWS}
+
+
+def _route(template: str) -> str:
+    """A row's path as the app's route template."""
+    path = template.split("?")[0].replace(BOOK, "{emoji:str}")
+    for name, route in (
+        ("servers/{g}", "servers/{server_id:str}"),
+        ("{g}/messages", "{channel_id:str}/messages"),
+        ("{b}/messages", "{channel_id:str}/messages"),
+        ("notification-settings/{g}", "notification-settings/{scope_id:str}"),
+        ("/{mine}", "/{message_id:str}"),
+        ("/{m}", "/{message_id:str}"),
+        ("/{o}", "/{user_id:str}"),
+    ):
+        path = path.replace(name, route)
+    return path

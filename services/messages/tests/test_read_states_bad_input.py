@@ -24,6 +24,8 @@ BAD: list[tuple[str, str, Any]] = [
     ("PUT", SETTINGS + "/{s}", ["all"]),
     ("PUT", SETTINGS + "/0", {"level": "all"}),
     ("PUT", SETTINGS + "/1%00", {"level": "all"}),
+    ("PUT", SETTINGS + "/{s}", {"muted_until": "2030-01-01T00:00:00Z" + "0" * 10_000}),
+    ("PUT", SETTINGS + "/{s}", {"level": "x" * 100_000}),
     ("POST", "/api/v1/channels/{c}/messages/0/ack", None),
     ("POST", "/api/v1/channels/{c}/messages/abc/ack", None),
     ("POST", "/api/v1/channels/{c}/messages/99999999999999999999999/ack", None),
@@ -42,4 +44,16 @@ async def test_bad_payloads_are_400(
     response = await client.request(method, url, json=body, headers=me.headers)
     assert response.status_code == 400, response.text
     assert set(response.json()) == {"code", "message", "errors"}
+    assert (await client.get(SETTINGS, headers=me.headers)).json() == []
+
+
+async def test_invalid_utf8_is_400(client: Client, guilds: Client, make_user: MakeUser) -> None:
+    me = await make_user("nora")
+    server = await create_server(guilds, me)
+    response = await client.put(
+        f"{SETTINGS}/{server['id']}",
+        content=b'{"level": "\xff\xfe"}',
+        headers={**me.headers, "Content-Type": "application/json"},
+    )
+    assert response.status_code == 400, response.text
     assert (await client.get(SETTINGS, headers=me.headers)).json() == []

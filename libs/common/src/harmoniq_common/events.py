@@ -487,6 +487,17 @@ class NotificationSettingsUpdated(EventPayload, frozen=True, kw_only=True):
     muted_until: datetime | None = None
 
 
+class DmPrivacyUpdated(EventPayload, frozen=True, kw_only=True):
+    """To ``user_id``'s sessions: whether ``server_id``'s other members may open DMs with
+    them was set (``PUT /servers/{id}/privacy``), so every device shows the same switch."""
+
+    event_type: ClassVar[str] = "dm_privacy.update"
+    changes_access: ClassVar[AccessScope | None] = None
+    user_id: Snowflake
+    server_id: Snowflake
+    allow_dms: bool
+
+
 DIRECT_EVENTS: tuple[type[EventPayload], ...] = (
     DmChannelCreated,
     DmChannelUpdated,
@@ -495,6 +506,7 @@ DIRECT_EVENTS: tuple[type[EventPayload], ...] = (
     RelationshipRemoved,
     ChannelAcked,
     NotificationSettingsUpdated,
+    DmPrivacyUpdated,
 )
 
 

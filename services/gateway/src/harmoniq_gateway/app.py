@@ -39,6 +39,7 @@ def _domain(
         app.state.gateway = gateway
         await gateway.hub.start()
         takeovers = await gateway.watch_takeovers()
+        direct_typing = await gateway.typists.watch_direct()
         gateway.presence.start(settings.presence_sweep_interval_seconds)
         gateway.voice.start()
         _drain_before_exit(gateway)
@@ -48,6 +49,7 @@ def _domain(
         finally:
             await gateway.drain()  # no-op when SIGTERM already drained
             await takeovers.unsubscribe()
+            await direct_typing.unsubscribe()
             await gateway.voice.stop()
             await gateway.presence.stop()
             await gateway.hub.stop()

@@ -89,6 +89,7 @@ class Gateway:
         self.typists = Typists(
             platform,
             self.hub,
+            self.access,
             settings.typing_timeout_seconds,
             settings.typing_throttle_seconds,
         )

@@ -359,6 +359,12 @@ class Router:
         for session in _recipients(self._hub.by_user.get(user_id, ()), only):
             if session.take_durable(delivery.stream_seq, delivery.generation):
                 await deliver(dispatch, session)
+        if isinstance(event, ev.MessageCreated) and only is None and not delivery.repeat:
+            # A DM's message (one copy per participant's subject: the first ends the typing).
+            message = event.message
+            self._message_sent(
+                int(message.server_id), int(message.channel_id), int(message.author.id)
+            )
 
     async def _send(self, dispatch: UserDispatch[EventPayload], session: Session) -> None:
         session.send_bytes(dispatch.frame(session))

@@ -35,7 +35,7 @@ from .http.relationships import RelationshipsController
 from .http.roles import RolesController
 from .http.servers import ServersController
 from .rpc.access import serve_access
-from .rpc.direct import serve_direct
+from .rpc.direct import serve_blocks, serve_direct
 from .rpc.installs import serve_installs
 from .rpc.snapshots import serve_snapshots
 from .settings import GuildsSettings
@@ -69,6 +69,7 @@ def _domain(
             await serve_snapshots(platform),
             await serve_direct(platform),
             *await serve_installs(platform, settings),
+            await serve_blocks(platform),
         ]
         purger = asyncio.create_task(_purge_audit_log(platform, settings))
         try:

@@ -59,6 +59,8 @@ DIRECT_ROUTES = {
     ("POST", _REL),
     ("PUT", _REL + "/{user_id:str}"),
     ("DELETE", _REL + "/{user_id:str}"),
+    ("GET", "/api/v1/servers/{server_id:str}/privacy"),
+    ("PUT", "/api/v1/servers/{server_id:str}/privacy"),
 }
 
 

@@ -335,6 +335,7 @@ export interface components {
         MessageOut: {
             attachments?: components["schemas"]["Attachment"][];
             author: components["schemas"]["UserSummary"];
+            author_blocked?: boolean;
             /**
              * @description A snowflake id: a positive 63-bit integer written in decimal.
              * @example 1234567890123456789

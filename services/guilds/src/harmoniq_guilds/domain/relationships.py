@@ -19,8 +19,10 @@ from functools import partial
 import asyncpg
 
 from harmoniq_common.access import bump_epoch
+from harmoniq_common.blocks import blocks_changed
 from harmoniq_common.errors import BadRequest, Forbidden, NotFound
 from harmoniq_common.events import (
+    DmPrivacyUpdated,
     RelationshipRemoved,
     RelationshipUpdated,
     RelationshipView,
@@ -86,6 +88,12 @@ class Relationships:
         async with unit_of_work(self._platform) as tx:
             if not await store.set_allow_dms(tx.conn, server_id, user_id, allow):
                 raise NotFound("unknown server", code="unknown_server")
+            await tx.emit_user(
+                user_id,
+                DmPrivacyUpdated(
+                    user_id=Snowflake(user_id), server_id=Snowflake(server_id), allow_dms=allow
+                ),
+            )
 
     async def request_by_name(self, user_id: Snowflake, username: str) -> RelationshipRow:
         async with self._platform.pool.acquire() as conn:
@@ -144,6 +152,7 @@ class Relationships:
                 await self._forget(tx, other_id, user_id)
             if await store.kind_between(tx.conn, user_id, other_id) != "blocked":
                 await store.put(tx.conn, user_id, other_id, "blocked")
+                _blocks_changed(tx, user_id)
                 return await self._announce(tx, user_id, other_id)
             row = await store.get(tx.conn, user_id, other_id)
             assert row is not None
@@ -159,6 +168,7 @@ class Relationships:
             await self._forget(tx, user_id, other_id)
             if mine == "blocked":
                 await _pair_dm_changed(tx, user_id, other_id)
+                _blocks_changed(tx, user_id)
             else:  # friend or request: both sides' entries go
                 await self._forget(tx, other_id, user_id)
 
@@ -169,6 +179,12 @@ async def _pair_dm_changed(tx: UnitOfWork, a: int, b: int) -> None:
     if dm is not None:
         platform = tx.platform
         tx.after_commit(partial(bump_epoch, platform.redis, platform.subjects, dm.id))
+
+
+def _blocks_changed(tx: UnitOfWork, user_id: int) -> None:
+    """Whom ``user_id`` blocked changed: services caching that list ask again."""
+    platform = tx.platform
+    tx.after_commit(partial(blocks_changed, platform.redis, platform.subjects, user_id))
 
 
 async def _lock_pair(conn: asyncpg.Connection, a: int, b: int) -> None:

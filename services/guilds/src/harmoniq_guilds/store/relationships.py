@@ -12,6 +12,7 @@ from .rows import RelationshipRow
 __all__ = [
     "allow_dms",
     "allows_dms_from_server_mate",
+    "blocked_ids",
     "delete",
     "delete_all_of",
     "find_user",
@@ -50,6 +51,13 @@ async def list_for(conn: asyncpg.Connection, user_id: int) -> list[RelationshipR
         RelationshipRow,
         await conn.fetch(f"{_SELECT} WHERE r.user_id = $1 ORDER BY r.since, r.other_id", user_id),
     )
+
+
+async def blocked_ids(conn: asyncpg.Connection, user_id: int) -> list[int]:
+    rows = await conn.fetch(
+        "SELECT other_id FROM relationships WHERE user_id = $1 AND kind = 'blocked'", user_id
+    )
+    return [int(r["other_id"]) for r in rows]
 
 
 async def put(conn: asyncpg.Connection, user_id: int, other_id: int, kind: str) -> None:

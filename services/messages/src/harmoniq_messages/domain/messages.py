@@ -8,8 +8,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 import asyncpg
+import structlog
 
 from harmoniq_common.access import AccessCache, ChannelAccess
+from harmoniq_common.blocks import BlockCache
 from harmoniq_common.errors import ApiError, BadRequest, Conflict, Forbidden, NotFound
 from harmoniq_common.events import (
     MessageCreated,
@@ -36,6 +38,8 @@ from .views import message_view, reaction_counts, reply_previews
 
 __all__ = ["Messages", "Page", "require"]
 
+log = structlog.get_logger(__name__)
+
 
 def require(access: ChannelAccess, *permissions: Permission) -> None:
     for permission in permissions:
@@ -45,10 +49,12 @@ def require(access: ChannelAccess, *permissions: Permission) -> None:
 
 @dataclass(frozen=True)
 class Page:
-    """Messages with what the viewer sees of their reactions."""
+    """Messages with what the viewer sees of their reactions, and which of their authors
+    the viewer blocked (the answer marks those messages: ``author_blocked``)."""
 
     messages: list[MessageView]
     reactions: dict[Snowflake, list[ReactionCountRow]]
+    blocked_authors: frozenset[int] = frozenset()
 
 
 class Messages:
@@ -57,6 +63,7 @@ class Messages:
         self._settings = settings
         self._access = access
         self._authors = KnownAuthors(platform)
+        self._blocks = BlockCache(platform.redis, platform.nats, platform.subjects)
         self._files = Files(platform)
 
     async def access(self, user_id: int, channel_id: int) -> ChannelAccess:
@@ -74,7 +81,21 @@ class Messages:
         return Page(
             [message_view(r, previews) for r in rows],
             await reaction_counts(conn, rows, viewer_id),
+            await self._blocked_among(rows, viewer_id),
         )
+
+    async def _blocked_among(self, rows: list[MessageRow], viewer_id: int) -> frozenset[int]:
+        """Authors of ``rows`` the viewer blocked; asked only when others wrote any of them.
+        Best effort: if guilds cannot answer, nothing is marked (the client holds its own
+        block list too, from READY and ``relationship.*``) rather than the read failing."""
+        others = {int(r.author_id) for r in rows} - {viewer_id}
+        if not others:
+            return frozenset()
+        try:
+            return await self._blocks.blocked_by(viewer_id) & others
+        except ApiError:
+            log.warning("messages.blocks_unavailable", user_id=viewer_id)
+            return frozenset()
 
     async def send(
         self,

@@ -47,6 +47,7 @@ def render(page: Page) -> list[MessageOut]:
                 ReactionOut(emoji=r.emoji, count=r.count, me=r.me)
                 for r in page.reactions.get(view.id, [])
             ],
+            author_blocked=True if int(view.author.id) in page.blocked_authors else msgspec.UNSET,
         )
         for view in page.messages
     ]

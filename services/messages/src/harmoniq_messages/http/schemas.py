@@ -63,6 +63,9 @@ class ReactionOut(msgspec.Struct, kw_only=True):
 
 class MessageOut(MessageView, frozen=True, kw_only=True):
     reactions: list[ReactionOut] = []
+    # Present (true) only when the viewer blocked its author: a client may hide it (shared
+    # servers, a DM's history). Absent otherwise, as on gateway dispatches (one frame for all).
+    author_blocked: bool | msgspec.UnsetType = msgspec.UNSET
 
 
 class SearchResults(msgspec.Struct, kw_only=True):
