@@ -32,3 +32,7 @@ export type SearchResults = Messages["schemas"]["SearchResults"];
 export type MessageCreate = Messages["schemas"]["MessageCreate"];
 
 export type MediaObject = Media["schemas"]["MediaOut"];
+
+export type DmChannel = Guilds["schemas"]["DmChannelView"];
+export type Relationship = Guilds["schemas"]["RelationshipView"];
+export type ReadState = Messages["schemas"]["ReadState"];

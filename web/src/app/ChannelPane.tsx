@@ -1,41 +1,70 @@
 import { useEffect, useMemo, useState } from "react";
-import type { ChannelView, Message } from "../api/types";
+import type { ChannelView, DmChannel, MemberView, Message } from "../api/types";
+import { compareIds } from "../state/messages";
 import { has, P } from "../state/permissions";
 import type { ServerState } from "../state/store";
 import { Composer } from "./Composer";
+import { channelLabel } from "./labels";
 import { useApp } from "./context";
 import { MessageList } from "./MessageList";
 import type { RowActions } from "./MessageRow";
 import { channelPerms } from "./perms";
 import { MembersPanel, PinsPanel, SearchPanel } from "./SidePanels";
 
-export function ChannelPane({ server, channel }: { server: ServerState; channel: ChannelView }) {
+/** What a participant may do in a DM: everything but delete others' messages (docs/api.md). */
+const DM_PERMS = P.VIEW_CHANNEL | P.SEND_MESSAGES | P.ADD_REACTIONS | P.ATTACH_FILES | P.READ_MESSAGE_HISTORY | P.EMBED_LINKS;
+
+
+/**
+ * Reads the channel on screen: as its newest message changes (history loaded, a message came)
+ * and is past what was read, ack it. Other sessions of ours hear `channel.ack` and clear it.
+ */
+function useAck(channelId: string) {
+  const { state, api, dispatch } = useApp();
+  const newest = state.messages[channelId]?.items.at(-1)?.id ?? null;
+  const lastRead = state.lastRead[channelId] ?? null;
+  useEffect(() => {
+    if (!newest || (lastRead && compareIds(newest, lastRead) <= 0)) return;
+    dispatch({ type: "acked", channelId, messageId: newest });
+    api.ack(channelId, newest).catch(() => undefined);
+  }, [api, dispatch, channelId, newest, lastRead]);
+}
+
+export function ChannelPane({ server, dm, channel }: { server?: ServerState; dm?: DmChannel; channel: ChannelView }) {
   const { state, api, dispatch } = useApp();
   const me = state.me!;
   useEffect(() => {
     dispatch({ type: "viewing", channelId: channel.id });
     return () => dispatch({ type: "viewing", channelId: null });
   }, [dispatch, channel.id]);
+  useAck(channel.id);
   // Names for mentions and their autocomplete: the first 1,000 members, once per server.
-  const sid = server.server.id;
-  const haveMembers = state.members[sid] !== undefined;
+  const sid = server?.server.id ?? null;
+  const haveMembers = sid === null || state.members[sid] !== undefined;
   useEffect(() => {
-    if (!haveMembers) {
+    if (sid && !haveMembers) {
       api.members(sid).then((members) => dispatch({ type: "members", serverId: sid, members }), () => undefined);
     }
   }, [api, dispatch, sid, haveMembers]);
   const [replyTo, setReplyTo] = useState<Message | null>(null);
   const [panel, setPanel] = useState<"pins" | "search" | "members" | null>(null);
-  const perms = channelPerms(server, channel, me.id);
-  const members = state.members[server.server.id];
+  const perms = server ? channelPerms(server, channel, me.id) : DM_PERMS;
+  const serverMembers = sid ? state.members[sid] : undefined;
+  const members: Record<string, MemberView> | undefined = useMemo(() => {
+    if (!dm) return serverMembers;
+    const joined = new Date(0).toISOString();
+    return Object.fromEntries(dm.recipients.map((user) => [user.id, { server_id: dm.id, user, nickname: null, roles: [], joined_at: joined }]));
+  }, [dm, serverMembers]);
+  const roles = server?.roles;
 
   const actions: RowActions = useMemo(() => {
     const names = (id: string) => members?.[id]?.user.username ?? (id === me.id ? me.username : "someone");
-    const roleNames = new Map(server.roles.map((r) => [r.id, r.name]));
+    const roleNames = new Map((roles ?? []).map((r) => [r.id, r.name]));
     return {
       canEdit: (m) => m.author.id === me.id,
       canDelete: (m) => m.author.id === me.id || has(perms, P.MANAGE_MESSAGES),
-      canPin: has(perms, P.MANAGE_MESSAGES),
+      // In a DM any participant pins.
+      canPin: dm !== undefined || has(perms, P.MANAGE_MESSAGES),
       canReact: has(perms, P.ADD_REACTIONS),
       canReply: has(perms, P.SEND_MESSAGES),
       names,
@@ -54,17 +83,17 @@ export function ChannelPane({ server, channel }: { server: ServerState; channel:
       },
       pin: (m, on) => void api.pin(channel.id, m.id, on).catch(() => undefined),
     };
-  }, [api, channel.id, me.id, me.username, perms, members, server.roles]);
+  }, [api, channel.id, me.id, me.username, perms, members, roles, dm]);
 
   const typing = Object.entries(state.typing[channel.id] ?? {}).map(([id]) => actions.names(id));
 
   return (
     <div className="flex min-h-0 flex-1">
-      <section aria-label={`#${channel.name}`} className="flex min-w-0 flex-1 flex-col">
+      <section aria-label={channelLabel(channel)} className="flex min-w-0 flex-1 flex-col">
         <header className="flex items-center gap-3 border-b border-black/20 px-4 py-2">
           <h2 className="font-semibold">
             <span aria-hidden="true" className="text-muted">
-              #{" "}
+              {dm ? "@" : "#"}{" "}
             </span>
             {channel.name}
           </h2>
@@ -73,12 +102,14 @@ export function ChannelPane({ server, channel }: { server: ServerState; channel:
             <button aria-pressed={panel === "pins"} onClick={() => setPanel(panel === "pins" ? null : "pins")} className="rounded px-2 py-1 text-sm hover:bg-hover">
               Pins
             </button>
+            {server && (<>
             <button aria-pressed={panel === "members"} onClick={() => setPanel(panel === "members" ? null : "members")} className="rounded px-2 py-1 text-sm hover:bg-hover">
               Members
             </button>
             <button aria-pressed={panel === "search"} onClick={() => setPanel(panel === "search" ? null : "search")} className="rounded px-2 py-1 text-sm hover:bg-hover">
               Search
             </button>
+            </>)}
           </div>
         </header>
         <MessageList channel={channel} actions={actions} />
@@ -98,8 +129,8 @@ export function ChannelPane({ server, channel }: { server: ServerState; channel:
         )}
       </section>
       {panel === "pins" && <PinsPanel channel={channel} onClose={() => setPanel(null)} />}
-      {panel === "search" && <SearchPanel server={server} onClose={() => setPanel(null)} />}
-      {panel === "members" && <MembersPanel server={server} onClose={() => setPanel(null)} />}
+      {panel === "search" && server && <SearchPanel server={server} onClose={() => setPanel(null)} />}
+      {panel === "members" && server && <MembersPanel server={server} onClose={() => setPanel(null)} />}
     </div>
   );
 }

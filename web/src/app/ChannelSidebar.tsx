@@ -27,7 +27,7 @@ function groups(channels: ChannelView[]): { category: ChannelView | null; channe
   ];
 }
 
-function unreadLabel(unread: { count: number; mentions: number } | undefined): string | undefined {
+export function unreadLabel(unread: { count: number; mentions: number } | undefined): string | undefined {
   if (!unread) return undefined;
   return unread.mentions > 0 ? `unread, ${unread.mentions} ${unread.mentions === 1 ? "mention" : "mentions"}` : "unread";
 }

@@ -2,6 +2,7 @@ import { useVirtualizer } from "@tanstack/react-virtual";
 import { useCallback, useEffect, useLayoutEffect, useMemo, useRef, useState } from "react";
 import type { ChannelView, Message } from "../api/types";
 import type { Pending } from "../state/messages";
+import { channelLabel } from "./labels";
 import { useApp } from "./context";
 import { MessageRow, type RowActions } from "./MessageRow";
 
@@ -115,13 +116,13 @@ export function MessageList({ channel, actions }: { channel: ChannelView; action
       ref={scroller}
       onScroll={onScroll}
       role="log"
-      aria-label={`Messages in #${channel.name}`}
+      aria-label={`Messages in ${channelLabel(channel)}`}
       aria-busy={!data?.loaded}
       className="flex-1 overflow-y-auto"
     >
       {data?.loaded && !hasMore && (
         <div className="px-4 pb-2 pt-6">
-          <h2 className="text-2xl font-bold">Welcome to #{channel.name}</h2>
+          <h2 className="text-2xl font-bold">Welcome to {channelLabel(channel)}</h2>
           <p className="text-muted">This is the start of the channel.</p>
         </div>
       )}

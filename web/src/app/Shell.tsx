@@ -8,11 +8,22 @@ import { initialState, reduce, type Action } from "../state/store";
 import { ChannelPane } from "./ChannelPane";
 import { AppContext, useApp, type AppContextValue } from "./context";
 import { ServerRail } from "./ServerRail";
-import { ChannelSidebar, UserPanel } from "./ChannelSidebar";
+import { ChannelSidebar } from "./ChannelSidebar";
+import { DmPane, FriendsPage, HomeSidebar } from "./Home";
 import { Loading } from "./App";
 
 /** Dispatches after which the caller's visible channels may have changed: ask guilds again. */
 const ACCESS_CHANGES = new Set(["role.updated", "role.deleted", "channel.updated"]);
+/** Dispatches that change a server's channels or roles (a refresh asked before one is stale). */
+const SERVER_VERSIONED = new Set([
+  "channel.created",
+  "channel.updated",
+  "channel.deleted",
+  "role.created",
+  "role.updated",
+  "role.deleted",
+  "member.updated",
+]);
 
 function gatewayUrl(): string {
   const scheme = location.protocol === "https:" ? "wss" : "ws";
@@ -70,8 +81,8 @@ export default function Shell({ session }: { session: Session }) {
   const onDispatch = useCallback(
     (d: Dispatch) => {
       dispatch({ type: "dispatch", dispatch: d, now: Date.now() });
-      if (d.t.startsWith("channel.") || d.t.startsWith("role.") || d.t === "member.updated") {
-        const sid = "channel" in d.d ? d.d.channel.server_id : "role" in d.d ? d.d.role.server_id : "member" in d.d ? d.d.member.server_id : (d.d as { server_id: string }).server_id;
+      if (SERVER_VERSIONED.has(d.t)) {
+        const sid = "channel" in d.d && "server_id" in d.d.channel ? d.d.channel.server_id : "role" in d.d ? d.d.role.server_id : "member" in d.d ? d.d.member.server_id : (d.d as { server_id: string }).server_id;
         versions.current.set(sid, (versions.current.get(sid) ?? 0) + 1);
       }
       if (d.t === "ready") selfId.current = d.d.user.id;
@@ -82,7 +93,7 @@ export default function Shell({ session }: { session: Session }) {
         void refreshServer(d.d.member.server_id).catch(() => undefined);
       }
       if (ACCESS_CHANGES.has(d.t)) {
-        const serverId = "role" in d.d ? d.d.role.server_id : "channel" in d.d ? d.d.channel.server_id : (d.d as { server_id: string }).server_id;
+        const serverId = "role" in d.d ? d.d.role.server_id : "channel" in d.d && "server_id" in d.d.channel ? d.d.channel.server_id : (d.d as { server_id: string }).server_id;
         void refreshServer(serverId).catch(() => undefined);
       }
     },
@@ -138,14 +149,15 @@ function Layout() {
   const { state, dispatch, status } = useApp();
   const navigate = useNavigate();
   const [navOpen, setNavOpen] = useState(false);
-  const server = serverId ? state.servers[serverId] : undefined;
+  const home = !serverId || serverId === "@me";
+  const server = serverId && !home ? state.servers[serverId] : undefined;
   const lost = state.lostServer;
 
   useEffect(() => {
     if (lost && lost === serverId) navigate("/channels", { replace: true });
   }, [lost, serverId, navigate]);
 
-  if (serverId && !server && !lost) {
+  if (!home && serverId && !server && !lost) {
     // Not (yet) one of ours: READY is in, so it is unknown or just joined; the list will show it.
     const first = Object.keys(state.servers)[0];
     if (!first) return <Navigate to="/channels" replace />;
@@ -166,11 +178,7 @@ function Layout() {
         {server ? (
           <ChannelSidebar server={server} activeChannelId={channelId ?? null} onNavigate={() => setNavOpen(false)} />
         ) : (
-          <aside aria-label="Home" className="flex h-full w-60 flex-col bg-panel">
-            <h1 className="border-b border-black/20 px-3 py-3 font-semibold">Harmoniq</h1>
-            <p className="flex-1 px-3 py-2 text-sm text-muted">Pick a server on the left, or create one with +.</p>
-            <UserPanel />
-          </aside>
+          <HomeSidebar activeDmId={home ? (channelId ?? null) : null} onNavigate={() => setNavOpen(false)} />
         )}
       </div>
       <main className="flex min-w-0 flex-1 flex-col bg-bg">
@@ -193,7 +201,11 @@ function Layout() {
           </button>
           <span className="truncate font-semibold">{channel ? `# ${channel.name}` : "Harmoniq"}</span>
         </div>
-        {server && channel && channel.kind === "text" ? (
+        {home && channelId ? (
+          <DmPane key={channelId} dmId={channelId} />
+        ) : home ? (
+          <FriendsPage />
+        ) : server && channel && channel.kind === "text" ? (
           <ChannelPane key={channel.id} server={server} channel={channel} />
         ) : (
           <Welcome />

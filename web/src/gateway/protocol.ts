@@ -3,7 +3,10 @@
 // types; these are the gateway's own.
 import type {
   ChannelView,
+  DmChannel,
   MemberView,
+  ReadState,
+  Relationship,
   Message,
   RoleView,
   ServerView,
@@ -22,6 +25,8 @@ export const Op = {
   INVALID_SESSION: 9,
   HELLO: 10,
   HEARTBEAT_ACK: 11,
+  VOICE_STATE_UPDATE: 12,
+  VOICE_SIGNAL: 13,
 } as const;
 export type OpCode = (typeof Op)[keyof typeof Op];
 
@@ -81,6 +86,18 @@ export interface Ready {
   user: UserSummary;
   servers: ServerSnapshot[];
   presences: Presence[];
+  /** Newest activity first. */
+  dm_channels?: DmChannel[];
+  /** Friends carry their presence in `status`; others null. */
+  relationships?: (Relationship & { status?: PresenceStatus | null })[];
+  read_states?: ReadState[];
+}
+
+export interface ChannelAck {
+  user_id: string;
+  channel_id: string;
+  message_id: string;
+  mention_count: number;
 }
 
 export interface MessageRef {
@@ -128,6 +145,12 @@ export interface Dispatches {
   "typing.start": TypingEvent;
   "typing.stop": TypingEvent;
   "presence.update": Presence;
+  "dm_channel.create": { channel: DmChannel };
+  "dm_channel.update": { channel: DmChannel };
+  "dm_channel.delete": { channel_id: string; user_id: string };
+  "relationship.update": { user_id: string; relationship: Relationship };
+  "relationship.remove": { user_id: string; other_id: string };
+  "channel.ack": ChannelAck;
   "members.subscribed": { server_id: string; presences: Presence[]; cursor: string | null };
 }
 
