@@ -4,6 +4,7 @@ import type {
   ChannelDetail,
   ChannelView,
   DmChannel,
+  IceServers,
   InviteView,
   MediaObject,
   MemberView,
@@ -102,6 +103,8 @@ export function api(session: Session) {
       r<ReadState>("POST", `/api/v1/channels/${channelId}/messages/${messageId}/ack`),
     around: (channelId: string, messageId: string, limit: number) =>
       r<Message[]>("GET", `/api/v1/channels/${channelId}/messages?around=${messageId}&limit=${limit}`),
+
+    iceServers: () => r<IceServers>("GET", "/api/v1/voice/ice-servers"),
 
     dms: () => r<DmChannel[]>("GET", "/api/v1/users/@me/channels"),
     openDm: (recipientIds: string[], name?: string) =>

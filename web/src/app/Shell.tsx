@@ -6,7 +6,9 @@ import { GatewayConnection, type GatewayStatus } from "../gateway/connection";
 import type { Dispatch } from "../gateway/protocol";
 import { initialState, reduce, type Action } from "../state/store";
 import { ChannelPane } from "./ChannelPane";
-import { AppContext, useApp, type AppContextValue } from "./context";
+import { AppContext, useApp, type AppContextValue, type VoiceControls } from "./context";
+import { VoiceEngine, type VoiceView } from "../voice/engine";
+import { myVoice } from "../state/voice";
 import { ServerRail } from "./ServerRail";
 import { ChannelSidebar } from "./ChannelSidebar";
 import { DmPane, FriendsPage, HomeSidebar } from "./Home";
@@ -43,6 +45,8 @@ export default function Shell({ session }: { session: Session }) {
   const [gateway, setGateway] = useState<GatewayConnection | null>(null);
   const client = useMemo(() => api(session), [session]);
   const selfId = useRef<string | null>(session.userId);
+  const engine = useRef<VoiceEngine | null>(null);
+  const [voiceView, setVoiceView] = useState<VoiceView>({ peers: {}, speaking: new Set() });
 
   // Each server's count of channel/role events: a refresh whose answer was asked before the
   // latest one is stale (it could bring back a channel deleted meanwhile) and is asked again.
@@ -81,6 +85,7 @@ export default function Shell({ session }: { session: Session }) {
   const onDispatch = useCallback(
     (d: Dispatch) => {
       dispatch({ type: "dispatch", dispatch: d, now: Date.now() });
+      if (d.t === "voice.signal") void engine.current?.onSignal(d.d).catch(() => undefined);
       if (SERVER_VERSIONED.has(d.t)) {
         const sid = "channel" in d.d && "server_id" in d.d.channel ? d.d.channel.server_id : "role" in d.d ? d.d.role.server_id : "member" in d.d ? d.d.member.server_id : (d.d as { server_id: string }).server_id;
         versions.current.set(sid, (versions.current.get(sid) ?? 0) + 1);
@@ -117,6 +122,57 @@ export default function Shell({ session }: { session: Session }) {
     };
   }, [session, onDispatch]);
 
+  // Voice: one engine per gateway connection and user; it sends ops 12/13 on that connection.
+  const meId = state.me?.id ?? null;
+  useEffect(() => {
+    if (!gateway || !meId) return;
+    const voice = new VoiceEngine({
+      me: meId,
+      send: (op, d) => gateway.send(op, d),
+      iceServers: () => client.iceServers(),
+      onChange: setVoiceView,
+    });
+    engine.current = voice;
+    window.__harmoniqVoice = voice;
+    return () => {
+      voice.stop();
+      engine.current = null;
+      delete window.__harmoniqVoice;
+    };
+  }, [gateway, client, meId]);
+  const mine = myVoice(state.voice, meId ?? undefined, state.sessionId);
+  const voiceChannelId = mine?.channel_id ?? null;
+  const inMyChannel = voiceChannelId ? (state.voice[voiceChannelId] ?? []).map((v) => v.user_id).join(",") : "";
+  useEffect(() => {
+    if (voiceChannelId) engine.current?.sync(inMyChannel.split(",").filter(Boolean));
+  }, [voiceChannelId, inMyChannel]);
+  // The server dropped our voice state (kicked, moved out, connection lost): release the mic.
+  const joinedOnce = useRef(false);
+  useEffect(() => {
+    if (voiceChannelId) joinedOnce.current = true;
+    else if (joinedOnce.current) {
+      joinedOnce.current = false;
+      engine.current?.stop();
+    }
+  }, [voiceChannelId]);
+  const selfMute = mine?.self_mute ?? false;
+  const selfDeaf = mine?.self_deaf ?? false;
+  const voice: VoiceControls = useMemo(
+    () => ({
+      join: (channelId: string) => {
+        dispatch({ type: "voice-error", message: null });
+        engine.current?.join(channelId, selfMute, selfDeaf).catch((error: unknown) => {
+          dispatch({ type: "voice-error", message: error instanceof Error ? `Could not join voice: ${error.message}` : "Could not join voice" });
+        });
+      },
+      leave: () => engine.current?.leave(),
+      setMute: (on: boolean) => engine.current?.update(on, on ? selfDeaf : false),
+      setDeaf: (on: boolean) => engine.current?.update(on ? true : selfMute, on),
+      view: voiceView,
+    }),
+    [selfMute, selfDeaf, voiceView],
+  );
+
   useEffect(() => {
     const timer = setInterval(() => dispatch({ type: "typing-expired", now: Date.now() }), 1000);
     return () => clearInterval(timer);
@@ -133,6 +189,7 @@ export default function Shell({ session }: { session: Session }) {
     dispatch: dispatch as (a: Action) => void,
     gateway,
     status,
+    voice,
   };
   if (!state.me) return <Loading />;
   return (

@@ -11,6 +11,7 @@ import type {
   RoleView,
   ServerView,
   UserSummary,
+  VoiceState,
 } from "../api/types";
 
 export const Op = {
@@ -91,6 +92,25 @@ export interface Ready {
   /** Friends carry their presence in `status`; others null. */
   relationships?: (Relationship & { status?: PresenceStatus | null })[];
   read_states?: ReadState[];
+  voice_states?: VoiceState[];
+}
+
+export type VoiceStateEvent = Omit<VoiceState, "channel_id"> & {
+  channel_id: string | null;
+  previous_channel_id?: string | null;
+  reason?: string | null;
+};
+
+export interface VoiceSignal {
+  channel_id: string;
+  from_user_id: string;
+  from_session_id: string;
+  to_session_id: string;
+  kind: "offer" | "answer" | "candidate";
+  sdp?: string | null;
+  candidate?: string | null;
+  sdp_mid?: string | null;
+  sdp_mline_index?: number | null;
 }
 
 export interface ChannelAck {
@@ -151,6 +171,9 @@ export interface Dispatches {
   "relationship.update": { user_id: string; relationship: Relationship };
   "relationship.remove": { user_id: string; other_id: string };
   "channel.ack": ChannelAck;
+  "voice.state_update": VoiceStateEvent;
+  "voice.signal": VoiceSignal;
+  "voice.error": { op: number; code: string; message: string; nonce?: string | null };
   "members.subscribed": { server_id: string; presences: Presence[]; cursor: string | null };
 }
 

@@ -18,6 +18,7 @@ import {
   type Pending,
 } from "./messages";
 import { compareIds } from "./messages";
+import { applyVoiceUpdate, voiceFromReady, type VoiceChannels } from "./voice";
 import { applyAck, bumpDm, laterId, sortDms, upsertDm } from "./direct";
 
 export interface ServerState {
@@ -51,6 +52,12 @@ export interface State {
   lastMessage: Record<string, string>;
   /** channel id → the last message read there (read states, acks from any session). */
   lastRead: Record<string, string>;
+  /** The gateway session (READY's): voice states of this session are "us in voice". */
+  sessionId: string | null;
+  /** voice channel id → who is in it, in join order. */
+  voice: VoiceChannels;
+  /** The last refusal of a voice request (op 12/13), shown until the next join. */
+  voiceError: string | null;
 }
 
 export const initialState: State = {
@@ -67,6 +74,9 @@ export const initialState: State = {
   relationships: {},
   lastMessage: {},
   lastRead: {},
+  sessionId: null,
+  voice: {},
+  voiceError: null,
 };
 
 export type Action =
@@ -84,6 +94,7 @@ export type Action =
   | { type: "joined-server"; server: ServerState }
   | { type: "lost-seen" }
   | { type: "viewing"; channelId: string | null }
+  | { type: "voice-error"; message: string | null }
   | { type: "acked"; channelId: string; messageId: string }
   | { type: "dm"; dm: DmChannel }
   | { type: "dms"; dms: DmChannel[] }
@@ -188,6 +199,8 @@ function applyReady(state: State, d: Extract<Dispatch, { t: "ready" }>["d"]): St
     unread: d.read_states && d.read_states.length > 0 ? unread : state.unread,
     lastMessage,
     lastRead,
+    sessionId: d.session_id,
+    voice: voiceFromReady(d.voice_states ?? []),
   };
 }
 
@@ -365,6 +378,10 @@ function applyDispatch(state: State, dispatch: Dispatch, now: number): State {
       const lastRead = { ...state.lastRead, [d.channel_id]: laterId(state.lastRead[d.channel_id], d.message_id)! };
       return { ...state, lastRead, unread: applyAck(state.unread, state.lastMessage, d.channel_id, lastRead[d.channel_id]!, d.mention_count) };
     }
+    case "voice.state_update":
+      return { ...state, voice: applyVoiceUpdate(state.voice, dispatch.d) };
+    case "voice.error":
+      return { ...state, voiceError: dispatch.d.message || dispatch.d.code };
     case "members.subscribed": {
       const presence = { ...state.presence };
       for (const p of dispatch.d.presences) presence[p.user_id] = p.status;
@@ -440,6 +457,8 @@ export function reduce(state: State, action: Action): State {
       delete unread[action.channelId];
       return { ...state, viewing: action.channelId, unread };
     }
+    case "voice-error":
+      return { ...state, voiceError: action.message };
     case "acked":
       return { ...state, lastRead: { ...state.lastRead, [action.channelId]: laterId(state.lastRead[action.channelId], action.messageId)! } };
     case "dm":
