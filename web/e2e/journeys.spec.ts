@@ -154,6 +154,10 @@ test("two people: invite, live chat, reply, react, edit, delete, private channel
   await bo.getByRole("searchbox", { name: "Search messages" }).press("Enter");
   await expect(bo.getByRole("list", { name: "Search results" })).toContainText("plot twist");
   await shot(bo, "04-search");
+  // Jump to the result: its channel opens at it, the message highlighted.
+  await bo.getByRole("list", { name: "Search results" }).getByRole("listitem").filter({ hasText: "plot twist" }).getByRole("button", { name: /^Jump to/ }).click();
+  await expect(bo).toHaveURL(/\/channels\/\d+\/\d+\?m=\d+$/);
+  await expect(bo.getByRole("log", { name: "Messages in #secret" }).locator("[data-highlighted=true]")).toContainText("plot twist");
 
   // Kick: Bo's view loses the server at once.
   settings = await openSettings(ada);

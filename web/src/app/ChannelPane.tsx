@@ -1,4 +1,5 @@
 import { useEffect, useMemo, useState } from "react";
+import { useSearchParams } from "react-router-dom";
 import type { ChannelView, DmChannel, MemberView, Message } from "../api/types";
 import { compareIds } from "../state/messages";
 import { has, P } from "../state/permissions";
@@ -21,7 +22,9 @@ const DM_PERMS = P.VIEW_CHANNEL | P.SEND_MESSAGES | P.ADD_REACTIONS | P.ATTACH_F
  */
 function useAck(channelId: string) {
   const { state, api, dispatch } = useApp();
-  const newest = state.messages[channelId]?.items.at(-1)?.id ?? null;
+  const data = state.messages[channelId];
+  // A page of the past is not the channel read.
+  const newest = data?.detached ? null : (data?.items.at(-1)?.id ?? null);
   const lastRead = state.lastRead[channelId] ?? null;
   useEffect(() => {
     if (!newest || (lastRead && compareIds(newest, lastRead) <= 0)) return;
@@ -38,6 +41,23 @@ export function ChannelPane({ server, dm, channel }: { server?: ServerState; dm?
     return () => dispatch({ type: "viewing", channelId: null });
   }, [dispatch, channel.id]);
   useAck(channel.id);
+  // A jump (from search): `?m=<message id>` loads the page around it and highlights it.
+  const [params, setParams] = useSearchParams();
+  const jumpTo = params.get("m");
+  const [jumpError, setJumpError] = useState<string | null>(null);
+  useEffect(() => {
+    if (!jumpTo || !/^\d{1,20}$/.test(jumpTo)) return;
+    let live = true;
+    api.around(channel.id, jumpTo, 50).then(
+      (page) => {
+        if (live) dispatch({ type: "jumped", channelId: channel.id, page });
+      },
+      () => live && setJumpError("Could not load that message."),
+    );
+    return () => {
+      live = false;
+    };
+  }, [api, dispatch, channel.id, jumpTo]);
   // Names for mentions and their autocomplete: the first 1,000 members, once per server.
   const sid = server?.server.id ?? null;
   const haveMembers = sid === null || state.members[sid] !== undefined;
@@ -112,7 +132,22 @@ export function ChannelPane({ server, dm, channel }: { server?: ServerState; dm?
             </>)}
           </div>
         </header>
-        <MessageList channel={channel} actions={actions} />
+        {jumpError && <p role="alert" className="px-4 py-1 text-sm text-danger">{jumpError}</p>}
+        <MessageList channel={channel} actions={actions} highlight={jumpTo} />
+        {state.messages[channel.id]?.detached && (
+          <div className="flex items-center justify-between bg-accent/20 px-4 py-1 text-sm">
+            <span>You are viewing older messages.</span>
+            <button
+              className="rounded px-2 py-0.5 underline"
+              onClick={() => {
+                dispatch({ type: "present", channelId: channel.id });
+                setParams({}, { replace: true });
+              }}
+            >
+              Jump to present
+            </button>
+          </div>
+        )}
         <p aria-live="polite" className="h-5 px-4 text-xs text-muted">
           {typing.length > 0 && `${typing.join(", ")} ${typing.length === 1 ? "is" : "are"} typing…`}
         </p>

@@ -33,7 +33,7 @@ function rowsOf(items: Message[], pending: Pending[]): Row[] {
  * the view stays on the message that was at the top. New messages keep the view at the bottom
  * when it was there.
  */
-export function MessageList({ channel, actions }: { channel: ChannelView; actions: RowActions }) {
+export function MessageList({ channel, actions, highlight = null }: { channel: ChannelView; actions: RowActions; highlight?: string | null }) {
   const { state, api, dispatch } = useApp();
   const data = state.messages[channel.id];
   const items = useMemo(() => data?.items ?? [], [data?.items]);
@@ -77,9 +77,10 @@ export function MessageList({ channel, actions }: { channel: ChannelView; action
   }, [api, dispatch, channel.id, oldest, hasMore]);
 
   useEffect(() => {
-    if (!data?.loaded) void loadOlder();
+    // A jump loads its own page (ChannelPane): loading the newest too would leave a gap.
+    if (!data?.loaded && !highlight) void loadOlder();
     else if (!performance.getEntriesByName("harmoniq:history").length) performance.mark("harmoniq:history");
-  }, [data?.loaded, loadOlder]);
+  }, [data?.loaded, loadOlder, highlight]);
 
   // Keep the reader's place: after an older page, the previous first message stays in view;
   // after a new message, stay at the bottom if we were there.
@@ -103,6 +104,16 @@ export function MessageList({ channel, actions }: { channel: ChannelView; action
       });
     }
   }, [count, items, virtualizer]);
+
+  // The message jumped to: centred once it is loaded, and marked.
+  const highlightIndex = highlight ? rows.findIndex((r) => r.kind === "message" && r.message.id === highlight) : -1;
+  const centred = useRef<string | null>(null);
+  useLayoutEffect(() => {
+    if (highlightIndex < 0 || centred.current === highlight) return;
+    centred.current = highlight;
+    atBottom.current = false;
+    virtualizer.scrollToIndex(highlightIndex, { align: "center" });
+  }, [highlight, highlightIndex, virtualizer]);
 
   function onScroll() {
     const el = scroller.current;
@@ -134,6 +145,8 @@ export function MessageList({ channel, actions }: { channel: ChannelView; action
             <div
               key={v.key}
               data-index={v.index}
+              data-highlighted={v.index === highlightIndex ? "true" : undefined}
+              className={v.index === highlightIndex ? "bg-accent/15 ring-1 ring-inset ring-accent/60" : undefined}
               ref={virtualizer.measureElement}
               style={{ position: "absolute", top: 0, left: 0, width: "100%", transform: `translateY(${v.start}px)` }}
             >

@@ -10,6 +10,7 @@ import type { ChannelView, DmChannel, MemberView, Message, Relationship, RoleVie
 import type { Dispatch, PresenceStatus } from "../gateway/protocol";
 import {
   addOlderPage,
+  jumpPage,
   applyReaction,
   confirm,
   emptyChannel,
@@ -82,6 +83,8 @@ export const initialState: State = {
 export type Action =
   | { type: "dispatch"; dispatch: Dispatch; now: number }
   | { type: "history"; channelId: string; page: Message[]; limit: number }
+  | { type: "jumped"; channelId: string; page: Message[] }
+  | { type: "present"; channelId: string }
   | { type: "sending"; channelId: string; pending: Pending }
   | { type: "sent"; channelId: string; message: Message }
   | { type: "send-failed"; channelId: string; nonce: string }
@@ -402,6 +405,15 @@ export function reduce(state: State, action: Action): State {
         ...state,
         messages: { ...state.messages, [action.channelId]: addOlderPage(channel, action.page, action.limit) },
       };
+    }
+    case "jumped": {
+      const channel = state.messages[action.channelId] ?? emptyChannel;
+      return { ...state, messages: { ...state.messages, [action.channelId]: jumpPage(channel, action.page) } };
+    }
+    case "present": {
+      const channel = state.messages[action.channelId];
+      if (!channel) return state;
+      return { ...state, messages: { ...state.messages, [action.channelId]: { ...emptyChannel, pending: channel.pending } } };
     }
     case "sending": {
       const channel = state.messages[action.channelId] ?? emptyChannel;
