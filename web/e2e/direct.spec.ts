@@ -1,6 +1,9 @@
 import AxeBuilder from "@axe-core/playwright";
 import { expect, test, type Page } from "@playwright/test";
-import { message, person, register, shot, unique } from "./support";
+import { expectNoCspViolations, message, person, register, shot, unique } from "./support";
+
+// Nothing the app did was refused by the served Content-Security-Policy.
+test.afterEach(() => expectNoCspViolations());
 
 async function say(page: Page, to: string, text: string): Promise<void> {
   const box = page.getByRole("textbox", { name: `Message @${to}` });
@@ -15,6 +18,10 @@ test("friends and direct messages: request, accept, DM live, unread badge cleare
   const boName = unique("bo");
   await register(ada, adaName);
   await register(bo, boName);
+  // The app is served with its Content-Security-Policy (deploy/nginx/web.conf), and runs under it.
+  const policy = (await ada.request.get("/channels/@me")).headers()["content-security-policy"] ?? "";
+  expect(policy).toContain("script-src 'self';");
+  expect(policy).not.toContain("unsafe-inline");
 
   // Ada asks Bo to be friends by his username; it shows as sent.
   await ada.getByRole("button", { name: "Home" }).click();

@@ -1,5 +1,8 @@
 import { expect, test } from "@playwright/test";
-import { createServer, message, openSettings, person, register, send, shot, unique } from "./support";
+import { createServer, expectNoCspViolations, message, openSettings, person, register, send, shot, unique } from "./support";
+
+// Nothing the app did was refused by the served Content-Security-Policy.
+test.afterEach(() => expectNoCspViolations());
 
 test("two people: invite, live chat, reply, react, edit, delete, private channel, role, search, kick", async ({ browser }) => {
   const ada = await person(browser, "ada");

@@ -1,5 +1,8 @@
 import { expect, test, type Page } from "@playwright/test";
-import { shot, twoPeopleInOneServer } from "./support";
+import { expectNoCspViolations, shot, twoPeopleInOneServer } from "./support";
+
+// Nothing the app did was refused by the served Content-Security-Policy.
+test.afterEach(() => expectNoCspViolations());
 
 /** Only TURN relay candidates: the call can connect only through the fleet's coturn. */
 async function relayOnly(page: Page) {
