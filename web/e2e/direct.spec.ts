@@ -11,7 +11,7 @@ async function say(page: Page, to: string, text: string): Promise<void> {
   await box.press("Enter");
 }
 
-test("friends and direct messages: request, accept, DM live, unread badge cleared by reading in another session", async ({ browser }) => {
+test("friends and direct messages: request, accept, DM live, unread badge cleared by reading in another session, a group DM", async ({ browser }) => {
   const ada = await person(browser, "ada");
   const bo = await person(browser, "bo");
   const adaName = unique("ada");
@@ -82,11 +82,33 @@ test("friends and direct messages: request, accept, DM live, unread badge cleare
   const result = await new AxeBuilder({ page: bo }).withTags(["wcag2a", "wcag2aa"]).analyze();
   expect(result.violations.filter((v) => v.impact === "serious" || v.impact === "critical").map((v) => v.id)).toEqual([]);
 
+  // A group DM: Ada befriends Cy too, then starts a group with both; it arrives for them live.
+  const cy = await person(browser, "cy");
+  const cyName = unique("cy");
+  await register(cy, cyName);
+  await ada.getByRole("button", { name: "Home" }).click();
+  await ada.getByRole("navigation", { name: "Direct messages" }).getByRole("link", { name: "Friends" }).click();
+  await ada.getByLabel("Username to add").fill(cyName);
+  await ada.getByRole("button", { name: "Send friend request" }).click();
+  await cy.getByRole("region", { name: "Incoming requests" }).getByRole("listitem", { name: adaName }).getByRole("button", { name: "Accept" }).click();
+  const group = ada.getByRole("region", { name: "New group DM" });
+  await group.getByRole("checkbox", { name: boName }).check();
+  await group.getByRole("checkbox", { name: cyName }).check();
+  await group.getByLabel("Group name").fill("Trio");
+  await group.getByRole("button", { name: "Create group DM" }).click();
+  await expect(ada.getByRole("log", { name: "Messages in @Trio" })).toBeVisible();
+  await say(ada, "Trio", "hello both of you");
+  await expect(bo2.getByRole("navigation", { name: "Direct messages" }).getByRole("link", { name: "Trio" })).toHaveAccessibleDescription(/^unread/);
+  await cy.getByRole("navigation", { name: "Direct messages" }).getByRole("link", { name: "Trio" }).click();
+  await expect(message(cy, "hello both of you")).toBeVisible();
+  await say(cy, "Trio", "hi from Cy");
+  await expect(message(ada, "hi from Cy")).toBeVisible();
+
   // Ada removes Bo as a friend: gone from both lists; the DM history stays.
   await ada.getByRole("button", { name: "Home" }).click();
   await ada.getByRole("navigation", { name: "Direct messages" }).getByRole("link", { name: "Friends" }).click();
-  await ada.getByRole("region", { name: "Friends, 1" }).getByRole("listitem", { name: boName }).getByRole("button", { name: "Remove" }).click();
-  await expect(ada.getByRole("region", { name: "Friends, 0" })).toBeVisible();
+  await ada.getByRole("region", { name: "Friends, 2" }).getByRole("listitem", { name: boName }).getByRole("button", { name: "Remove" }).click();
+  await expect(ada.getByRole("region", { name: "Friends, 1" })).toBeVisible();
   await expect(bo2.getByRole("region", { name: "Friends, 0" })).toBeVisible();
   await expect(ada.getByRole("navigation", { name: "Direct messages" }).getByRole("link", { name: boName })).toBeVisible();
 });

@@ -12,7 +12,7 @@ async function relayOnly(page: Page) {
 }
 
 test("voice: two people join, see each other, connect peer to peer through the relay, speak, mute, leave", async ({ browser }) => {
-  const { ada, bo, adaName, boName } = await twoPeopleInOneServer(browser);
+  const { ada, bo, adaName, boName, serverName } = await twoPeopleInOneServer(browser);
   await relayOnly(ada);
   await relayOnly(bo);
   // Both join the server's voice channel: each sees both in it.
@@ -38,6 +38,11 @@ test("voice: two people join, see each other, connect peer to peer through the r
   // The fake microphone beeps: Ada sees Bo speaking (WebAudio analyser on his stream).
   await expect(ada.getByRole("list", { name: "In General" }).getByRole("listitem", { name: boName })).toHaveAttribute("data-speaking", "true", { timeout: 15_000 });
   await shot(ada, "13-voice");
+
+  // Voice goes on while Ada looks elsewhere: the panel follows her Home.
+  await ada.getByRole("button", { name: "Home" }).click();
+  await expect(ada.getByRole("region", { name: "Voice" })).toContainText(`General / ${serverName}`);
+  await ada.getByRole("button", { name: serverName }).click();
 
   // Bo mutes himself: Ada sees it.
   await bo.getByRole("button", { name: "Mute", exact: true }).click();

@@ -113,7 +113,7 @@ export function ChannelSidebar({ server, activeChannelId, onNavigate }: { server
           </section>
         ))}
       </nav>
-      <VoicePanel server={server} />
+      <VoicePanel />
       <UserPanel />
       {dialog === "invite" && active && <InviteDialog channel={active} onClose={() => setDialog(null)} />}
       {dialog === "settings" && (

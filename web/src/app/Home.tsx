@@ -10,6 +10,7 @@ import { ChannelPane } from "./ChannelPane";
 import { unreadLabel, UserPanel } from "./ChannelSidebar";
 import { useApp } from "./context";
 import { dmAsChannel } from "./labels";
+import { VoicePanel } from "./Voice";
 
 const DOT: Record<string, string> = {
   online: "bg-green-500",
@@ -80,6 +81,7 @@ export function HomeSidebar({ activeDmId, onNavigate }: { activeDmId: string | n
           })}
         </ul>
       </nav>
+      <VoicePanel />
       <UserPanel />
     </aside>
   );

@@ -60,14 +60,16 @@ export function VoiceChannelItem({ channel, server }: { channel: ChannelView; se
   );
 }
 
-export function VoicePanel({ server }: { server: ServerState }) {
+/** Shown wherever the sidebar is (a server's, or Home) while this session is in voice. */
+export function VoicePanel() {
   const { state, voice } = useApp();
   const me = state.me!;
   const mine = myVoice(state.voice, me.id, state.sessionId);
   const error = state.voiceError;
   if (!mine && !error) return null;
-  const channel = mine ? server.channels.find((c) => c.id === mine.channel_id) : undefined;
-  const names = state.members[server.server.id];
+  const server = mine ? state.servers[mine.server_id] : undefined;
+  const channel = mine ? server?.channels.find((c) => c.id === mine.channel_id) : undefined;
+  const names = mine ? state.members[mine.server_id] : undefined;
   return (
     <section aria-label="Voice" className="border-t border-black/20 bg-rail/40 px-2 py-2 text-sm">
       {error && (
@@ -78,7 +80,7 @@ export function VoicePanel({ server }: { server: ServerState }) {
       {mine && (
         <>
           <p className="font-semibold text-green-500">Voice connected</p>
-          <p className="truncate text-xs text-muted">{channel ? channel.name : "another server"}</p>
+          <p className="truncate text-xs text-muted">{channel && server ? `${channel.name} / ${server.server.name}` : "a voice channel"}</p>
           <ul aria-label="Voice connections" className="my-1 text-xs text-muted">
             {Object.entries(voice.view.peers).map(([id, pcState]) => (
               <li key={id} aria-label={`${names?.[id]?.user.username ?? id}: ${pcState}`} data-peer-state={pcState}>
