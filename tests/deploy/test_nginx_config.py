@@ -682,10 +682,18 @@ def test_security_headers_on_every_kind_of_response(edge: Edge) -> None:
 def test_no_location_can_drop_the_inherited_headers() -> None:
     """add_header in a location replaces every inherited one: only server level may use it,
     every server includes the shared headers and errors, and HSTS lives only in tls.conf."""
-    for name in ("routes.conf", "errors.conf", "web.conf"):
+    for name in ("routes.conf", "errors.conf"):
         text = _uncommented(NGINX_DIR / name)
         for block in re.findall(r"location[^{]*\{([^}]*)\}", text):
             assert "add_header" not in block, (name, block)
+    # The web client's `location /` sets its own CSP, so it must repeat every other header.
+    web = _uncommented(NGINX_DIR / "web.conf")
+    for block in re.findall(r"location[^{]*\{([^}]*)\}", web):
+        if "add_header" not in block:
+            continue
+        named = set(re.findall(r"add_header\s+(\S+)", block))
+        assert named == {h.title() for h in SECURITY_HEADERS} | {"Strict-Transport-Security"}, named
+        assert "add_header Strict-Transport-Security $harmoniq_web_hsts always" in block
     servers = {
         "nginx.conf.template": _uncommented(NGINX_DIR / "nginx.conf.template"),
         "nginx.compose.conf": _uncommented(NGINX_DIR / "nginx.compose.conf"),
@@ -701,7 +709,7 @@ def test_no_location_can_drop_the_inherited_headers() -> None:
     hsts = [
         p.name
         for p in NGINX_DIR.iterdir()
-        if re.search(r"add_header\s+Strict-Transport-Security", _uncommented(p))
+        if re.search(r"add_header\s+Strict-Transport-Security\s+\"", _uncommented(p))
     ]
     assert hsts == ["tls.conf"]
 
@@ -788,7 +796,10 @@ def test_web_client_is_served_with_history_fallback(web_edge: Edge) -> None:
         assert headers["content-type"].startswith("text/html")
         assert headers["cache-control"] == "no-cache", path
         for header, value in SECURITY_HEADERS.items():
-            assert headers.get(header) == value, (path, header)
+            if header != "content-security-policy":
+                assert headers.get(header) == value, (path, header)
+        _assert_app_csp(headers["content-security-policy"], f"127.0.0.1:{web_edge.port}")
+        assert "strict-transport-security" not in headers
     status, headers, body = web_edge.request("GET", "/assets/index-abc123.js")
     assert (status, body) == (200, b"console.log(1)")
     assert headers["Cache-Control"] == "max-age=31536000"
@@ -807,6 +818,50 @@ def test_web_client_is_served_with_history_fallback(web_edge: Edge) -> None:
             assert status == 200 and _json(body)["service"] == name, path
     status, _, body = web_edge.request("GET", "/health")
     assert (status, _json(body)) == (200, {"status": "ok"})
+
+
+def _assert_app_csp(policy: str, host: str) -> None:
+    directives = {
+        d.split()[0]: d.split()[1:] for d in (part.strip() for part in policy.split(";")) if d
+    }
+    # Scripts: the app's own files only; no inline script, no eval.
+    assert directives["script-src"] == ["'self'"], policy
+    assert directives["default-src"] == ["'self'"], policy
+    assert directives["object-src"] == ["'none'"], policy
+    assert directives["base-uri"] == ["'none'"], policy
+    assert directives["frame-ancestors"] == ["'none'"], policy
+    assert not any("unsafe" in s for sources in directives.values() for s in sources), policy
+    # The API and the gateway on the same origin (ws and wss), pictures from data:/blob: URLs.
+    assert "'self'" in directives["connect-src"]
+    assert f"ws://{host}" in directives["connect-src"], policy
+    assert f"wss://{host}" in directives["connect-src"], policy
+    assert {"'self'", "data:", "blob:"} <= set(directives["img-src"]), policy
+    assert directives["style-src"] == ["'self'"], policy
+
+
+def test_web_client_has_a_content_security_policy(web_edge: Edge) -> None:
+    """The app and its assets carry the app's CSP (with every other security header, once);
+    API answers and nginx's errors keep the server's own headers (frame-ancestors only)."""
+    for path in ("/", "/channels/1/2", "/assets/index-abc123.js"):
+        status, headers, _ = _raw(
+            web_edge.port,
+            _request(f"GET {path} HTTP/1.1".encode()).replace(b"chat.example", b"web.test:8080"),
+        )
+        assert status == 200, path
+        _assert_app_csp(headers["content-security-policy"], "web.test:8080")
+        for header, value in SECURITY_HEADERS.items():
+            if header != "content-security-policy":
+                assert headers.get(header) == value, (path, header)
+        assert "strict-transport-security" not in headers, path
+    name = next(iter(REGISTRY))
+    prefix = REGISTRY[name]["routes"][0]
+    for raw in (
+        _request(f"GET {prefix}/probe HTTP/1.1".encode()),
+        _request(b"GET /assets/index-gone.js HTTP/1.1"),
+        _request(b"GET /api/v1/no-such-thing HTTP/1.1"),
+    ):
+        status, headers, _ = _raw(web_edge.port, raw)
+        assert headers["content-security-policy"] == "frame-ancestors 'none'", (raw, status)
 
 
 def test_render_refuses_a_web_root_that_could_break_the_config(tmp_path: Path) -> None:

@@ -6,7 +6,8 @@ built client (``web/dist``; built here first if it is missing or older than its 
 ``npx playwright test`` runs as a subprocess with the fleet's address in ``HARMONIQ_WEB_URL``;
 this test passes only if every journey passed. node, npm and chromium are system packages
 (``deploy/install-system-deps.sh``): without them this fails with what to install, it is
-never skipped. Screenshots go to pytest's tmp dir (``HARMONIQ_SCREENS_DIR``); copy current ones
+never skipped. coturn (a system package too) runs on loopback for the voice journey, which
+connects through its relay only. Screenshots go to pytest's tmp dir (``HARMONIQ_SCREENS_DIR``); copy current ones
 to ``docs/screens/`` by running with ``HARMONIQ_SCREENS_DIR=docs/screens``.
 """
 
@@ -26,6 +27,7 @@ from harmoniq_common.testing.infra import Infra, free_port
 from harmoniq_common.testing.s3 import S3Server
 
 from fleet import ROOT, Fleet
+from turn_server import TurnServer, TurnStack, turnserver_binary
 
 WEB = ROOT / "web"
 DIST = WEB / "dist"
@@ -59,8 +61,20 @@ def _ensure_built() -> None:
 
 
 @pytest.fixture(scope="module")
+def web_turn(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TurnServer]:
+    """Debian's coturn on loopback: the voice journey connects only through its relay."""
+    if turnserver_binary() is None:
+        pytest.fail(f"coturn is not installed; run: {INSTALL}")
+    with TurnStack(tmp_path_factory.mktemp("web-turn")) as turn:
+        yield turn
+
+
+@pytest.fixture(scope="module")
 def web_fleet(
-    harmoniq_infra: Infra, harmoniq_s3: S3Server, tmp_path_factory: pytest.TempPathFactory
+    harmoniq_infra: Infra,
+    harmoniq_s3: S3Server,
+    web_turn: TurnServer,
+    tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[Fleet]:
     _tool("node")
     if not os.access(CHROMIUM, os.X_OK):
@@ -75,6 +89,7 @@ def web_fleet(
         fixed_ports=False,
         s3=harmoniq_s3,
         web_root=DIST,
+        turn=web_turn,
         # Every browser request arrives from 127.0.0.1: the journeys register several people.
         extra_env={"HARMONIQ_AUTH_RATE_LIMIT": "50"},
     )

@@ -1,6 +1,9 @@
 import AxeBuilder from "@axe-core/playwright";
 import { expect, test, type Page } from "@playwright/test";
-import { openSettings, send, shot, twoPeopleInOneServer } from "./support";
+import { expectNoCspViolations, openSettings, send, shot, twoPeopleInOneServer } from "./support";
+
+// Nothing the app did was refused by the served Content-Security-Policy.
+test.afterEach(() => expectNoCspViolations());
 
 /** axe-core over the page as it is now: no serious or critical violation. */
 async function audit(page: Page, view: string) {

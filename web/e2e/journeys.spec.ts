@@ -1,5 +1,8 @@
 import { expect, test } from "@playwright/test";
-import { createServer, message, openSettings, person, register, send, shot, unique } from "./support";
+import { createServer, expectNoCspViolations, message, openSettings, person, register, send, shot, unique } from "./support";
+
+// Nothing the app did was refused by the served Content-Security-Policy.
+test.afterEach(() => expectNoCspViolations());
 
 test("two people: invite, live chat, reply, react, edit, delete, private channel, role, search, kick", async ({ browser }) => {
   const ada = await person(browser, "ada");
@@ -154,6 +157,10 @@ test("two people: invite, live chat, reply, react, edit, delete, private channel
   await bo.getByRole("searchbox", { name: "Search messages" }).press("Enter");
   await expect(bo.getByRole("list", { name: "Search results" })).toContainText("plot twist");
   await shot(bo, "04-search");
+  // Jump to the result: its channel opens at it, the message highlighted.
+  await bo.getByRole("list", { name: "Search results" }).getByRole("listitem").filter({ hasText: "plot twist" }).getByRole("button", { name: /^Jump to/ }).click();
+  await expect(bo).toHaveURL(/\/channels\/\d+\/\d+\?m=\d+$/);
+  await expect(bo.getByRole("log", { name: "Messages in #secret" }).locator("[data-highlighted=true]")).toContainText("plot twist");
 
   // Kick: Bo's view loses the server at once.
   settings = await openSettings(ada);

@@ -1,5 +1,8 @@
 import { expect, test } from "@playwright/test";
-import { message, openSettings, png, send, shot, twoPeopleInOneServer } from "./support";
+import { expectNoCspViolations, message, openSettings, png, send, shot, twoPeopleInOneServer } from "./support";
+
+// Nothing the app did was refused by the served Content-Security-Policy.
+test.afterEach(() => expectNoCspViolations());
 
 test("an uploaded image: progress, then both people see its thumbnail and open it", async ({ browser }) => {
   const { ada, bo } = await twoPeopleInOneServer(browser);

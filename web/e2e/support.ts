@@ -19,7 +19,19 @@ export async function person(browser: Browser, name: string): Promise<Page> {
   const context = await browser.newContext();
   const page = await context.newPage();
   page.on("pageerror", (error) => console.error(`[${name}] page error:`, error.message));
+  // The served Content-Security-Policy (deploy/nginx/web.conf) must never have to refuse
+  // anything the app does: chromium reports each refusal on the console.
+  page.on("console", (entry) => {
+    if (/Content Security Policy/i.test(entry.text())) cspViolations.push(`[${name}] ${entry.text()}`);
+  });
   return page;
+}
+
+/** What the CSP refused so far, in any person's page: each journey ends expecting none. */
+export const cspViolations: string[] = [];
+
+export function expectNoCspViolations(): void {
+  expect(cspViolations, "the Content-Security-Policy refused something the app did").toEqual([]);
 }
 
 export async function register(page: Page, username: string, next = "/channels"): Promise<void> {

@@ -3,11 +3,15 @@ import type { Session } from "./client";
 import type {
   ChannelDetail,
   ChannelView,
+  DmChannel,
+  IceServers,
   InviteView,
   MediaObject,
   MemberView,
   Message,
   PermissionExplanation,
+  ReadState,
+  Relationship,
   RoleView,
   SearchResults,
   SelfUser,
@@ -95,6 +99,23 @@ export function api(session: Session) {
     pin: (channelId: string, messageId: string, on: boolean) =>
       r<void>(on ? "PUT" : "DELETE", `/api/v1/channels/${channelId}/messages/${messageId}/pin`),
     pins: (channelId: string) => r<Message[]>("GET", `/api/v1/channels/${channelId}/messages/pins`),
+    ack: (channelId: string, messageId: string) =>
+      r<ReadState>("POST", `/api/v1/channels/${channelId}/messages/${messageId}/ack`),
+    around: (channelId: string, messageId: string, limit: number) =>
+      r<Message[]>("GET", `/api/v1/channels/${channelId}/messages?around=${messageId}&limit=${limit}`),
+
+    iceServers: () => r<IceServers>("GET", "/api/v1/voice/ice-servers"),
+
+    dms: () => r<DmChannel[]>("GET", "/api/v1/users/@me/channels"),
+    openDm: (recipientIds: string[], name?: string) =>
+      r<DmChannel>("POST", "/api/v1/users/@me/channels", name ? { recipient_ids: recipientIds, name } : { recipient_ids: recipientIds }),
+    leaveDm: (channelId: string) => r<void>("DELETE", `/api/v1/users/@me/channels/${channelId}`),
+    relationships: () => r<Relationship[]>("GET", "/api/v1/users/@me/relationships"),
+    addFriend: (username: string) => r<Relationship>("POST", "/api/v1/users/@me/relationships", { username }),
+    setRelationship: (userId: string, kind: "friend" | "blocked") =>
+      r<Relationship>("PUT", `/api/v1/users/@me/relationships/${userId}`, { kind }),
+    removeRelationship: (userId: string) => r<void>("DELETE", `/api/v1/users/@me/relationships/${userId}`),
+
     search: (serverId: string, q: string) =>
       r<SearchResults>("GET", `/api/v1/servers/${serverId}/messages/search?q=${e(q)}&order=newest`),
   };

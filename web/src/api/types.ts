@@ -5,6 +5,7 @@ import type { components as Auth } from "./schema/auth";
 import type { components as Guilds } from "./schema/guilds";
 import type { components as Media } from "./schema/media";
 import type { components as Messages } from "./schema/messages";
+import type { components as Voice } from "./schema/voice";
 
 export type AuthResult = Auth["schemas"]["AuthResult"];
 export type SessionTokens = Auth["schemas"]["SessionTokens"];
@@ -32,3 +33,9 @@ export type SearchResults = Messages["schemas"]["SearchResults"];
 export type MessageCreate = Messages["schemas"]["MessageCreate"];
 
 export type MediaObject = Media["schemas"]["MediaOut"];
+
+export type DmChannel = Guilds["schemas"]["DmChannelView"];
+export type Relationship = Guilds["schemas"]["RelationshipView"];
+export type ReadState = Messages["schemas"]["ReadState"];
+export type VoiceState = Voice["schemas"]["VoiceState"];
+export type IceServers = Voice["schemas"]["IceServers"];

@@ -9,6 +9,7 @@ import { channelPerms, serverPerms } from "./perms";
 import { InviteDialog } from "./InviteDialog";
 import { ProfileDialog } from "./ProfileDialog";
 import { Avatar } from "./Avatar";
+import { VoiceChannelItem, VoicePanel } from "./Voice";
 
 const ServerSettings = lazy(() => import("./ServerSettings"));
 
@@ -27,7 +28,7 @@ function groups(channels: ChannelView[]): { category: ChannelView | null; channe
   ];
 }
 
-function unreadLabel(unread: { count: number; mentions: number } | undefined): string | undefined {
+export function unreadLabel(unread: { count: number; mentions: number } | undefined): string | undefined {
   if (!unread) return undefined;
   return unread.mentions > 0 ? `unread, ${unread.mentions} ${unread.mentions === 1 ? "mention" : "mentions"}` : "unread";
 }
@@ -101,11 +102,10 @@ export function ChannelSidebar({ server, activeChannelId, onNavigate }: { server
                         </span>
                       )}
                     </Link>
+                  ) : c.kind === "voice" ? (
+                    <VoiceChannelItem channel={c} server={server} />
                   ) : (
-                    <span className="block truncate px-2 py-1 text-muted" title="Voice channels come with the voice service">
-                      <span aria-hidden="true">🔊 </span>
-                      {c.name}
-                    </span>
+                    <span className="block truncate px-2 py-1 text-muted">{c.name}</span>
                   )}
                 </li>
               ))}
@@ -113,6 +113,7 @@ export function ChannelSidebar({ server, activeChannelId, onNavigate }: { server
           </section>
         ))}
       </nav>
+      <VoicePanel />
       <UserPanel />
       {dialog === "invite" && active && <InviteDialog channel={active} onClose={() => setDialog(null)} />}
       {dialog === "settings" && (

@@ -2,6 +2,7 @@ import { useRef, useState, type DragEvent, type KeyboardEvent } from "react";
 import { upload } from "../api/endpoints";
 import type { ChannelView, MediaObject, MemberView, Message } from "../api/types";
 import { Op } from "../gateway/protocol";
+import { channelLabel } from "./labels";
 import { useApp } from "./context";
 
 const TYPING_EVERY_MS = 5_000;
@@ -204,11 +205,11 @@ export function Composer({
         )}
         <textarea
           id="composer"
-          aria-label={`Message #${channel.name}`}
+          aria-label={`Message ${channelLabel(channel)}`}
           aria-autocomplete="list"
           aria-controls={suggestions.length > 0 ? "mention-suggestions" : undefined}
           aria-activedescendant={suggestions[picked] ? `mention-${suggestions[picked]!.user.id}` : undefined}
-          placeholder={`Message #${channel.name}`}
+          placeholder={`Message ${channelLabel(channel)}`}
           rows={1}
           maxLength={4000}
           value={text}

@@ -1,17 +1,28 @@
-import { useVirtualizer } from "@tanstack/react-virtual";
+import { measureElement, useVirtualizer } from "@tanstack/react-virtual";
 import { useCallback, useEffect, useLayoutEffect, useMemo, useRef, useState } from "react";
 import type { ChannelView, Message } from "../api/types";
 import type { Pending } from "../state/messages";
+import { channelLabel } from "./labels";
 import { useApp } from "./context";
 import { MessageRow, type RowActions } from "./MessageRow";
+import { estimateRow, heightKey, knownHeight, rememberHeight } from "./rowHeights";
 
 const PAGE = 50;
 
-type Row = { kind: "message"; message: Message; compact: boolean } | { kind: "pending"; pending: Pending };
+type Row =
+  | { kind: "message"; message: Message; compact: boolean; heightKey: string; estimate: number }
+  | { kind: "pending"; pending: Pending };
+
+/** The text column's width for estimates: the pane less gutters (px-4) and the avatar column. */
+function textWidth(): number {
+  const pane = typeof window === "undefined" ? 900 : Math.min(window.innerWidth, 1600) - (window.innerWidth >= 768 ? 312 : 0);
+  return Math.max(200, pane - 32 - 44);
+}
 
 /** Consecutive messages of one author within 5 minutes are shown without a header. */
 function rowsOf(items: Message[], pending: Pending[]): Row[] {
   const rows: Row[] = [];
+  const width = textWidth();
   let prev: Message | null = null;
   for (const message of items) {
     const compact =
@@ -19,7 +30,8 @@ function rowsOf(items: Message[], pending: Pending[]): Row[] {
       prev.author.id === message.author.id &&
       !message.reply_to &&
       new Date(message.created_at).getTime() - new Date(prev.created_at).getTime() < 5 * 60_000;
-    rows.push({ kind: "message", message, compact });
+    const key = heightKey(message, compact);
+    rows.push({ kind: "message", message, compact, heightKey: key, estimate: knownHeight(key) ?? estimateRow(message, compact, width) });
     prev = message;
   }
   for (const p of pending) rows.push({ kind: "pending", pending: p });
@@ -32,7 +44,7 @@ function rowsOf(items: Message[], pending: Pending[]): Row[] {
  * the view stays on the message that was at the top. New messages keep the view at the bottom
  * when it was there.
  */
-export function MessageList({ channel, actions }: { channel: ChannelView; actions: RowActions }) {
+export function MessageList({ channel, actions, highlight = null }: { channel: ChannelView; actions: RowActions; highlight?: string | null }) {
   const { state, api, dispatch } = useApp();
   const data = state.messages[channel.id];
   const items = useMemo(() => data?.items ?? [], [data?.items]);
@@ -54,7 +66,18 @@ export function MessageList({ channel, actions }: { channel: ChannelView; action
   const virtualizer = useVirtualizer({
     count: rows.length,
     getScrollElement: () => scroller.current,
-    estimateSize: () => 56,
+    // Cheap (called for every row after each size change): precomputed per row.
+    estimateSize: (index) => {
+      const row = rows[index];
+      return row?.kind === "message" ? row.estimate : 44;
+    },
+    // Measured heights are remembered beyond this list's life (rowHeights.ts).
+    measureElement: (element, entry, instance) => {
+      const size = measureElement(element, entry, instance);
+      const key = (element as HTMLElement).dataset.heightKey;
+      if (key) rememberHeight(key, size);
+      return size;
+    },
     overscan: 10,
     getItemKey,
   });
@@ -76,9 +99,10 @@ export function MessageList({ channel, actions }: { channel: ChannelView; action
   }, [api, dispatch, channel.id, oldest, hasMore]);
 
   useEffect(() => {
-    if (!data?.loaded) void loadOlder();
+    // A jump loads its own page (ChannelPane): loading the newest too would leave a gap.
+    if (!data?.loaded && !highlight) void loadOlder();
     else if (!performance.getEntriesByName("harmoniq:history").length) performance.mark("harmoniq:history");
-  }, [data?.loaded, loadOlder]);
+  }, [data?.loaded, loadOlder, highlight]);
 
   // Keep the reader's place: after an older page, the previous first message stays in view;
   // after a new message, stay at the bottom if we were there.
@@ -103,6 +127,16 @@ export function MessageList({ channel, actions }: { channel: ChannelView; action
     }
   }, [count, items, virtualizer]);
 
+  // The message jumped to: centred once it is loaded, and marked.
+  const highlightIndex = highlight ? rows.findIndex((r) => r.kind === "message" && r.message.id === highlight) : -1;
+  const centred = useRef<string | null>(null);
+  useLayoutEffect(() => {
+    if (highlightIndex < 0 || centred.current === highlight) return;
+    centred.current = highlight;
+    atBottom.current = false;
+    virtualizer.scrollToIndex(highlightIndex, { align: "center" });
+  }, [highlight, highlightIndex, virtualizer]);
+
   function onScroll() {
     const el = scroller.current;
     if (!el) return;
@@ -115,13 +149,13 @@ export function MessageList({ channel, actions }: { channel: ChannelView; action
       ref={scroller}
       onScroll={onScroll}
       role="log"
-      aria-label={`Messages in #${channel.name}`}
+      aria-label={`Messages in ${channelLabel(channel)}`}
       aria-busy={!data?.loaded}
       className="flex-1 overflow-y-auto"
     >
       {data?.loaded && !hasMore && (
         <div className="px-4 pb-2 pt-6">
-          <h2 className="text-2xl font-bold">Welcome to #{channel.name}</h2>
+          <h2 className="text-2xl font-bold">Welcome to {channelLabel(channel)}</h2>
           <p className="text-muted">This is the start of the channel.</p>
         </div>
       )}
@@ -133,8 +167,12 @@ export function MessageList({ channel, actions }: { channel: ChannelView; action
             <div
               key={v.key}
               data-index={v.index}
+              data-height-key={row.kind === "message" ? row.heightKey : undefined}
+              data-highlighted={v.index === highlightIndex ? "true" : undefined}
+              className={v.index === highlightIndex ? "bg-accent/15 ring-1 ring-inset ring-accent/60" : undefined}
               ref={virtualizer.measureElement}
-              style={{ position: "absolute", top: 0, left: 0, width: "100%", transform: `translateY(${v.start}px)` }}
+              // Layout containment: a row's insides never move its neighbours' layout.
+              style={{ position: "absolute", top: 0, left: 0, width: "100%", transform: `translateY(${v.start}px)`, contain: "layout style" }}
             >
               {row.kind === "message" ? (
                 <MessageRow message={row.message} actions={actions} compact={row.compact} />

@@ -97,6 +97,10 @@ function MessageRowImpl({ message, actions, compact }: { message: Message; actio
   const [editing, setEditing] = useState(false);
   const [picking, setPicking] = useState(false);
   const [who, setWho] = useState<Record<string, string>>({});
+  // The actions toolbar exists only while the row is hovered or focused: most rows never are,
+  // and without it a row is about half the DOM nodes (less to build and tear down per frame
+  // when scrolling through thousands).
+  const [active, setActive] = useState(false);
   const m = message;
   const loadWho = (emoji: string) =>
     void actions.whoReacted(m, emoji).then(
@@ -110,6 +114,12 @@ function MessageRowImpl({ message, actions, compact }: { message: Message; actio
       data-message-id={m.id}
       tabIndex={0}
       className={`group relative px-4 ${compact ? "py-0.5" : "pt-3 pb-0.5"} hover:bg-hover/40`}
+      onMouseEnter={() => setActive(true)}
+      onMouseLeave={() => setActive(false)}
+      onFocus={() => setActive(true)}
+      onBlur={(event) => {
+        if (!event.currentTarget.contains(event.relatedTarget as Node | null)) setActive(false);
+      }}
     >
       {reply && (
         <p className="mb-0.5 truncate pl-10 text-xs text-muted" aria-label="Replying to">
@@ -174,7 +184,7 @@ function MessageRowImpl({ message, actions, compact }: { message: Message; actio
           )}
         </div>
       </div>
-      {!editing && (
+      {!editing && (active || picking) && (
         <div
           role="toolbar"
           aria-label="Message actions"

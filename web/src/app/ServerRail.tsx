@@ -22,8 +22,30 @@ export function ServerRail() {
   const navigate = useNavigate();
   const [creating, setCreating] = useState(false);
   const servers = Object.values(state.servers);
+  const home = !serverId || serverId === "@me";
+  const dmUnread = state.dms.filter((dm) => state.unread[dm.id]).length;
   return (
     <nav aria-label="Servers" className="flex h-full w-[72px] flex-col items-center gap-2 overflow-y-auto bg-rail py-3">
+      <div className="relative">
+        <button
+          aria-label="Home"
+          aria-description={dmUnread > 0 ? `${dmUnread} unread direct ${dmUnread === 1 ? "message" : "messages"}` : undefined}
+          aria-current={home ? "page" : undefined}
+          title="Home: friends and direct messages"
+          onClick={() => navigate("/channels/@me")}
+          className={`flex h-12 w-12 items-center justify-center font-semibold transition-all ${
+            home ? "rounded-2xl bg-accent text-white" : "rounded-3xl bg-panel hover:rounded-2xl hover:bg-accent hover:text-white"
+          }`}
+        >
+          <span aria-hidden="true">✉</span>
+        </button>
+        {dmUnread > 0 && (
+          <span aria-hidden="true" className="absolute -bottom-1 -right-1 rounded-full border-2 border-rail bg-red-700 px-1 text-xs text-white">
+            {dmUnread}
+          </span>
+        )}
+      </div>
+      <hr aria-hidden="true" className="w-8 border-black/30" />
       <ul className="flex flex-col items-center gap-2">
         {servers.map((s) => (
           <li key={s.server.id} className="relative">

@@ -6,13 +6,26 @@ import { GatewayConnection, type GatewayStatus } from "../gateway/connection";
 import type { Dispatch } from "../gateway/protocol";
 import { initialState, reduce, type Action } from "../state/store";
 import { ChannelPane } from "./ChannelPane";
-import { AppContext, useApp, type AppContextValue } from "./context";
+import { AppContext, useApp, type AppContextValue, type VoiceControls } from "./context";
+import { VoiceEngine, type VoiceView } from "../voice/engine";
+import { myVoice } from "../state/voice";
 import { ServerRail } from "./ServerRail";
-import { ChannelSidebar, UserPanel } from "./ChannelSidebar";
+import { ChannelSidebar } from "./ChannelSidebar";
+import { DmPane, FriendsPage, HomeSidebar } from "./Home";
 import { Loading } from "./App";
 
 /** Dispatches after which the caller's visible channels may have changed: ask guilds again. */
 const ACCESS_CHANGES = new Set(["role.updated", "role.deleted", "channel.updated"]);
+/** Dispatches that change a server's channels or roles (a refresh asked before one is stale). */
+const SERVER_VERSIONED = new Set([
+  "channel.created",
+  "channel.updated",
+  "channel.deleted",
+  "role.created",
+  "role.updated",
+  "role.deleted",
+  "member.updated",
+]);
 
 function gatewayUrl(): string {
   const scheme = location.protocol === "https:" ? "wss" : "ws";
@@ -32,6 +45,8 @@ export default function Shell({ session }: { session: Session }) {
   const [gateway, setGateway] = useState<GatewayConnection | null>(null);
   const client = useMemo(() => api(session), [session]);
   const selfId = useRef<string | null>(session.userId);
+  const engine = useRef<VoiceEngine | null>(null);
+  const [voiceView, setVoiceView] = useState<VoiceView>({ peers: {}, speaking: new Set() });
 
   // Each server's count of channel/role events: a refresh whose answer was asked before the
   // latest one is stale (it could bring back a channel deleted meanwhile) and is asked again.
@@ -70,8 +85,9 @@ export default function Shell({ session }: { session: Session }) {
   const onDispatch = useCallback(
     (d: Dispatch) => {
       dispatch({ type: "dispatch", dispatch: d, now: Date.now() });
-      if (d.t.startsWith("channel.") || d.t.startsWith("role.") || d.t === "member.updated") {
-        const sid = "channel" in d.d ? d.d.channel.server_id : "role" in d.d ? d.d.role.server_id : "member" in d.d ? d.d.member.server_id : (d.d as { server_id: string }).server_id;
+      if (d.t === "voice.signal") void engine.current?.onSignal(d.d).catch(() => undefined);
+      if (SERVER_VERSIONED.has(d.t)) {
+        const sid = "channel" in d.d && "server_id" in d.d.channel ? d.d.channel.server_id : "role" in d.d ? d.d.role.server_id : "member" in d.d ? d.d.member.server_id : (d.d as { server_id: string }).server_id;
         versions.current.set(sid, (versions.current.get(sid) ?? 0) + 1);
       }
       if (d.t === "ready") selfId.current = d.d.user.id;
@@ -82,7 +98,7 @@ export default function Shell({ session }: { session: Session }) {
         void refreshServer(d.d.member.server_id).catch(() => undefined);
       }
       if (ACCESS_CHANGES.has(d.t)) {
-        const serverId = "role" in d.d ? d.d.role.server_id : "channel" in d.d ? d.d.channel.server_id : (d.d as { server_id: string }).server_id;
+        const serverId = "role" in d.d ? d.d.role.server_id : "channel" in d.d && "server_id" in d.d.channel ? d.d.channel.server_id : (d.d as { server_id: string }).server_id;
         void refreshServer(serverId).catch(() => undefined);
       }
     },
@@ -106,6 +122,57 @@ export default function Shell({ session }: { session: Session }) {
     };
   }, [session, onDispatch]);
 
+  // Voice: one engine per gateway connection and user; it sends ops 12/13 on that connection.
+  const meId = state.me?.id ?? null;
+  useEffect(() => {
+    if (!gateway || !meId) return;
+    const voice = new VoiceEngine({
+      me: meId,
+      send: (op, d) => gateway.send(op, d),
+      iceServers: () => client.iceServers(),
+      onChange: setVoiceView,
+    });
+    engine.current = voice;
+    window.__harmoniqVoice = voice;
+    return () => {
+      voice.stop();
+      engine.current = null;
+      delete window.__harmoniqVoice;
+    };
+  }, [gateway, client, meId]);
+  const mine = myVoice(state.voice, meId ?? undefined, state.sessionId);
+  const voiceChannelId = mine?.channel_id ?? null;
+  const inMyChannel = voiceChannelId ? (state.voice[voiceChannelId] ?? []).map((v) => v.user_id).join(",") : "";
+  useEffect(() => {
+    if (voiceChannelId) engine.current?.sync(inMyChannel.split(",").filter(Boolean));
+  }, [voiceChannelId, inMyChannel]);
+  // The server dropped our voice state (kicked, moved out, connection lost): release the mic.
+  const joinedOnce = useRef(false);
+  useEffect(() => {
+    if (voiceChannelId) joinedOnce.current = true;
+    else if (joinedOnce.current) {
+      joinedOnce.current = false;
+      engine.current?.stop();
+    }
+  }, [voiceChannelId]);
+  const selfMute = mine?.self_mute ?? false;
+  const selfDeaf = mine?.self_deaf ?? false;
+  const voice: VoiceControls = useMemo(
+    () => ({
+      join: (channelId: string) => {
+        dispatch({ type: "voice-error", message: null });
+        engine.current?.join(channelId, selfMute, selfDeaf).catch((error: unknown) => {
+          dispatch({ type: "voice-error", message: error instanceof Error ? `Could not join voice: ${error.message}` : "Could not join voice" });
+        });
+      },
+      leave: () => engine.current?.leave(),
+      setMute: (on: boolean) => engine.current?.update(on, on ? selfDeaf : false),
+      setDeaf: (on: boolean) => engine.current?.update(on ? true : selfMute, on),
+      view: voiceView,
+    }),
+    [selfMute, selfDeaf, voiceView],
+  );
+
   useEffect(() => {
     const timer = setInterval(() => dispatch({ type: "typing-expired", now: Date.now() }), 1000);
     return () => clearInterval(timer);
@@ -122,6 +189,7 @@ export default function Shell({ session }: { session: Session }) {
     dispatch: dispatch as (a: Action) => void,
     gateway,
     status,
+    voice,
   };
   if (!state.me) return <Loading />;
   return (
@@ -138,14 +206,15 @@ function Layout() {
   const { state, dispatch, status } = useApp();
   const navigate = useNavigate();
   const [navOpen, setNavOpen] = useState(false);
-  const server = serverId ? state.servers[serverId] : undefined;
+  const home = !serverId || serverId === "@me";
+  const server = serverId && !home ? state.servers[serverId] : undefined;
   const lost = state.lostServer;
 
   useEffect(() => {
     if (lost && lost === serverId) navigate("/channels", { replace: true });
   }, [lost, serverId, navigate]);
 
-  if (serverId && !server && !lost) {
+  if (!home && serverId && !server && !lost) {
     // Not (yet) one of ours: READY is in, so it is unknown or just joined; the list will show it.
     const first = Object.keys(state.servers)[0];
     if (!first) return <Navigate to="/channels" replace />;
@@ -166,11 +235,7 @@ function Layout() {
         {server ? (
           <ChannelSidebar server={server} activeChannelId={channelId ?? null} onNavigate={() => setNavOpen(false)} />
         ) : (
-          <aside aria-label="Home" className="flex h-full w-60 flex-col bg-panel">
-            <h1 className="border-b border-black/20 px-3 py-3 font-semibold">Harmoniq</h1>
-            <p className="flex-1 px-3 py-2 text-sm text-muted">Pick a server on the left, or create one with +.</p>
-            <UserPanel />
-          </aside>
+          <HomeSidebar activeDmId={home ? (channelId ?? null) : null} onNavigate={() => setNavOpen(false)} />
         )}
       </div>
       <main className="flex min-w-0 flex-1 flex-col bg-bg">
@@ -193,7 +258,11 @@ function Layout() {
           </button>
           <span className="truncate font-semibold">{channel ? `# ${channel.name}` : "Harmoniq"}</span>
         </div>
-        {server && channel && channel.kind === "text" ? (
+        {home && channelId ? (
+          <DmPane key={channelId} dmId={channelId} />
+        ) : home ? (
+          <FriendsPage />
+        ) : server && channel && channel.kind === "text" ? (
           <ChannelPane key={channel.id} server={server} channel={channel} />
         ) : (
           <Welcome />

@@ -29,7 +29,7 @@ function Result({ message, channelName, onOpen }: { message: Message; channelNam
       </p>
       <p className="whitespace-pre-wrap break-words">{message.content}</p>
       {onOpen && (
-        <button onClick={onOpen} className="text-xs text-link underline">
+        <button onClick={onOpen} aria-label={`Jump to ${message.author.username}'s message`} className="text-xs text-link underline">
           Jump
         </button>
       )}
@@ -93,7 +93,7 @@ export function SearchPanel({ server, onClose }: { server: ServerState; onClose:
                 key={m.id}
                 message={m}
                 channelName={names.get(m.channel_id)}
-                onOpen={() => navigate(`/channels/${server.server.id}/${m.channel_id}`)}
+                onOpen={() => navigate(`/channels/${server.server.id}/${m.channel_id}?m=${m.id}`)}
               />
             ))}
           </ul>

@@ -3,6 +3,15 @@ import type { Session } from "../api/client";
 import type { Api } from "../api/endpoints";
 import type { GatewayConnection, GatewayStatus } from "../gateway/connection";
 import type { Action, State } from "../state/store";
+import type { VoiceView } from "../voice/engine";
+
+export interface VoiceControls {
+  join: (channelId: string) => void;
+  leave: () => void;
+  setMute: (on: boolean) => void;
+  setDeaf: (on: boolean) => void;
+  view: VoiceView;
+}
 
 export interface AppContextValue {
   session: Session;
@@ -11,6 +20,7 @@ export interface AppContextValue {
   dispatch: (action: Action) => void;
   gateway: GatewayConnection | null;
   status: GatewayStatus;
+  voice: VoiceControls;
 }
 
 export const AppContext = createContext<AppContextValue | null>(null);

@@ -3,11 +3,15 @@
 // types; these are the gateway's own.
 import type {
   ChannelView,
+  DmChannel,
   MemberView,
+  ReadState,
+  Relationship,
   Message,
   RoleView,
   ServerView,
   UserSummary,
+  VoiceState,
 } from "../api/types";
 
 export const Op = {
@@ -22,6 +26,8 @@ export const Op = {
   INVALID_SESSION: 9,
   HELLO: 10,
   HEARTBEAT_ACK: 11,
+  VOICE_STATE_UPDATE: 12,
+  VOICE_SIGNAL: 13,
 } as const;
 export type OpCode = (typeof Op)[keyof typeof Op];
 
@@ -81,6 +87,37 @@ export interface Ready {
   user: UserSummary;
   servers: ServerSnapshot[];
   presences: Presence[];
+  /** Newest activity first. */
+  dm_channels?: DmChannel[];
+  /** Friends carry their presence in `status`; others null. */
+  relationships?: (Relationship & { status?: PresenceStatus | null })[];
+  read_states?: ReadState[];
+  voice_states?: VoiceState[];
+}
+
+export type VoiceStateEvent = Omit<VoiceState, "channel_id"> & {
+  channel_id: string | null;
+  previous_channel_id?: string | null;
+  reason?: string | null;
+};
+
+export interface VoiceSignal {
+  channel_id: string;
+  from_user_id: string;
+  from_session_id: string;
+  to_session_id: string;
+  kind: "offer" | "answer" | "candidate";
+  sdp?: string | null;
+  candidate?: string | null;
+  sdp_mid?: string | null;
+  sdp_mline_index?: number | null;
+}
+
+export interface ChannelAck {
+  user_id: string;
+  channel_id: string;
+  message_id: string;
+  mention_count: number;
 }
 
 export interface MessageRef {
@@ -128,6 +165,15 @@ export interface Dispatches {
   "typing.start": TypingEvent;
   "typing.stop": TypingEvent;
   "presence.update": Presence;
+  "dm_channel.create": { channel: DmChannel };
+  "dm_channel.update": { channel: DmChannel };
+  "dm_channel.delete": { channel_id: string; user_id: string };
+  "relationship.update": { user_id: string; relationship: Relationship };
+  "relationship.remove": { user_id: string; other_id: string };
+  "channel.ack": ChannelAck;
+  "voice.state_update": VoiceStateEvent;
+  "voice.signal": VoiceSignal;
+  "voice.error": { op: number; code: string; message: string; nonce?: string | null };
   "members.subscribed": { server_id: string; presences: Presence[]; cursor: string | null };
 }
 

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import type { Message } from "../api/types";
-import { addOlderPage, compareIds, emptyChannel, mergeMessages } from "./messages";
+import { addOlderPage, compareIds, confirm, emptyChannel, jumpPage, mergeMessages } from "./messages";
 
 function msg(id: string, content = `m${id}`): Message {
   return {
@@ -48,5 +48,36 @@ describe("message lists", () => {
     expect(channel.items).toHaveLength(10_000);
     expect(channel.items[0]!.id).toBe("1000000");
     expect(channel.items.at(-1)!.id).toBe("1009999");
+  });
+});
+
+describe("jumping to a message", () => {
+  const m = (id: string): Message => ({
+    id,
+    server_id: "1",
+    channel_id: "2",
+    author: { id: "9", username: "bo", avatar_url: null },
+    content: id,
+    created_at: "2026-12-01T00:00:00Z",
+    mention_everyone: false,
+    pinned: false,
+  });
+  const loaded = addOlderPage(emptyChannel, [m("103"), m("102"), m("101")], 3);
+
+  it("merges a page that meets the loaded history: one run, still live", () => {
+    const c = jumpPage(loaded, [m("101"), m("100"), m("99")]);
+    expect(c.items.map((x) => x.id)).toEqual(["99", "100", "101", "102", "103"]);
+    expect(c.detached).toBeUndefined();
+    expect(confirm(c, m("104"), null).items.at(-1)!.id).toBe("104");
+  });
+
+  it("shows a page of the far past alone, and live messages wait for the present (no gap)", () => {
+    const c = jumpPage(loaded, [m("12"), m("11"), m("10")]);
+    expect(c.items.map((x) => x.id)).toEqual(["10", "11", "12"]);
+    expect(c.detached).toBe(true);
+    expect(c.hasMoreBefore).toBe(true);
+    expect(confirm(c, m("104"), null).items.map((x) => x.id)).toEqual(["10", "11", "12"]);
+    // An edit of a shown message still applies.
+    expect(confirm(c, { ...m("11"), content: "edited" }, null).items[1]!.content).toBe("edited");
   });
 });

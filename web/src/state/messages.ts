@@ -22,6 +22,10 @@ export interface ChannelMessages {
   /** An older page may exist (false once a page came back shorter than asked). */
   hasMoreBefore: boolean;
   loaded: boolean;
+  /** Showing a page of the past (a jump to a search result), not the newest messages: live
+   * messages newer than the page are not added (they would leave a gap) until the reader
+   * returns to the present. */
+  detached?: boolean;
 }
 
 export const emptyChannel: ChannelMessages = {
@@ -49,7 +53,24 @@ export function confirm(channel: ChannelMessages, message: Message, selfId: stri
     message.nonce && message.author.id === selfId
       ? channel.pending.filter((p) => p.nonce !== message.nonce)
       : channel.pending;
+  const last = channel.items.at(-1);
+  const known = channel.items.some((m) => m.id === message.id);
+  if (channel.detached && !known && last && compareIds(message.id, last.id) > 0) return { ...channel, pending };
   return { ...channel, items: mergeMessages(channel.items, [message]), pending };
+}
+
+/**
+ * The page around a message (a jump): if it meets what is loaded, merge it (the history stays
+ * one run, still live); otherwise show it alone, detached from the present.
+ */
+export function jumpPage(channel: ChannelMessages, page: Message[]): ChannelMessages {
+  const sorted = mergeMessages([], page);
+  const oldestLoaded = channel.items[0];
+  const newestOfPage = sorted.at(-1);
+  if (channel.loaded && oldestLoaded && newestOfPage && compareIds(newestOfPage.id, oldestLoaded.id) >= 0) {
+    return { ...channel, items: mergeMessages(channel.items, sorted) };
+  }
+  return { items: sorted, pending: channel.pending, hasMoreBefore: true, loaded: true, detached: true };
 }
 
 export function removeMessages(channel: ChannelMessages, ids: string[]): ChannelMessages {

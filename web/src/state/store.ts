@@ -6,10 +6,11 @@
 // but keeps loaded history, which the live events that follow keep current. `*.created` /
 // `*.updated` are upserts, deletions are deletions, and member counts are taken as the events
 // state them (docs/api.md, Flow 2).
-import type { ChannelView, MemberView, Message, RoleView, ServerView, UserSummary } from "../api/types";
+import type { ChannelView, DmChannel, MemberView, Message, Relationship, RoleView, ServerView, UserSummary } from "../api/types";
 import type { Dispatch, PresenceStatus } from "../gateway/protocol";
 import {
   addOlderPage,
+  jumpPage,
   applyReaction,
   confirm,
   emptyChannel,
@@ -18,6 +19,8 @@ import {
   type Pending,
 } from "./messages";
 import { compareIds } from "./messages";
+import { applyVoiceUpdate, voiceFromReady, type VoiceChannels } from "./voice";
+import { applyAck, bumpDm, laterId, sortDms, upsertDm } from "./direct";
 
 export interface ServerState {
   server: ServerView;
@@ -42,6 +45,20 @@ export interface State {
   viewing: string | null;
   /** channel id → messages arrived since it was last viewed, and how many mention the caller. */
   unread: Record<string, { count: number; mentions: number }>;
+  /** DM channels, newest activity first. */
+  dms: DmChannel[];
+  /** The other person's id → the relationship with them. */
+  relationships: Record<string, Relationship>;
+  /** channel id → the newest message known there (read states, live messages). */
+  lastMessage: Record<string, string>;
+  /** channel id → the last message read there (read states, acks from any session). */
+  lastRead: Record<string, string>;
+  /** The gateway session (READY's): voice states of this session are "us in voice". */
+  sessionId: string | null;
+  /** voice channel id → who is in it, in join order. */
+  voice: VoiceChannels;
+  /** The last refusal of a voice request (op 12/13), shown until the next join. */
+  voiceError: string | null;
 }
 
 export const initialState: State = {
@@ -54,11 +71,20 @@ export const initialState: State = {
   lostServer: null,
   viewing: null,
   unread: {},
+  dms: [],
+  relationships: {},
+  lastMessage: {},
+  lastRead: {},
+  sessionId: null,
+  voice: {},
+  voiceError: null,
 };
 
 export type Action =
   | { type: "dispatch"; dispatch: Dispatch; now: number }
   | { type: "history"; channelId: string; page: Message[]; limit: number }
+  | { type: "jumped"; channelId: string; page: Message[] }
+  | { type: "present"; channelId: string }
   | { type: "sending"; channelId: string; pending: Pending }
   | { type: "sent"; channelId: string; message: Message }
   | { type: "send-failed"; channelId: string; nonce: string }
@@ -71,6 +97,12 @@ export type Action =
   | { type: "joined-server"; server: ServerState }
   | { type: "lost-seen" }
   | { type: "viewing"; channelId: string | null }
+  | { type: "voice-error"; message: string | null }
+  | { type: "acked"; channelId: string; messageId: string }
+  | { type: "dm"; dm: DmChannel }
+  | { type: "dms"; dms: DmChannel[] }
+  | { type: "relationship"; relationship: Relationship }
+  | { type: "relationship-removed"; userId: string }
   | { type: "typing-expired"; now: number };
 
 const TYPING_MS = 8_000;
@@ -137,11 +169,42 @@ function applyReady(state: State, d: Extract<Dispatch, { t: "ready" }>["d"]): St
   }
   const presence: Record<string, PresenceStatus> = {};
   for (const p of d.presences) presence[p.user_id] = p.status;
+  const relationships: Record<string, Relationship> = {};
+  for (const r of d.relationships ?? []) {
+    const { status, ...rest } = r;
+    relationships[r.user.id] = rest;
+    if (status) presence[r.user.id] = status;
+  }
   if (d.user) presence[d.user.id] = "online";
+  const dms = sortDms(d.dm_channels ?? []);
+  // Read states: what is unread (the channel on screen is being read), and where each stands.
+  const unread: State["unread"] = {};
+  const lastMessage: Record<string, string> = { ...state.lastMessage };
+  const lastRead: Record<string, string> = { ...state.lastRead };
+  for (const rs of d.read_states ?? []) {
+    if (rs.last_message_id) lastMessage[rs.channel_id] = laterId(lastMessage[rs.channel_id], rs.last_message_id)!;
+    if (rs.last_read_id) lastRead[rs.channel_id] = laterId(lastRead[rs.channel_id], rs.last_read_id)!;
+    if (rs.unread && rs.channel_id !== state.viewing) unread[rs.channel_id] = { count: 1, mentions: rs.mention_count };
+  }
+  for (const dm of dms) lastMessage[dm.id] = laterId(lastMessage[dm.id], dm.last_activity_id)!;
   // Keep loaded history only for channels still visible.
-  const visible = new Set(Object.values(servers).flatMap((s) => s.channels.map((c) => c.id)));
+  const visible = new Set([...Object.values(servers).flatMap((s) => s.channels.map((c) => c.id)), ...dms.map((dm) => dm.id)]);
   const messages = Object.fromEntries(Object.entries(state.messages).filter(([id]) => visible.has(id)));
-  return { ...state, me: d.user, servers, presence, messages, lostServer: null };
+  return {
+    ...state,
+    me: d.user,
+    servers,
+    presence,
+    messages,
+    lostServer: null,
+    dms,
+    relationships,
+    unread: d.read_states && d.read_states.length > 0 ? unread : state.unread,
+    lastMessage,
+    lastRead,
+    sessionId: d.session_id,
+    voice: voiceFromReady(d.voice_states ?? []),
+  };
 }
 
 /** A new message in a channel not on screen, from someone else, is unread (and maybe a mention). */
@@ -164,7 +227,16 @@ function applyMessageDispatch(state: State, dispatch: Dispatch): State {
     case "message.update": {
       const m = dispatch.d.message;
       let next = withChannel(state, m.channel_id, (c) => confirm(c, m, state.me?.id ?? null));
-      if (dispatch.t === "message.create") next = countUnread(next, m);
+      if (dispatch.t === "message.create") {
+        next = countUnread(next, m);
+        next = {
+          ...next,
+          dms: bumpDm(next.dms, m.channel_id, m.id),
+          lastMessage: { ...next.lastMessage, [m.channel_id]: laterId(next.lastMessage[m.channel_id], m.id)! },
+        };
+        // Our own message reads the channel up to it (the server does the same).
+        if (m.author.id === state.me?.id) next = { ...next, lastRead: { ...next.lastRead, [m.channel_id]: laterId(next.lastRead[m.channel_id], m.id)! } };
+      }
       const typing = state.typing[m.channel_id];
       if (!typing?.[m.author.id]) return next;
       const rest = { ...typing };
@@ -288,6 +360,31 @@ function applyDispatch(state: State, dispatch: Dispatch, now: number): State {
     }
     case "presence.update":
       return { ...state, presence: { ...state.presence, [dispatch.d.user_id]: dispatch.d.status } };
+    case "dm_channel.create":
+    case "dm_channel.update":
+      return { ...state, dms: upsertDm(state.dms, dispatch.d.channel) };
+    case "dm_channel.delete": {
+      if (dispatch.d.user_id !== state.me?.id) return state;
+      const messages = { ...state.messages };
+      delete messages[dispatch.d.channel_id];
+      const unread = { ...state.unread };
+      delete unread[dispatch.d.channel_id];
+      return { ...state, dms: state.dms.filter((dm) => dm.id !== dispatch.d.channel_id), messages, unread };
+    }
+    case "relationship.update":
+      return reduce(state, { type: "relationship", relationship: dispatch.d.relationship });
+    case "relationship.remove":
+      return reduce(state, { type: "relationship-removed", userId: dispatch.d.other_id });
+    case "channel.ack": {
+      const d = dispatch.d;
+      if (d.user_id !== state.me?.id) return state;
+      const lastRead = { ...state.lastRead, [d.channel_id]: laterId(state.lastRead[d.channel_id], d.message_id)! };
+      return { ...state, lastRead, unread: applyAck(state.unread, state.lastMessage, d.channel_id, lastRead[d.channel_id]!, d.mention_count) };
+    }
+    case "voice.state_update":
+      return { ...state, voice: applyVoiceUpdate(state.voice, dispatch.d) };
+    case "voice.error":
+      return { ...state, voiceError: dispatch.d.message || dispatch.d.code };
     case "members.subscribed": {
       const presence = { ...state.presence };
       for (const p of dispatch.d.presences) presence[p.user_id] = p.status;
@@ -308,6 +405,15 @@ export function reduce(state: State, action: Action): State {
         ...state,
         messages: { ...state.messages, [action.channelId]: addOlderPage(channel, action.page, action.limit) },
       };
+    }
+    case "jumped": {
+      const channel = state.messages[action.channelId] ?? emptyChannel;
+      return { ...state, messages: { ...state.messages, [action.channelId]: jumpPage(channel, action.page) } };
+    }
+    case "present": {
+      const channel = state.messages[action.channelId];
+      if (!channel) return state;
+      return { ...state, messages: { ...state.messages, [action.channelId]: { ...emptyChannel, pending: channel.pending } } };
     }
     case "sending": {
       const channel = state.messages[action.channelId] ?? emptyChannel;
@@ -362,6 +468,21 @@ export function reduce(state: State, action: Action): State {
       const unread = { ...state.unread };
       delete unread[action.channelId];
       return { ...state, viewing: action.channelId, unread };
+    }
+    case "voice-error":
+      return { ...state, voiceError: action.message };
+    case "acked":
+      return { ...state, lastRead: { ...state.lastRead, [action.channelId]: laterId(state.lastRead[action.channelId], action.messageId)! } };
+    case "dm":
+      return { ...state, dms: upsertDm(state.dms, action.dm) };
+    case "dms":
+      return { ...state, dms: sortDms(action.dms) };
+    case "relationship":
+      return { ...state, relationships: { ...state.relationships, [action.relationship.user.id]: action.relationship } };
+    case "relationship-removed": {
+      const relationships = { ...state.relationships };
+      delete relationships[action.userId];
+      return { ...state, relationships };
     }
     case "typing-expired": {
       let changed = false;
