@@ -12,6 +12,7 @@ from nats.aio.client import Client as NatsClient
 from redis.asyncio import Redis
 
 from harmoniq_common.access import AccessCache
+from harmoniq_common.blocks import BlockCache
 from harmoniq_common.bus import Subjects, outgoing_headers
 from harmoniq_common.codec import decode
 from harmoniq_common.direct import DM_PERMISSIONS
@@ -249,11 +250,18 @@ async def test_group_dm_limits(client: Client, make_user: MakeUser) -> None:
 
 
 async def test_a_deleted_account_leaves_everyones_relationships(
-    client: Client, make_user: MakeUser, nats_client: NatsClient, namespace: str
+    client: Client,
+    make_user: MakeUser,
+    nats_client: NatsClient,
+    redis_client: Redis,
+    namespace: str,
 ) -> None:
     gone, friend, blocker = await make_user(), await make_user(), await make_user()
     await befriend(client, gone, friend)
     await client.put(f"{REL}/{gone.id}", json={"kind": "blocked"}, headers=blocker.headers)
+    # The blocker's list as messages caches it (under the blocker's epoch).
+    blocks = BlockCache(redis_client, nats_client, Subjects(namespace))
+    assert await blocks.blocked_by(blocker.id) == {gone.id}
     deleted = UserDeleted(user_id=gone.id, deleted_at=datetime.now(UTC))
     now = datetime.now(UTC)
     event_id = _event_ids.next_id()
@@ -270,6 +278,13 @@ async def test_a_deleted_account_leaves_everyones_relationships(
         )
 
     await eventually(forgotten, what="the deleted account out of every list")
+    # The cached list moved with it: the block goes within moments, not when the cache expires
+    # (minutes later).
+
+    async def unblocked() -> bool:
+        return await blocks.blocked_by(blocker.id) == frozenset()
+
+    await eventually(unblocked, what="the blocker's cached list without the deleted account")
     removed = await collect_events(
         nats_client,
         namespace,

@@ -36,7 +36,7 @@ from ..store import direct as direct_store
 from ..store import relationships as store
 from ..store.rows import RelationshipRow
 
-__all__ = ["Relationships", "may_dm", "relationship_view"]
+__all__ = ["Relationships", "blocks_changed_on_commit", "may_dm", "relationship_view"]
 
 
 def relationship_view(row: RelationshipRow) -> RelationshipView:
@@ -152,7 +152,7 @@ class Relationships:
                 await self._forget(tx, other_id, user_id)
             if await store.kind_between(tx.conn, user_id, other_id) != "blocked":
                 await store.put(tx.conn, user_id, other_id, "blocked")
-                _blocks_changed(tx, user_id)
+                blocks_changed_on_commit(tx, user_id)
                 return await self._announce(tx, user_id, other_id)
             row = await store.get(tx.conn, user_id, other_id)
             assert row is not None
@@ -168,7 +168,7 @@ class Relationships:
             await self._forget(tx, user_id, other_id)
             if mine == "blocked":
                 await _pair_dm_changed(tx, user_id, other_id)
-                _blocks_changed(tx, user_id)
+                blocks_changed_on_commit(tx, user_id)
             else:  # friend or request: both sides' entries go
                 await self._forget(tx, other_id, user_id)
 
@@ -181,7 +181,7 @@ async def _pair_dm_changed(tx: UnitOfWork, a: int, b: int) -> None:
         tx.after_commit(partial(bump_epoch, platform.redis, platform.subjects, dm.id))
 
 
-def _blocks_changed(tx: UnitOfWork, user_id: int) -> None:
+def blocks_changed_on_commit(tx: UnitOfWork, user_id: int) -> None:
     """Whom ``user_id`` blocked changed: services caching that list ask again."""
     platform = tx.platform
     tx.after_commit(partial(blocks_changed, platform.redis, platform.subjects, user_id))

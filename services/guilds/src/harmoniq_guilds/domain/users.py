@@ -13,6 +13,7 @@ from ..store import members, servers
 from ..store import relationships as relationships_store
 from . import audit
 from .members import remove_member
+from .relationships import blocks_changed_on_commit
 from .servers import Servers
 from .views import server_view
 
@@ -29,6 +30,7 @@ async def remove_deleted_user(
     anonymised name, as their messages do)."""
     for other_id in await relationships_store.delete_all_of(tx.conn, user_id):
         await tx.emit_user(other_id, RelationshipRemoved(user_id=other_id, other_id=user_id))
+        blocks_changed_on_commit(tx, other_id)  # a block of them is gone: lists cached ask again
     for server_id in await servers.owned_by(tx.conn, user_id):
         heir = await members.longest_standing(tx.conn, server_id, excluding=user_id)
         if heir is None:
