@@ -98,6 +98,8 @@ class OutboxRelay:
         # Sends of one batch go out back to back (their order on the stream is theirs), and
         # nats-py's async-publish inbox is made once (two first callers would make two).
         self._sending = asyncio.Lock()
+        self._acked: list[int] = []  # published at once, acknowledged, not yet deleted
+        self._deleter: asyncio.Task[None] | None = None
         self.published = 0  # rows this relay's sweeps moved
         self.published_at_once = 0  # rows their own request published right after commit
 
@@ -122,6 +124,7 @@ class OutboxRelay:
             self._wake.set()
             await self._task
             self._task = None
+        await self.settle_deletes()
         with contextlib.suppress(Exception):
             while await self.relay_once() == self._batch_size:
                 pass
@@ -143,26 +146,49 @@ class OutboxRelay:
                     woken = True
             everything = woken
 
-    async def publish_committed(
-        self, rows: Sequence[OutboxRow], conn: asyncpg.Connection | None = None
-    ) -> None:
-        """Right after the commit, from the request's own task: publish what it wrote, then
-        delete the rows JetStream acknowledged (on ``conn``, the connection that committed
-        them, when given: no second one from the pool). Never raises: whatever is not
+    async def publish_committed(self, rows: Sequence[OutboxRow]) -> None:
+        """Right after the commit, from the request's own task: publish what it wrote and
+        wait for JetStream's acks; the acknowledged rows are then deleted in the background,
+        many requests' in one statement (:meth:`flush_deletes`). Never raises: whatever is not
         acknowledged stays in the outbox for the relay's sweep (the change has committed)."""
         if not rows or not self._connected():
             return  # NATS is away: the relay's sweep publishes them once it is back
         try:
             acked = await self._publish_all(rows, _ACK_TIMEOUT_SECONDS)
-            if acked:
-                if conn is None:
-                    async with self._pool.acquire() as own:
-                        await own.execute(_DELETE, acked)
-                else:
-                    await conn.execute(_DELETE, acked)
-                self.published_at_once += len(acked)
         except Exception:
             log.warning("outbox.publish_failed", schema=self._schema, exc_info=True)
+            return
+        if acked:
+            self.published_at_once += len(acked)
+            self._acked.extend(acked)
+            if self._deleter is None or self._deleter.done():
+                self._deleter = asyncio.create_task(
+                    self._delete_acked(), name=f"outbox-delete-{self._schema}"
+                )
+
+    async def _delete_acked(self) -> None:
+        """Delete acknowledged rows until none wait; a crash before it only causes duplicates
+        that JetStream drops (the sweep publishes them again under the same ``Nats-Msg-Id``)."""
+        await asyncio.sleep(0)  # the other requests of this loop iteration join the batch
+        while self._acked:
+            await self.flush_deletes()
+
+    async def settle_deletes(self) -> None:
+        """Until every row acknowledged so far is deleted (or left to the sweep)."""
+        if self._deleter is not None:
+            await self._deleter
+        await self.flush_deletes()
+
+    async def flush_deletes(self) -> None:
+        """Delete every row acknowledged so far (a failure leaves them to the sweep)."""
+        batch, self._acked = self._acked, []
+        if not batch:
+            return
+        try:
+            async with self._pool.acquire() as conn:
+                await conn.execute(_DELETE, batch)
+        except Exception:
+            log.warning("outbox.delete_failed", schema=self._schema, exc_info=True)
 
     async def relay_once(self, older_than: float | None = None) -> int:
         """Publish one batch, in id order; returns how many rows it moved (0 if another relay

@@ -64,7 +64,7 @@ async def unit_of_work(platform: Platform) -> AsyncIterator[UnitOfWork]:
         # Committed: its events leave now, from this task (the rows stay until JetStream
         # acknowledged them: the relay sweeps whatever this does not get out).
         if uow.rows:
-            await platform.outbox.publish_committed(uow.rows, conn)
+            await platform.outbox.publish_committed(uow.rows)
         # Then the side effects, in the order they were registered.
         for action in uow._after_commit:
             await action()
