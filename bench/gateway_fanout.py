@@ -1033,7 +1033,8 @@ def main(argv: list[str]) -> None:
                 if nginx_errors.exists():
                     shutil.copy(nginx_errors, logs / "nginx-error.log")
                 print(f"# service logs: {logs.relative_to(ROOT)}")
-    print(_table(results))
+    if not plan.saturate_only:
+        print(_table(results))
     if any(r.bursts for r in results):
         print(_burst_table(results))
     print(f"# total {time.perf_counter() - started:.0f} s")
