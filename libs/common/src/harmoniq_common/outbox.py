@@ -228,21 +228,22 @@ class OutboxRelay:
             return []
         async with self._sending:
             pending = [await self._send(row) for row in rows]
+        # One wait for them all (no task per ack); those not acknowledged in time are dropped.
+        done, late = await asyncio.wait(pending, timeout=timeout)
+        for ack in late:
+            ack.cancel()
         acked: list[int] = []
-        results = await asyncio.gather(
-            *(asyncio.wait_for(ack, timeout) for ack in pending),
-            return_exceptions=True,
-        )
-        for row, outcome in zip(rows, results, strict=True):
-            if isinstance(outcome, BaseException):
+        for row, ack in zip(rows, pending, strict=True):
+            failure = "TimeoutError" if ack not in done else _failure(ack)
+            if failure:
                 log.warning(
                     "outbox.publish_unacknowledged",
                     schema=self._schema,
                     event_id=row.id,
-                    error=type(outcome).__name__,
+                    error=failure,
                 )
-                continue
-            acked.append(row.id)
+            else:
+                acked.append(row.id)
         return acked
 
     async def _send(self, row: OutboxRow) -> asyncio.Future[PubAck]:
@@ -261,6 +262,14 @@ class OutboxRelay:
                 inject_trace_context(headers)
                 return await self._js.publish_async(row.subject, row.payload, headers=headers)
         return await self._js.publish_async(row.subject, row.payload, headers=headers)
+
+
+def _failure(ack: asyncio.Future[PubAck]) -> str:
+    """Why a finished publish was not acknowledged ("" when it was)."""
+    if ack.cancelled():
+        return "CancelledError"
+    error = ack.exception()
+    return "" if error is None else type(error).__name__
 
 
 def _sampled(headers: dict[str, str]) -> bool:
