@@ -124,9 +124,7 @@ def worker_connections() -> tuple[int, int]:
     return connections, connections + 64
 
 
-def per_address_limit(
-    rate: int | None = None, burst: int | None = None
-) -> tuple[int, int]:
+def per_address_limit(rate: int | None = None, burst: int | None = None) -> tuple[int, int]:
     """(requests per second, burst) of nginx's coarse per-address guard: the arguments, else
     HARMONIQ_NGINX_RATE_PER_SECOND (default 50; 0 turns the guard off) and
     HARMONIQ_NGINX_RATE_BURST (default 100). Many users behind one NAT share an address, and a
