@@ -57,14 +57,16 @@ class UnitOfWork:
 
 @asynccontextmanager
 async def unit_of_work(platform: Platform) -> AsyncIterator[UnitOfWork]:
-    async with platform.pool.acquire() as conn:
-        async with conn.transaction():
-            uow = UnitOfWork(conn, platform)
-            yield uow
-        # Committed: its events leave now, from this task (the rows stay until JetStream
-        # acknowledged them: the relay sweeps whatever this does not get out).
-        if uow.rows:
-            await platform.outbox.publish_committed(uow.rows)
-        # Then the side effects, in the order they were registered.
+    async with platform.pool.acquire() as conn, conn.transaction():
+        uow = UnitOfWork(conn, platform)
+        yield uow
+    # Committed, and the connection is back in the pool. First the side effects, in the order
+    # they were registered (an access epoch bumped, a revocation marked, before anyone hears
+    # of the change); then its events leave, from this task (issue #15). The rows stay until
+    # JetStream acknowledged them: the relay sweeps whatever this does not get out.
+    try:
         for action in uow._after_commit:
             await action()
+    finally:
+        if uow.rows:
+            await platform.outbox.publish_committed(uow.rows)
