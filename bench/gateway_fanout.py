@@ -25,10 +25,15 @@ on freshly started gateway processes:
 6. closes the clients and waits for the gateway to go quiet. Warnings and errors the gateway
    logged during the run are counted by event; Redis connections are sampled per phase.
 
+4a. the saturating phase (issue #15; ``--saturate M``, ``--saturate-only`` for nothing else,
+   where N may be 0): M messages sent one at a time (each POST after the previous answered),
+   then M with 16 in flight; send msg/s, delivery p50/p99/max, % delivered and CPU ms per
+   message of each process group, with the load average (the box is shared).
+
 The send limit and the credential limit are lifted for the run; the services' Redis pool is
 the shipped one unless ``--redis-max-connections`` sets ``HARMONIQ_REDIS_POOL_MAX``. nginx's
-per-address guard is left as it is (the fleet offers no knob): all traffic through nginx stays
-below it, and an upgrade it refuses (429) is retried and counted. nginx's
+per-address guard is off (``HARMONIQ_NGINX_RATE_PER_SECOND=0`` unless the environment sets
+it); an upgrade it refuses (429) is retried and counted. nginx's
 ``worker_connections`` follows the machine's hard open-file limit
 (``HARMONIQ_NGINX_WORKER_CONNECTIONS`` overrides it); ``--path auto`` goes through nginx when
 it can hold N (a proxied socket takes two), ``direct`` connects straight to the instances.
@@ -70,7 +75,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "deploy"))  # wh
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests" / "support"))
 from gateway_load import CpuMeter, Swarm, cpu_seconds, percentile, rss_kib
 
-import nginx_config
 from fleet import ROOT, Fleet
 
 OUT = ROOT / ".bench" / "gateway"
@@ -90,6 +94,8 @@ class Plan:
     idle_seconds: float
     churn_seconds: float  # 0: no churn phase
     newcomers: int
+    saturate: int = 0  # the saturating phase (issue #15): M one at a time, then M 16 in flight
+    saturate_only: bool = False  # only connect, warm up and saturate (no fixed-rate phase…)
 
     def load(self, clients: int) -> tuple[int, float]:
         if clients in self.loads:
@@ -108,8 +114,10 @@ FULL = Plan(
     5.0,
     6.0,
     4,
+    300,
 )
-QUICK = Plan((20, 100), (1, 2), {20: (30, 10.0), 100: (30, 10.0)}, 2.0, 3.0, 2)
+QUICK = Plan((20, 100), (1, 2), {20: (30, 10.0), 100: (30, 10.0)}, 2.0, 3.0, 2, 50)
+IN_FLIGHT = 16  # the saturating phase's concurrent sends
 
 
 @dataclass
@@ -119,6 +127,31 @@ class Cast:
     server_id: str
     channel_id: str
     churn_tokens: list[str]  # members who connect only during the churn phases
+
+
+@dataclass
+class Burst:
+    """One saturating phase: ``messages`` sends with at most ``in_flight`` at once (the next
+    POST starts as soon as one answers), timed from each POST's start to each delivery."""
+
+    in_flight: int
+    messages: int
+    listeners: int
+    send_rate: float = 0.0  # messages / (first POST start → last POST answer)
+    post_p50_ms: float = 0.0
+    post_p99_ms: float = 0.0
+    delivered: int = 0
+    expected: int = 0
+    p50_ms: float = 0.0
+    p99_ms: float = 0.0
+    max_ms: float = 0.0
+    wall_s: float = 0.0  # first POST → last delivery (or the time limit)
+    cpu_ms_per_message: dict[str, float] = field(default_factory=dict)  # per process group
+    load_average: str = ""  # /proc/loadavg when the phase ended (the box is shared)
+
+    @property
+    def delivered_share(self) -> float:
+        return self.delivered / self.expected if self.expected else 1.0
 
 
 @dataclass
@@ -173,6 +206,7 @@ class Result:
     # Redis connections of the whole fleet, most at once, per phase
     redis_clients_peak: dict[str, int] = field(default_factory=dict)
     gateway_log: dict[str, int] = field(default_factory=dict)  # warnings/errors, by event
+    bursts: list[Burst] = field(default_factory=list)  # the saturating phase
     error: str = ""  # what broke the run, if something did
 
     @property
@@ -216,8 +250,7 @@ def _nginx_capacity(fleet: Fleet) -> tuple[int, int]:
     connections = int(found.group(1))
     workers_match = re.search(r"worker_processes\s+(\d+)", conf)
     workers = int(workers_match.group(1)) if workers_match else 1
-    proxy = (nginx_config.NGINX_DIR / "proxy.conf").read_text()
-    burst = re.search(r"limit_req zone=harmoniq_per_ip burst=(\d+)", proxy)
+    burst = re.search(r"limit_req zone=harmoniq_per_ip burst=(\d+)", conf)
     return connections * workers, int(burst.group(1)) if burst else 10**9
 
 
@@ -444,6 +477,64 @@ async def _send(
     return _Phase(list(post_ms), achieved, complete)
 
 
+async def _burst(
+    http: httpx.AsyncClient,
+    cast: Cast,
+    swarm: Swarm,
+    meter: CpuMeter,
+    messages: int,
+    in_flight: int,
+    *,
+    deadline: float = 60.0,
+) -> Burst:
+    """``messages`` sends as fast as they answer, ``in_flight`` at a time; then wait (up to
+    ``deadline`` s) for every delivery. CPU of every process group over the whole phase."""
+    path = f"/api/v1/channels/{cast.channel_id}/messages"
+    headers = {"Authorization": f"Bearer {cast.owner_token}"}
+    tag = secrets.token_hex(4)
+    swarm.expect(tag, messages)
+    burst = Burst(in_flight, messages, len(swarm.members))
+    post_ms: list[float] = []
+    upcoming = iter(range(messages))
+
+    async def sender() -> None:
+        for i in upcoming:
+            swarm.sent_at[i] = time.perf_counter()
+            post_ms.append(await _post(http, path, headers, f"{tag} {i} {PADDING}"))
+
+    meter.start()
+    first = time.perf_counter()
+    await asyncio.gather(*(sender() for _ in range(in_flight)))
+    burst.send_rate = messages / (time.perf_counter() - first)
+    if swarm.members:
+        await swarm.all_delivered(timeout=deadline)
+    burst.wall_s, cpu = meter.stop()
+    burst.load_average = " ".join(Path("/proc/loadavg").read_text().split()[:3])
+    burst.cpu_ms_per_message = {
+        name: round(seconds * 1000 / messages, 3) for name, seconds in cpu.items()
+    }
+    burst.post_p50_ms = statistics.median(post_ms)
+    burst.post_p99_ms = percentile(post_ms, 0.99)
+    burst.delivered = swarm.delivered
+    burst.expected = messages * len(swarm.members)
+    figures = _latencies(swarm)
+    burst.p50_ms = figures.get("p50", 0.0)
+    burst.p99_ms = figures.get("p99", 0.0)
+    burst.max_ms = figures.get("max", 0.0)
+    return burst
+
+
+async def _saturate(
+    http: httpx.AsyncClient, cast: Cast, swarm: Swarm, meter: CpuMeter, plan: Plan, result: Result
+) -> None:
+    """M one at a time, then M 16 in flight; raises :class:`_Done` with ``--saturate-only``."""
+    if plan.saturate:
+        for in_flight in (1, IN_FLIGHT):
+            result.bursts.append(await _burst(http, cast, swarm, meter, plan.saturate, in_flight))
+    if plan.saturate_only:
+        raise _Done
+
+
 async def _role_change(http: httpx.AsyncClient, cast: Cast, swarm: Swarm, result: Result) -> None:
     headers = {"Authorization": f"Bearer {cast.owner_token}"}
     roles = _expect(
@@ -562,6 +653,9 @@ async def _one_run(
             result.warm_up_s = time.perf_counter() - started
             result.warm_delivered = swarm.warm_delivered
 
+            # 4a. the saturating phase (issue #15): M one at a time, then M 16 in flight
+            await _saturate(http, cast, swarm, meter, plan, result)
+
             # 4. the measured send phase
             lag: list[float] = []
             stop_lag = asyncio.Event()
@@ -623,6 +717,8 @@ async def _one_run(
                     "" if churn.complete else " (time limit)"
                 )
                 await newcomers.close()
+    except _Done:
+        pass
     except Exception as exc:  # a run that breaks is reported, and the next one runs
         result.error = f"{type(exc).__name__}: {exc}"[:300]
 
@@ -637,6 +733,10 @@ async def _one_run(
     result.redis_clients_peak = redis_peaks
     result.gateway_log = logs.events()
     return result
+
+
+class _Done(Exception):
+    """The run's phases are over early (``--saturate-only``)."""
 
 
 class _LogWatch:
@@ -718,9 +818,44 @@ def _print(result: Result) -> None:
         f" ({result.net_us_per_delivery:.1f} net of idle); client loop lag p99"
         f" {result.loop_lag_p99_ms:.1f} ms; closes {result.closes}"
         + "".join(f"\n    gateway log: {n} x {event}" for event, n in result.gateway_log.items())
+        + "".join(f"\n    {_burst_line(b)}" for b in result.bursts)
         + (f"\n    RUN BROKE: {result.error}" if result.error else ""),
         flush=True,
     )
+
+
+def _burst_line(b: Burst) -> str:
+    shown = sorted(b.cpu_ms_per_message.items(), key=lambda kv: -kv[1])
+    total = sum(b.cpu_ms_per_message.values())
+    return (
+        f"saturating, {b.in_flight} in flight: {b.messages} sent at {b.send_rate:.0f}/s (POST"
+        f" p50 {b.post_p50_ms:.1f} ms, p99 {b.post_p99_ms:.1f} ms); delivery p50"
+        f" {b.p50_ms:.1f} / p99 {b.p99_ms:.1f} / max {b.max_ms:.1f} ms; delivered"
+        f" {b.delivered}/{b.expected} ({b.delivered_share:.2%}); CPU ms per message"
+        f" {total:.2f}: "
+        + ", ".join(f"{name} {ms:.2f}" for name, ms in shown if ms >= 0.005)
+        + f"; load {b.load_average}"
+    )
+
+
+def _burst_table(results: list[Result]) -> str:
+    lines = [
+        "| N | instances | in flight | send msg/s | delivery p50 / p99 / max | delivered"
+        " | CPU ms / message (all; messages, gateway, nginx, postgres, client) | load |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for r in results:
+        for b in r.bursts:
+            cpu = b.cpu_ms_per_message
+            lines.append(
+                f"| {r.clients:,} | {r.instances} | {b.in_flight} | {b.send_rate:.0f}"
+                f" | {b.p50_ms:.1f} / {b.p99_ms:.1f} / {b.max_ms:.1f} ms"
+                f" | {b.delivered_share:.2%} | {sum(cpu.values()):.2f}"
+                f" ({cpu.get('messages', 0):.2f}, {cpu.get('gateway', 0):.2f},"
+                f" {cpu.get('nginx', 0):.2f}, {cpu.get('postgres', 0):.2f},"
+                f" {cpu.get('client', 0):.2f}) | {b.load_average} |"
+            )
+    return "\n".join(lines)
 
 
 def _table(results: list[Result]) -> str:
@@ -774,6 +909,16 @@ def main(argv: list[str]) -> None:
     parser.add_argument("--connect-concurrency", type=int, default=64)
     parser.add_argument("--no-churn", action="store_true", help="skip the churn phases")
     parser.add_argument(
+        "--saturate",
+        type=int,
+        help="messages of the saturating phase (one at a time, then 16 in flight); 0: none",
+    )
+    parser.add_argument(
+        "--saturate-only",
+        action="store_true",
+        help="only the saturating phase (no fixed-rate send, role change or churn); N may be 0",
+    )
+    parser.add_argument(
         "--no-deflate",
         action="store_true",
         help="clients do not offer permessage-deflate (browsers and websockets do)",
@@ -804,11 +949,15 @@ def main(argv: list[str]) -> None:
         tuple(sorted(args.instances or base.instances)),
         loads,
         base.idle_seconds,
-        0.0 if args.no_churn else base.churn_seconds,
-        0 if args.no_churn else base.newcomers,
+        0.0 if args.no_churn or args.saturate_only else base.churn_seconds,
+        0 if args.no_churn or args.saturate_only else base.newcomers,
+        base.saturate if args.saturate is None else args.saturate,
+        args.saturate_only,
     )
     extra = dict(item.split("=", 1) for item in args.env)
     open_files = _raise_open_files()
+    # nginx's per-address guard off (every bench request comes from 127.0.0.1), unless asked.
+    os.environ.setdefault("HARMONIQ_NGINX_RATE_PER_SECOND", "0")
     if open_files < max(sizes) + 512:
         raise SystemExit(f"open-file limit {open_files} is too low for {max(sizes)} clients")
     print(
@@ -884,7 +1033,10 @@ def main(argv: list[str]) -> None:
                 if nginx_errors.exists():
                     shutil.copy(nginx_errors, logs / "nginx-error.log")
                 print(f"# service logs: {logs.relative_to(ROOT)}")
-    print(_table(results))
+    if not plan.saturate_only:
+        print(_table(results))
+    if any(r.bursts for r in results):
+        print(_burst_table(results))
     print(f"# total {time.perf_counter() - started:.0f} s")
     report = OUT / f"fanout-{stamp}.json"
     report.write_text(json.dumps([asdict(r) for r in results], indent=2))

@@ -36,7 +36,6 @@ import uvicorn
 from harmoniq_common import access, outbox, uow
 from harmoniq_messages import app as messages_app
 from harmoniq_messages.domain import messages as domain
-from harmoniq_messages.http import messages as http
 from harmoniq_messages.store import messages as store
 
 # Stage name -> [(perf_counter at the end, seconds)]; perf_counter is CLOCK_MONOTONIC, so the
@@ -81,9 +80,9 @@ def _timed_unit_of_work(original: Callable[..., Any]) -> Callable[..., Any]:
 
 
 def _instrument() -> None:
-    http.limit_request = _timed("rate limit (Redis GCRA script)", http.limit_request)
-    access.AccessCache.channel = _timed(  # type: ignore[method-assign]
-        "access check (Redis cache; guilds RPC on a miss)", access.AccessCache.channel
+    access.AccessCache.channel_limited = _timed(  # type: ignore[method-assign]
+        "rate limit + access check (one Redis pipeline; guilds RPC on a miss)",
+        access.AccessCache.channel_limited,
     )
     domain.ensure_known = _timed("author known? (SELECT users)", domain.ensure_known)
     domain.unit_of_work = _timed_unit_of_work(domain.unit_of_work)
@@ -93,7 +92,10 @@ def _instrument() -> None:
         "view: reply previews + reactions query", domain.Messages.page_of
     )
     uow.UnitOfWork.emit = _timed(  # type: ignore[method-assign]
-        "outbox: INSERT event + pg_notify", uow.UnitOfWork.emit
+        "outbox: INSERT event", uow.UnitOfWork.emit
+    )
+    outbox.OutboxRelay.publish_committed = _timed(  # type: ignore[method-assign]
+        "publish at once + JetStream ack", outbox.OutboxRelay.publish_committed
     )
     asyncpg.Connection.reset = _timed(  # type: ignore[method-assign]
         "pool release: asyncpg reset query", asyncpg.Connection.reset

@@ -124,11 +124,45 @@ def worker_connections() -> tuple[int, int]:
     return connections, connections + 64
 
 
+def per_address_limit(rate: int | None = None, burst: int | None = None) -> tuple[int, int]:
+    """(requests per second, burst) of nginx's coarse per-address guard: the arguments, else
+    HARMONIQ_NGINX_RATE_PER_SECOND (default 50; 0 turns the guard off) and
+    HARMONIQ_NGINX_RATE_BURST (default 100). Many users behind one NAT share an address, and a
+    benchmark sends everything from 127.0.0.1: neither should be throttled by a constant."""
+
+    def read(name: str, default: int) -> int:
+        given = os.environ.get(name, "").strip()
+        try:
+            value = int(given) if given else default
+        except ValueError:
+            raise ValueError(f"{name}={given!r} is not a whole number") from None
+        if value < 0:
+            raise ValueError(f"{name}={given!r} must not be negative")
+        return value
+
+    return (
+        read("HARMONIQ_NGINX_RATE_PER_SECOND", 50) if rate is None else rate,
+        read("HARMONIQ_NGINX_RATE_BURST", 100) if burst is None else burst,
+    )
+
+
+def _per_address_conf(rate: int, burst: int) -> str:
+    if rate == 0:
+        return "    # per-address guard off (HARMONIQ_NGINX_RATE_PER_SECOND=0)"
+    return (
+        f"    limit_req_zone $binary_remote_addr zone=harmoniq_per_ip:10m rate={int(rate)}r/s;\n"
+        f"    limit_req zone=harmoniq_per_ip burst={int(burst)} nodelay;"
+    )
+
+
 def render(
     prefix_dir: Path,
     public_port: int,
     upstreams: dict[str, list[tuple[str, int]]],
     web_root: Path | None = None,
+    *,
+    rate_per_second: int | None = None,
+    rate_burst: int | None = None,
 ) -> Path:
     """Write ``nginx.conf`` and ``upstreams.conf`` into ``prefix_dir`` (created with its temp
     dirs) and return the path of ``nginx.conf``.
@@ -136,7 +170,8 @@ def render(
     ``upstreams`` maps upstream names (``harmoniq_<service>``) to the ``(host, port)`` of each
     instance. Rendering again and sending nginx SIGHUP applies a changed set of instances.
     ``web_root`` is the built web client served at ``/`` (``web/dist``); without one, an empty
-    directory in the prefix, so every non-API path is a 404.
+    directory in the prefix, so every non-API path is a 404. ``rate_per_second`` and
+    ``rate_burst`` set the per-address guard (see :func:`per_address_limit`).
     """
     prefix = Path(prefix_dir).resolve()
     if web_root is None:
@@ -159,6 +194,7 @@ def render(
         DEPLOY_NGINX=str(NGINX_DIR),
         USER_LINE=_user_line(),
         WEB_ROOT=str(web),
+        PER_ADDRESS_LIMIT=_per_address_conf(*per_address_limit(rate_per_second, rate_burst)),
     )
     path = prefix / "nginx.conf"
     _write(path, conf)

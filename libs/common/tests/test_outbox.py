@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from types import SimpleNamespace
+from typing import cast
 
 import asyncpg
 from nats.aio.client import Client as NatsClient
 
 from harmoniq_common.bus import Subjects, ensure_streams
 from harmoniq_common.events import UserDeleted, decode_payload
-from harmoniq_common.ids import SnowflakeGenerator
+from harmoniq_common.ids import Snowflake, SnowflakeGenerator
 from harmoniq_common.outbox import OutboxRelay, enqueue
+from harmoniq_common.platform import Platform
 from harmoniq_common.testing.events import collect_events
+from harmoniq_common.uow import unit_of_work
 
 
 async def _commit_events(pool: asyncpg.Pool, subjects: Subjects, n: int) -> list[int]:
@@ -101,4 +105,63 @@ async def test_a_rolled_back_transaction_publishes_nothing(
         await relay.stop()
     assert [e.id for e in envelopes] == [committed]
     assert (await js.stream_info(subjects.events_stream)).state.messages == 1
+    assert await pool.fetchval("SELECT count(*) FROM outbox") == 0
+
+
+async def test_a_commit_publishes_its_events_at_once_without_the_relay(
+    pool: asyncpg.Pool, nats_client: NatsClient, namespace: str
+) -> None:
+    """Issue #15: the unit of work's own task publishes right after the commit and deletes the
+    rows on JetStream's ack; no relay runs here (it would only poll once an hour)."""
+    subjects = Subjects(namespace)
+    js = nats_client.jetstream()
+    await ensure_streams(js, subjects)
+    relay = OutboxRelay(pool, js, schema="probe", poll_interval=3600, nats=nats_client)
+    ids = SnowflakeGenerator(6)
+    platform = cast(
+        Platform,
+        SimpleNamespace(pool=pool, outbox=relay, subjects=subjects, new_id=ids.next_id),
+    )
+    async with unit_of_work(platform) as tx:
+        first = await tx.emit_user(
+            1, UserDeleted(user_id=Snowflake(1), deleted_at=datetime.now(UTC))
+        )
+        second = await tx.emit_user(
+            2, UserDeleted(user_id=Snowflake(2), deleted_at=datetime.now(UTC))
+        )
+    # Already on the stream, in order, nothing waited for a poll; the rows go once the
+    # background delete has run.
+    assert (await js.stream_info(subjects.events_stream)).state.messages == 2
+    await relay.settle_deletes()
+    assert await pool.fetchval("SELECT count(*) FROM outbox") == 0
+    assert relay.published_at_once == 2 and relay.published == 0
+    envelopes = await collect_events(nats_client, namespace, subjects.all_events, count=2)
+    assert [e.id for e in envelopes] == [first, second]
+
+
+async def test_an_unacknowledged_publish_leaves_the_row_for_the_sweep(
+    pool: asyncpg.Pool, nats_client: NatsClient, namespace: str
+) -> None:
+    """No stream answers (as when JetStream is away): the commit stands, the row stays; the
+    relay's sweep leaves rows younger than ``sweep_after`` to their request and publishes the
+    rest, and a relay starting up publishes everything."""
+    subjects = Subjects(namespace)
+    js = nats_client.jetstream()
+    relay = OutboxRelay(pool, js, schema="probe", sweep_after=60, nats=nats_client)
+    platform = cast(
+        Platform,
+        SimpleNamespace(
+            pool=pool, outbox=relay, subjects=subjects, new_id=SnowflakeGenerator(7).next_id
+        ),
+    )
+    async with unit_of_work(platform) as tx:
+        event_id = await tx.emit_user(
+            3, UserDeleted(user_id=Snowflake(3), deleted_at=datetime.now(UTC))
+        )
+    assert await pool.fetchval("SELECT id FROM outbox") == event_id  # no stream: not acked
+    await ensure_streams(js, subjects)
+    assert await relay.relay_once(older_than=60) == 0  # young: its request may still publish
+    assert await relay.relay_once() == 1
+    [envelope] = await collect_events(nats_client, namespace, subjects.all_events, count=1)
+    assert envelope.id == event_id
     assert await pool.fetchval("SELECT count(*) FROM outbox") == 0

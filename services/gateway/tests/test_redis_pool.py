@@ -37,3 +37,33 @@ async def test_a_burst_of_identifies_all_get_ready_on_a_pool_of_two(
     # heartbeats (two Redis writes each) at once, all acknowledged
     await asyncio.gather(*(client.frames_until_ack() for client in clients))
     await asyncio.gather(*(client.close() for client in clients))
+
+
+async def test_heartbeats_are_acked_and_renewed_while_delivery_holds_the_whole_pool(
+    guilds: Client, make_user: MakeUser, start_gateway: StartGateway, namespace: str
+) -> None:
+    """Issue #15: a delivery backlog holding every connection of the gateway's Redis pool (two
+    here) must not hold up liveness: heartbeats renew the resume record on their own pool."""
+    owner = await make_user("hana")
+    await create_server(guilds, owner)
+    instance = await start_gateway()
+    client = await GatewayClient.connect(instance.url)
+    await client.identify(owner.token)
+    gateway = instance.gateway
+    record = f"{namespace}:gw:session:{client.session_id}"
+    pool = gateway.platform.redis.connection_pool
+    held = [await pool.get_connection() for _ in range(2)]  # delivery work has them all
+    try:
+        for _ in range(3):
+            await gateway.liveness.expire(record, 5)
+            async with asyncio.timeout(5):
+                await client.frames_until_ack()
+                # A connection reads its frames in order: this ack means the heartbeat before
+                # it has finished its Redis work (on the liveness pool: the other is held).
+                await client.frames_until_ack()
+            assert await gateway.liveness.ttl(record) > 5
+    finally:
+        for connection in held:
+            await pool.release(connection)
+    assert gateway.liveness.connection_pool is not pool
+    await client.close()

@@ -15,19 +15,22 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Collection
-from typing import Annotated
+from typing import Annotated, Any
 
 import msgspec
 from nats.aio.client import Client as NatsClient
 from redis.asyncio import Redis
+from redis.exceptions import NoScriptError
 
 from .bus import Subjects
 from .codec import decode, encode
 from .consumers import request
+from .errors import RateLimited
 from .events import ChannelView, MemberView, RoleView, ServerView
 from .ids import Snowflake
 from .installations import within_grant
 from .permissions import Overwrite, Permission, RoleGrant, channel_permissions
+from .ratelimit import Decision, RateLimit, RateLimiter
 
 __all__ = [
     "CHANNEL_ACCESS",
@@ -203,6 +206,34 @@ class AccessCache:
             keys=[f"{self._prefix}channel:{channel_id}"],
             args=[self._prefix, channel_id, user_id],
         )
+        return await self._channel_from(found, user_id, channel_id)
+
+    async def channel_limited(
+        self, limiter: RateLimiter, rule: RateLimit, key: str, user_id: int, channel_id: int
+    ) -> tuple[Decision, ChannelAccess]:
+        """A rate-limit hit and :meth:`channel`'s cache lookup in one Redis round trip (a
+        send's two questions, issue #15). A refused hit raises 429 before guilds is asked."""
+        async with self._redis.pipeline(transaction=False) as pipe:
+            limiter.queue_hit(pipe, rule, key)
+            pipe.evalsha(
+                self._lookup.sha,
+                1,
+                f"{self._prefix}channel:{channel_id}",
+                self._prefix,
+                channel_id,
+                user_id,
+            )
+            hit, found = await pipe.execute(raise_on_error=False)
+        decision = await limiter.decided(rule, key, hit)
+        if not decision.allowed:
+            raise RateLimited(headers=decision.headers())
+        if isinstance(found, NoScriptError):
+            return decision, await self.channel(user_id, channel_id)
+        if isinstance(found, Exception):
+            raise found
+        return decision, await self._channel_from(found, user_id, channel_id)
+
+    async def _channel_from(self, found: Any, user_id: int, channel_id: int) -> ChannelAccess:
         if found and found[2]:
             return decode(found[2], ChannelAccess)
         answer = await request(

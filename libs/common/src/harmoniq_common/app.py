@@ -135,7 +135,7 @@ def _platform_lifespan(
                 audience=settings.jwt_audience,
                 bots=BotTokens(redis, settings.namespace),
             )
-            relay = OutboxRelay(pool, js, schema=settings.database_schema)
+            relay = OutboxRelay(pool, js, schema=settings.database_schema, nats=nc)
             platform = Platform(
                 settings=settings,
                 pool=pool,

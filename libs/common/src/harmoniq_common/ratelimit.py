@@ -19,10 +19,18 @@ from litestar.connection import ASGIConnection
 from litestar.datastructures import MutableScopeHeaders
 from litestar.types import Message, Scope
 from redis.asyncio import Redis
+from redis.exceptions import NoScriptError
 
 from .errors import RateLimited
 
-__all__ = ["Decision", "RateLimit", "RateLimiter", "add_rate_limit_headers", "limit_request"]
+__all__ = [
+    "Decision",
+    "RateLimit",
+    "RateLimiter",
+    "add_rate_limit_headers",
+    "limit_request",
+    "record_decision",
+]
 
 _STATE_KEY = "harmoniq_rate_limit"
 
@@ -90,9 +98,31 @@ class RateLimiter:
     async def hit(self, rule: RateLimit, key: str, cost: int = 1) -> Decision:
         interval = rule.interval_ms
         tolerance = interval * (rule.limit - 1)
-        allowed, remaining, reset_ms, retry_ms = await self._script(
+        found = await self._script(
             keys=[f"{self._prefix}{rule.name}:{key}"], args=[interval, tolerance, cost]
         )
+        return self._decision(rule, found)
+
+    def queue_hit(self, pipe: Any, rule: RateLimit, key: str, cost: int = 1) -> None:
+        """The hit as one command of a caller's pipeline (EVALSHA: no round trip asking
+        whether the script exists); :meth:`decided` reads its result."""
+        interval = rule.interval_ms
+        tolerance = interval * (rule.limit - 1)
+        pipe.evalsha(
+            self._script.sha, 1, f"{self._prefix}{rule.name}:{key}", interval, tolerance, cost
+        )
+
+    async def decided(self, rule: RateLimit, key: str, outcome: Any, cost: int = 1) -> Decision:
+        """The decision from a :meth:`queue_hit` result (``execute(raise_on_error=False)``):
+        when Redis had lost its scripts (a restart) the hit is made again the slow way."""
+        if isinstance(outcome, NoScriptError):
+            return await self.hit(rule, key, cost)
+        if isinstance(outcome, Exception):
+            raise outcome
+        return self._decision(rule, outcome)
+
+    def _decision(self, rule: RateLimit, found: Any) -> Decision:
+        allowed, remaining, reset_ms, retry_ms = found
         return Decision(
             allowed=bool(allowed),
             limit=rule.limit,
@@ -129,10 +159,18 @@ async def limit_request(
     a handler that then fails (401, 409…) still tells the client where it stands.
     """
     decision = await limiter.enforce(rule, *keys)
+    record_decision(connection, decision)
+    return decision
+
+
+def record_decision(connection: ASGIConnection[Any, Any, Any, Any], decision: Decision) -> None:
+    """Keep a decision made elsewhere (a pipelined hit) for the response's headers; raise
+    429 when it refuses."""
+    if not decision.allowed:
+        raise RateLimited(headers=decision.headers())
     previous: Decision | None = connection.scope["state"].get(_STATE_KEY)
     if previous is None or decision.remaining < previous.remaining:
         connection.scope["state"][_STATE_KEY] = decision
-    return decision
 
 
 async def add_rate_limit_headers(message: Message, scope: Scope) -> None:

@@ -2,7 +2,8 @@
 
 The door (HTTP handler or NATS consumer) opens it; domain code writes through ``tx.conn``,
 emits durable events with :meth:`UnitOfWork.emit_server` / :meth:`UnitOfWork.emit_user`
-(outbox rows in the same transaction, on the subject the event's type and id name) and
+(outbox rows in the same transaction, on the subject the event's type and id name; published
+by this task right after the commit, the relay sweeps only what that left) and
 registers side effects that must not happen unless the change is durable (Redis marks, cache
 invalidation) with :meth:`UnitOfWork.after_commit`.
 """
@@ -17,7 +18,7 @@ import asyncpg
 
 from .events import EventPayload
 from .ids import Snowflake
-from .outbox import enqueue
+from .outbox import OutboxRow, enqueue
 from .platform import Platform
 
 __all__ = ["UnitOfWork", "unit_of_work"]
@@ -28,6 +29,7 @@ class UnitOfWork:
     conn: asyncpg.Connection
     platform: Platform
     emitted: list[tuple[str, EventPayload]] = field(default_factory=list)  # (subject, event)
+    rows: list[OutboxRow] = field(default_factory=list)  # what a commit publishes at once
     _after_commit: list[Callable[[], Awaitable[object]]] = field(default_factory=list)
 
     async def emit_server(self, server_id: int, payload: EventPayload) -> Snowflake:
@@ -45,7 +47,7 @@ class UnitOfWork:
     async def emit(self, subject: str, payload: EventPayload) -> Snowflake:
         """An outbox row for ``subject``; prefer :meth:`emit_server` / :meth:`emit_user`."""
         event_id = self.platform.new_id()
-        await enqueue(self.conn, event_id, subject, payload)
+        self.rows.append(await enqueue(self.conn, event_id, subject, payload))
         self.emitted.append((subject, payload))
         return event_id
 
@@ -55,10 +57,16 @@ class UnitOfWork:
 
 @asynccontextmanager
 async def unit_of_work(platform: Platform) -> AsyncIterator[UnitOfWork]:
-    async with platform.pool.acquire() as conn:
-        async with conn.transaction():
-            uow = UnitOfWork(conn, platform)
-            yield uow
-        # Committed: now the side effects, in the order they were registered.
+    async with platform.pool.acquire() as conn, conn.transaction():
+        uow = UnitOfWork(conn, platform)
+        yield uow
+    # Committed, and the connection is back in the pool. First the side effects, in the order
+    # they were registered (an access epoch bumped, a revocation marked, before anyone hears
+    # of the change); then its events leave, from this task (issue #15). The rows stay until
+    # JetStream acknowledged them: the relay sweeps whatever this does not get out.
+    try:
         for action in uow._after_commit:
             await action()
+    finally:
+        if uow.rows:
+            await platform.outbox.publish_committed(uow.rows)

@@ -12,6 +12,7 @@ from types import FrameType
 from typing import Any
 
 from litestar import Litestar, WebSocket, websocket
+from redis.asyncio import BlockingConnectionPool, Redis
 
 from harmoniq_common.app import create_service_app
 from harmoniq_common.platform import Platform
@@ -36,6 +37,14 @@ def _domain(
     @contextlib.asynccontextmanager
     async def extend(app: Litestar, platform: Platform) -> AsyncIterator[None]:
         gateway = Gateway(platform, settings)
+        liveness = Redis.from_pool(
+            BlockingConnectionPool.from_url(
+                settings.redis_url,
+                max_connections=settings.liveness_redis_pool_max,
+                timeout=settings.redis_pool_timeout_seconds,
+            )
+        )
+        gateway.liveness = liveness
         app.state.gateway = gateway
         await gateway.hub.start()
         takeovers = await gateway.watch_takeovers()
@@ -53,6 +62,7 @@ def _domain(
             await gateway.voice.stop()
             await gateway.presence.stop()
             await gateway.hub.stop()
+            await liveness.aclose()
 
     return extend
 

@@ -109,6 +109,9 @@ class Gateway:
             member_count_changed=self.presence.member_count_changed,
         )
         self.sessions: dict[str, Session] = {}
+        # Heartbeats' own Redis client (its own pool; see app.py): liveness never queues
+        # behind delivery work for a connection. The platform's until the app sets it.
+        self.liveness: Redis = platform.redis
         self.voice = VoiceRelay(platform, settings, self.sessions)
         self.draining = False
         self._empty = asyncio.Event()
@@ -126,14 +129,15 @@ class Gateway:
         await self.presence.set(session.user_id, session.id, status)
 
     async def heartbeat(self, session: Session) -> None:
-        """Renew the resume record and the presence expiry in one round trip.
+        """Renew the resume record and the presence expiry in one round trip, on the
+        liveness pool (never waiting behind delivery work for a Redis connection).
 
         EVALSHA directly: a pipeline given the script object first asks Redis whether the
         script exists (another round trip per heartbeat). Only when Redis has lost its script
         cache (a restart) does the call go again the slow way, which loads it."""
         call = self.presence.update_args(session.user_id, session.id, session.status)
         script = self.presence.update_script
-        async with self._redis.pipeline(transaction=False) as pipe:
+        async with self.liveness.pipeline(transaction=False) as pipe:
             self._save_into(pipe, session)
             pipe.evalsha(script.sha, len(call["keys"]), *call["keys"], *call["args"])
             saved, outcome = await pipe.execute(raise_on_error=False)

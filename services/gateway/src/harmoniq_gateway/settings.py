@@ -35,6 +35,9 @@ class GatewaySettings(CommonSettings, frozen=True, kw_only=True):
     # op 8 answers with who is online in pages of about this many (HSCAN's COUNT).
     members_page_size: int = 1000
     presence_sweep_interval_seconds: float = 5.0
+    # Heartbeats renew the session's resume record and presence on a Redis pool of their own,
+    # so liveness never waits behind delivery work for a connection (issue #15).
+    liveness_redis_pool_max: int = 8
     # Allocations between young-generation collections (Python's default: 700). Thousands of
     # long-lived sessions make every full collection walk millions of objects; collecting
     # less often trades a little memory for far fewer of those pauses. 0 keeps the default.

@@ -25,6 +25,7 @@ from harmoniq_common.ids import Snowflake
 from harmoniq_common.media import Attachment
 from harmoniq_common.permissions import Permission
 from harmoniq_common.platform import Platform
+from harmoniq_common.ratelimit import Decision, RateLimit, RateLimiter
 from harmoniq_common.uow import UnitOfWork, unit_of_work
 
 from ..settings import MessagesSettings
@@ -69,6 +70,12 @@ class Messages:
     async def access(self, user_id: int, channel_id: int) -> ChannelAccess:
         return await self._access.channel(user_id, channel_id)
 
+    async def limited_access(
+        self, limiter: RateLimiter, rule: RateLimit, key: str, user_id: int, channel_id: int
+    ) -> tuple[Decision, ChannelAccess]:
+        """A rate-limit hit (429 when refused) and the caller's access, one Redis round trip."""
+        return await self._access.channel_limited(limiter, rule, key, user_id, channel_id)
+
     async def _reader(self, user_id: int, channel_id: int) -> ChannelAccess:
         access = await self.access(user_id, channel_id)
         require(access, Permission.READ_MESSAGE_HISTORY)
@@ -106,14 +113,17 @@ class Messages:
         nonce: str | None,
         *,
         attachments: Sequence[int] = (),
+        access: ChannelAccess | None = None,
     ) -> tuple[Page, bool]:
         """The message and whether it is new (a repeated nonce returns the first one).
 
         Files are linked (asked of media) before the message commits, under the message's id:
         a link refused is the caller's 4xx and nothing is written. If the commit then fails,
         the link is released again; after a crash in between, media gives the files back
-        when no ``message.create`` confirms the link (see docs/decisions.md)."""
-        access = await self.access(user_id, channel_id)
+        when no ``message.create`` confirms the link (see docs/decisions.md). ``access``: the
+        caller's, when already asked (:meth:`limited_access`)."""
+        if access is None or access.channel_id != channel_id:
+            access = await self.access(user_id, channel_id)
         if access.kind not in ("text", "dm", "group_dm"):
             raise BadRequest("messages go in text channels and DMs", code="not_a_text_channel")
         require(access, Permission.SEND_MESSAGES)

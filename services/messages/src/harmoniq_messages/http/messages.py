@@ -11,7 +11,7 @@ from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED, HTTP_204_NO_CON
 
 from harmoniq_common.errors import BadRequest
 from harmoniq_common.ids import Snowflake
-from harmoniq_common.ratelimit import RateLimit, limit_request
+from harmoniq_common.ratelimit import RateLimit, record_decision
 
 from ..settings import MessagesSettings
 from .deps import Domain, UserRequest, dependencies, render
@@ -39,12 +39,15 @@ class MessagesController(Controller):
     ) -> Response[MessageOut]:
         """Post a message (SEND_MESSAGES). A repeated ``nonce`` answers 200 with the first one."""
         settings: MessagesSettings = request.app.state.platform.settings
-        await limit_request(
-            request,
+        # The rate limit and the access cache in one Redis round trip.
+        decision, access = await domain.messages.limited_access(
             request.app.state.platform.limiter,
             RateLimit("send", settings.send_rate_limit, settings.send_rate_period_seconds),
             f"{request.user.user_id}:{channel_id}",
+            request.user.user_id,
+            channel_id,
         )
+        record_decision(request, decision)
         if data.content is None and not data.attachments:
             raise BadRequest.for_field(
                 "content", "a message needs content, attachments or both", code="empty_message"
@@ -56,6 +59,7 @@ class MessagesController(Controller):
             data.reply_to_id,
             data.nonce,
             attachments=data.attachments,
+            access=access,
         )
         return Response(render(page)[0], status_code=HTTP_201_CREATED if created else HTTP_200_OK)
 

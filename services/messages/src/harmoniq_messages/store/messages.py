@@ -67,15 +67,22 @@ class NewMessage:
     attachments: list[Attachment] = field(default_factory=list)
 
 
+# The row as SELECT reads it, straight from the INSERT (no second statement to read it back).
+_INSERT = (
+    "WITH m AS ("
+    "INSERT INTO messages (id, server_id, channel_id, author_id, content, nonce, reply_to_id,"
+    " mention_user_ids, mention_role_ids, mention_everyone, has_link,"
+    " attachments, has_attachment, has_image, has_file)"
+    " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12::jsonb, $13, $14, $15)"
+    " ON CONFLICT (channel_id, author_id, nonce) WHERE nonce IS NOT NULL DO NOTHING"
+    " RETURNING *) " + SELECT.replace("FROM messages m", "FROM m", 1)
+)
+
+
 async def insert(conn: asyncpg.Connection, new: NewMessage) -> MessageRow | None:
     """The stored message, or ``None`` when this author already sent this nonce here."""
-    inserted = await conn.fetchval(
-        "INSERT INTO messages (id, server_id, channel_id, author_id, content, nonce, reply_to_id,"
-        " mention_user_ids, mention_role_ids, mention_everyone, has_link,"
-        " attachments, has_attachment, has_image, has_file)"
-        " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12::jsonb, $13, $14, $15)"
-        " ON CONFLICT (channel_id, author_id, nonce) WHERE nonce IS NOT NULL DO NOTHING"
-        " RETURNING id",
+    inserted = await conn.fetchrow(
+        _INSERT,
         new.id,
         new.server_id,
         new.channel_id,
@@ -92,7 +99,7 @@ async def insert(conn: asyncpg.Connection, new: NewMessage) -> MessageRow | None
         any(is_image(a) for a in new.attachments),
         any(not is_image(a) for a in new.attachments),
     )
-    return None if inserted is None else await get(conn, inserted)
+    return record_or_none(MessageRow, inserted)
 
 
 async def find_by_nonce(
