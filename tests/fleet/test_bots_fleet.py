@@ -1,16 +1,19 @@
 """Bots installed in servers, through the real nginx and every service: the authorization
 matrix of a bot (granted, not granted, other server, revoked grant, uninstalled, deleted
-account) on the main routes of guilds and messages and on the gateway, and the managed role
-that nobody edits, deletes or hands out through the role routes."""
+account) on the main routes of guilds, messages, voice and media and on the gateway, and the
+managed role that nobody edits, deletes or hands out through the role routes."""
 
 from __future__ import annotations
 
+import io
 import secrets
 
 import httpx
 import pytest
+from PIL import Image
 
 from harmoniq_common.permissions import Permission
+from harmoniq_gateway.protocol import Op
 
 from fleet import Fleet
 from fleet_people import Caller, audit_actions, person, text_channel
@@ -111,6 +114,39 @@ async def test_an_installed_bot_can_do_what_it_was_granted_and_nothing_else(
     while frame["d"]["message"]["author"]["id"] == bot_id:  # its own "hello"
         frame = await gateway.dispatch("message.create")
     assert frame["d"]["message"]["id"] == said["id"]
+
+    # Voice, as for any member, within the grant: it sees who is in a voice channel it may
+    # view, cannot join without CONNECT, and mutes or disconnects nobody.
+    channels = owner.call("GET", f"/api/v1/servers/{sid}/channels", 200)
+    voice = next(c["id"] for c in channels if c["kind"] == "voice")
+    other_voice = next(
+        c["id"] for c in owner.call("GET", f"/api/v1/servers/{other_sid}/channels", 200)
+        if c["kind"] == "voice"
+    )  # fmt: skip
+    assert bot.call("GET", f"/api/v1/channels/{voice}/voice-states", 200) == []
+    assert bot.code("GET", f"/api/v1/channels/{other_voice}/voice-states")[0] == 404
+    await gateway.send(Op.VOICE_STATE_UPDATE, {"channel_id": voice})
+    assert (await gateway.dispatch("voice.error"))["d"]["code"] == "missing_connect"
+    voice_member = f"/api/v1/channels/{voice}/voice-states/{member_account['user']['id']}"
+    assert bot.code("PATCH", voice_member, json={"mute": True}) == (403, "missing_permissions")
+    assert bot.code("DELETE", voice_member) == (403, "missing_permissions")
+    # Media: an attachment in a channel it may view, and none in one it may not.
+    image = io.BytesIO()
+    Image.new("RGB", (4, 4), "navy").save(image, "PNG")
+    shown, hidden = [
+        owner.call(
+            "POST", "/api/v1/media/upload", 201, data={"purpose": "attachment"},
+            files={"file": ("dot.png", image.getvalue(), "image/png")},
+        )["id"]
+        for _ in range(2)
+    ]  # fmt: skip
+    owner.call("POST", f"/api/v1/channels/{general}/messages", 201, json={"attachments": [shown]})
+    owner.call(
+        "POST", f"/api/v1/channels/{private['id']}/messages", 201, json={"attachments": [hidden]}
+    )
+    assert bot.code("GET", f"/api/v1/media/{shown}")[0] == 302
+    assert bot.code("GET", f"/api/v1/media/{hidden}")[0] == 404
+    await gateway.dispatch("message.create")  # the attachment in general, before what follows
 
     # Not granted, though the default role has it or it is a moderator's.
     assert bot.code("GET", f"/api/v1/channels/{private['id']}/messages")[0] == 404
