@@ -77,6 +77,12 @@ test("friends and direct messages: request, accept, DM live, unread badge cleare
   await got.getByRole("button", { name: "Add reaction" }).click();
   await ada.getByRole("menuitem", { name: "React with 👍" }).click();
   await expect(message(bo, "got it").getByRole("button", { name: /👍 1 reaction/ })).toBeVisible();
+  // Typing shows in a DM too (op 4 with the DM's id), and stops with the message.
+  await ada.getByRole("textbox", { name: `Message @${boName}` }).pressSequentially("typ");
+  await expect(bo.getByText(`${adaName} is typing…`)).toBeVisible();
+  await say(ada, boName, "typed it");
+  await expect(message(bo, "typed it")).toBeVisible();
+  await expect(bo.getByText(`${adaName} is typing…`)).toHaveCount(0);
   await shot(bo, "12-dm");
 
   const result = await new AxeBuilder({ page: bo }).withTags(["wcag2a", "wcag2aa"]).analyze();
