@@ -130,6 +130,7 @@ test("two people: invite, live chat, reply, react, edit, delete, private channel
   await expect(allow).not.toBeChecked();
   await expect(allow).toBeEnabled();
   await bo.getByRole("dialog").getByRole("button", { name: "Close" }).click();
+  await bo.reload(); // what the server says, not what this page remembers
   await bo.getByRole("button", { name: "Privacy" }).click();
   await expect(bo.getByRole("dialog").getByRole("checkbox", { name: /Allow direct messages/ })).not.toBeChecked();
   await bo.getByRole("dialog").getByRole("button", { name: "Close" }).click();

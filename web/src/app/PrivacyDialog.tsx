@@ -23,13 +23,17 @@ export function PrivacyDialog({ server, onClose }: { server: ServerState; onClos
       live = false;
     };
   }, [api, dispatch, sid]);
+  // Shown at once, then as the server answers (back as it was if refused).
   async function set(allowDms: boolean) {
+    const before = allow;
+    dispatch({ type: "dm-privacy", serverId: sid, allowDms });
     setSaving(true);
     try {
       const p = await api.setPrivacy(sid, allowDms);
       dispatch({ type: "dm-privacy", serverId: sid, allowDms: p.allow_dms });
       setError(null);
     } catch (caught) {
+      if (before !== undefined) dispatch({ type: "dm-privacy", serverId: sid, allowDms: before });
       setError(caught instanceof ApiError ? caught.message : "Could not save the setting");
     } finally {
       setSaving(false);
