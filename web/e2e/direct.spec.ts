@@ -68,9 +68,13 @@ test("friends and direct messages: request, accept, DM live, unread badge cleare
   await expect(bo2Link.getByTestId("unread-badge")).toHaveCount(0);
   await expect(bo2.getByRole("button", { name: "Home" })).not.toHaveAccessibleDescription(/unread/);
 
-  // They chat live both ways in the DM, with reactions as in a channel.
+  // They chat live both ways in the DM, with reactions as in a channel. Bo's typing shows
+  // for Ada first (op 4 with the DM's id), and ends with his message.
+  await bo.getByRole("textbox", { name: `Message @${adaName}` }).pressSequentially("hel");
+  await expect(ada.getByText(`${boName} is typing…`)).toBeVisible();
   await say(bo, adaName, "hello Ada, got it");
   await expect(message(ada, "got it")).toBeVisible();
+  await expect(ada.getByText(`${boName} is typing…`)).toHaveCount(0);
   await expect(message(bo2, "got it")).toHaveCount(0); // bo2 is on Home, not in the DM
   const got = message(ada, "got it");
   await got.hover();

@@ -92,6 +92,49 @@ test("two people: invite, live chat, reply, react, edit, delete, private channel
   await expect(message(ada, "Happy to be here")).toHaveCount(0);
   await expect(message(bo, "Happy to be here")).toHaveCount(0);
 
+  // Ada blocks Bo from the member list: his messages collapse for her, the new one (live, not
+  // marked by the gateway) as well as those loaded; after a reload too (marked by the API).
+  await ada.getByRole("button", { name: "Members" }).click();
+  const boMember = () => ada.getByRole("complementary", { name: "Members" }).getByRole("listitem", { name: boName });
+  await expect(ada.getByRole("complementary", { name: "Members" }).getByRole("listitem", { name: adaName }).getByRole("button")).toHaveCount(0);
+  await boMember().getByRole("button", { name: "Block" }).click();
+  await expect(boMember().getByRole("button", { name: "Unblock" })).toBeVisible();
+  await expect(message(ada, "Replying to you, edited")).toHaveCount(0);
+  await send(bo, "general", "a word Ada has blocked");
+  await expect(message(bo, "a word Ada has blocked")).toBeVisible();
+  const blocked = ada.getByRole("log", { name: "Messages in #general" }).getByRole("article", { name: "Blocked message" });
+  await expect(blocked).toHaveCount(2);
+  await expect(message(ada, "a word Ada has blocked")).toHaveCount(0);
+  await ada.reload();
+  await expect(blocked).toHaveCount(2);
+  await expect(message(ada, "Welcome,")).toBeVisible(); // her own are not
+  await shot(ada, "14-blocked");
+  // She shows the newest one; then unblocks him and his messages are back.
+  await blocked.last().getByRole("button", { name: "Show blocked message" }).click();
+  await expect(message(ada, "a word Ada has blocked")).toBeVisible();
+  await expect(blocked).toHaveCount(1);
+  await ada.getByRole("button", { name: "Members" }).click();
+  await boMember().getByRole("button", { name: "Unblock" }).click();
+  await expect(boMember().getByRole("button", { name: "Block" })).toBeVisible();
+  await ada.getByRole("button", { name: "Close members" }).click();
+  await expect(blocked).toHaveCount(0);
+  await expect(message(ada, "Replying to you, edited")).toBeVisible();
+  // Bo's view never changed.
+  await expect(message(bo, "Replying to you, edited")).toBeVisible();
+
+  // Bo turns off DMs from this server's members in its Privacy dialog; it stays off.
+  await bo.getByRole("button", { name: "Privacy" }).click();
+  const allow = bo.getByRole("dialog").getByRole("checkbox", { name: /Allow direct messages from server members/ });
+  await expect(allow).toBeChecked();
+  await allow.uncheck();
+  await expect(allow).not.toBeChecked();
+  await expect(allow).toBeEnabled();
+  await bo.getByRole("dialog").getByRole("button", { name: "Close" }).click();
+  await bo.reload(); // what the server says, not what this page remembers
+  await bo.getByRole("button", { name: "Privacy" }).click();
+  await expect(bo.getByRole("dialog").getByRole("checkbox", { name: /Allow direct messages/ })).not.toBeChecked();
+  await bo.getByRole("dialog").getByRole("button", { name: "Close" }).click();
+
   // A plain member sees no server settings.
   await expect(bo.getByRole("button", { name: "Server settings" })).toHaveCount(0);
 

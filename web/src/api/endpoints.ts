@@ -116,6 +116,10 @@ export function api(session: Session) {
       r<Relationship>("PUT", `/api/v1/users/@me/relationships/${userId}`, { kind }),
     removeRelationship: (userId: string) => r<void>("DELETE", `/api/v1/users/@me/relationships/${userId}`),
 
+    privacy: (serverId: string) => r<{ allow_dms: boolean }>("GET", `/api/v1/servers/${serverId}/privacy`),
+    setPrivacy: (serverId: string, allowDms: boolean) =>
+      r<{ allow_dms: boolean }>("PUT", `/api/v1/servers/${serverId}/privacy`, { allow_dms: allowDms }),
+
     search: (serverId: string, q: string) =>
       r<SearchResults>("GET", `/api/v1/servers/${serverId}/messages/search?q=${e(q)}&order=newest`),
   };

@@ -7,6 +7,7 @@ import { applyTheme, storedTheme } from "./theme";
 import { useApp } from "./context";
 import { channelPerms, serverPerms } from "./perms";
 import { InviteDialog } from "./InviteDialog";
+import { PrivacyDialog } from "./PrivacyDialog";
 import { ProfileDialog } from "./ProfileDialog";
 import { Avatar } from "./Avatar";
 import { VoiceChannelItem, VoicePanel } from "./Voice";
@@ -37,7 +38,7 @@ export function ChannelSidebar({ server, activeChannelId, onNavigate }: { server
   const { state, api, dispatch } = useApp();
   const me = state.me!;
   const navigate = useNavigate();
-  const [dialog, setDialog] = useState<"invite" | "settings" | null>(null);
+  const [dialog, setDialog] = useState<"invite" | "settings" | "privacy" | null>(null);
   const perms = serverPerms(server, me.id);
   const active = server.channels.find((c) => c.id === activeChannelId) ?? server.channels.find((c) => c.kind === "text");
   const canInvite = active ? has(channelPerms(server, active, me.id), P.CREATE_INVITES) : false;
@@ -68,6 +69,9 @@ export function ChannelSidebar({ server, activeChannelId, onNavigate }: { server
               Server settings
             </button>
           )}
+          <button onClick={() => setDialog("privacy")} className="rounded bg-hover px-2 py-1">
+            Privacy
+          </button>
           {!isOwner && (
             <button onClick={leave} className="rounded border border-danger/60 px-2 py-1 text-danger">
               Leave server
@@ -116,6 +120,7 @@ export function ChannelSidebar({ server, activeChannelId, onNavigate }: { server
       <VoicePanel />
       <UserPanel />
       {dialog === "invite" && active && <InviteDialog channel={active} onClose={() => setDialog(null)} />}
+      {dialog === "privacy" && <PrivacyDialog server={server} onClose={() => setDialog(null)} />}
       {dialog === "settings" && (
         <Suspense fallback={null}>
           <ServerSettings server={server} onClose={() => setDialog(null)} />

@@ -107,7 +107,21 @@ function MessageRowImpl({ message, actions, compact }: { message: Message; actio
       (names) => setWho((w) => ({ ...w, [emoji]: names.join(", ") })),
       () => undefined,
     );
+  const [revealed, setRevealed] = useState(false);
   const reply = m.reply_to;
+  if (m.author_blocked && !revealed) {
+    // Someone the reader blocked: collapsed (docs/api.md "author_blocked"), shown on request.
+    return (
+      <article aria-label="Blocked message" data-message-id={m.id} data-blocked="true" className={`px-4 ${compact ? "py-0.5" : "pt-3 pb-0.5"}`}>
+        <p className="pl-11 text-sm italic text-muted">
+          Blocked message —{" "}
+          <button onClick={() => setRevealed(true)} className="text-link underline" aria-label="Show blocked message">
+            show
+          </button>
+        </p>
+      </article>
+    );
+  }
   return (
     <article
       aria-label={`${m.author.username} at ${time(m.created_at)}`}

@@ -21,6 +21,17 @@ function Panel({ title, onClose, children }: { title: string; onClose: () => voi
 }
 
 function Result({ message, channelName, onOpen }: { message: Message; channelName?: string; onOpen?: () => void }) {
+  const [revealed, setRevealed] = useState(false);
+  if (message.author_blocked && !revealed) {
+    return (
+      <li className="mb-2 rounded bg-bg p-2 text-sm italic text-muted">
+        Blocked message —{" "}
+        <button onClick={() => setRevealed(true)} className="text-link underline" aria-label="Show blocked message">
+          show
+        </button>
+      </li>
+    );
+  }
   return (
     <li className="mb-2 rounded bg-bg p-2 text-sm">
       <p className="text-xs text-muted">
@@ -135,6 +146,17 @@ export function MembersPanel({ server, onClose }: { server: ServerState; onClose
     };
   }, [api, dispatch, gateway, sid, server.memberCount]);
   const members = Object.values(state.members[sid] ?? {});
+  // Block or unblock a member from here (their messages collapse: MessageRow).
+  const [blockError, setBlockError] = useState<string | null>(null);
+  const toggleBlock = (userId: string, block: boolean) =>
+    void (async () => {
+      if (block) dispatch({ type: "relationship", relationship: await api.setRelationship(userId, "blocked") });
+      else {
+        await api.removeRelationship(userId);
+        dispatch({ type: "relationship-removed", userId });
+      }
+      setBlockError(null);
+    })().catch((caught: unknown) => setBlockError(caught instanceof ApiError ? caught.message : "Could not change the block"));
   const status = (id: string) => (id === state.me?.id ? "online" : (state.presence[id] ?? "offline"));
   const online = members.filter((m) => status(m.user.id) !== "offline");
   const offline = members.filter((m) => status(m.user.id) === "offline");
@@ -145,13 +167,21 @@ export function MembersPanel({ server, onClose }: { server: ServerState; onClose
       </h3>
       <ul>
         {list.map((m) => (
-          <li key={m.user.id} className="flex items-center gap-2 py-1 text-sm">
+          <li key={m.user.id} aria-label={m.user.username} className="flex items-center gap-2 py-1 text-sm">
             <span className="relative flex h-7 w-7 items-center justify-center rounded-full bg-accent text-xs text-white" aria-hidden="true">
               {[...m.user.username][0]?.toUpperCase()}
               <span className={`absolute -bottom-0.5 -right-0.5 h-3 w-3 rounded-full border-2 border-panel ${DOT[status(m.user.id)]}`} />
             </span>
             <span className="truncate">{m.nickname ?? m.user.username}</span>
             <span className="sr-only">, {status(m.user.id)}</span>
+            {m.user.id !== state.me?.id && (
+              <button
+                onClick={() => toggleBlock(m.user.id, state.relationships[m.user.id]?.kind !== "blocked")}
+                className="ml-auto rounded px-1.5 text-xs text-muted hover:bg-hover hover:text-fg"
+              >
+                {state.relationships[m.user.id]?.kind === "blocked" ? "Unblock" : "Block"}
+              </button>
+            )}
           </li>
         ))}
       </ul>
@@ -159,6 +189,11 @@ export function MembersPanel({ server, onClose }: { server: ServerState; onClose
   );
   return (
     <Panel title="Members" onClose={onClose}>
+      {blockError && (
+        <p role="alert" className="mb-2 text-sm text-danger">
+          {blockError}
+        </p>
+      )}
       {group("Online", online)}
       {group("Offline", offline)}
     </Panel>

@@ -19,6 +19,9 @@ describe("row height estimates", () => {
     expect(estimateRow(base, false, 800)).toBe(58);
     expect(estimateRow({ ...base, reactions: [{ emoji: "👍", count: 1, me: false }] }, true, 800)).toBe(54);
     expect(estimateRow({ ...base, reply_to: { id: "0", author: null, content: null } }, false, 800)).toBe(76);
+    // A blocked author's message is one small line however long (MessageRow's collapsed row).
+    expect(estimateRow({ ...base, content: "a\nb\nc", author_blocked: true }, true, 800)).toBe(24);
+    expect(estimateRow({ ...base, author_blocked: true }, false, 800)).toBe(34);
   });
 
   it("more lines for newlines and for text wider than the column", () => {
@@ -31,6 +34,8 @@ describe("row height estimates", () => {
     const key = heightKey(base, true);
     expect(key).not.toBe(heightKey({ ...base, edited_at: "2026-12-02T00:00:00Z" }, true));
     expect(key).not.toBe(heightKey(base, false));
+    // Collapsed (a blocked author's) and shown are measured apart.
+    expect(key).not.toBe(heightKey({ ...base, author_blocked: true }, true));
     rememberHeight(key, 31);
     expect(knownHeight(key)).toBe(31);
   });

@@ -25,6 +25,8 @@ export function lines(text: string, width: number): number {
 }
 
 export function estimateRow(message: Message, compact: boolean, textWidth: number): number {
+  // A blocked author's message is one small line until shown (MessageRow).
+  if (message.author_blocked) return compact ? 4 + 20 : 12 + 20 + 2;
   let h = compact ? COMPACT : HEADER;
   if (message.content) h += (lines(message.content, textWidth) - 1) * LINE;
   else h -= LINE;
@@ -36,7 +38,7 @@ export function estimateRow(message: Message, compact: boolean, textWidth: numbe
 
 /** What a row's height depends on besides its width: a measurement of another state is stale. */
 export function heightKey(message: Message, compact: boolean): string {
-  return `${message.id}:${compact ? 1 : 0}:${message.edited_at ?? ""}:${message.reactions?.length ?? 0}:${message.reply_to ? 1 : 0}`;
+  return `${message.id}:${compact ? 1 : 0}:${message.edited_at ?? ""}:${message.reactions?.length ?? 0}:${message.reply_to ? 1 : 0}${message.author_blocked ? ":b" : ""}`;
 }
 
 const MAX_REMEMBERED = 20_000;

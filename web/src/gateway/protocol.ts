@@ -171,6 +171,7 @@ export interface Dispatches {
   "relationship.update": { user_id: string; relationship: Relationship };
   "relationship.remove": { user_id: string; other_id: string };
   "channel.ack": ChannelAck;
+  "dm_privacy.update": { user_id: string; server_id: string; allow_dms: boolean };
   "voice.state_update": VoiceStateEvent;
   "voice.signal": VoiceSignal;
   "voice.error": { op: number; code: string; message: string; nonce?: string | null };

@@ -139,3 +139,87 @@ describe("relationships", () => {
     expect(sortDms([dm("1", "9"), dm("2", "10"), dm("3", "8")]).map((x) => x.id)).toEqual(["2", "1", "3"]);
   });
 });
+
+describe("blocked authors' messages", () => {
+  const SERVER_CHANNEL = "5001";
+  const history = (page: Message[]): Action => ({ type: "history", channelId: SERVER_CHANNEL, page, limit: 50 });
+  const items = (s: State) => s.messages[SERVER_CHANNEL]!.items.map((m) => [m.id, Boolean(m.author_blocked)]);
+
+  it("marks a live message by someone the caller blocked (gateway frames are not marked), and no one else's", () => {
+    const s = apply(
+      d({ t: "ready", d: ready({ relationships: [{ ...rel(BO, "blocked"), status: null }] }) }),
+      history([]),
+      d({ t: "message.create", d: { message: msg("11", SERVER_CHANNEL) } }),
+      d({ t: "message.create", d: { message: msg("12", SERVER_CHANNEL, { author: CY }) } }),
+      d({ t: "message.update", d: { message: msg("11", SERVER_CHANNEL, { content: "edited" }) } }),
+    );
+    expect(items(s)).toEqual([
+      ["11", true],
+      ["12", false],
+    ]);
+  });
+
+  it("keeps REST's mark, and marks a page by the block list too", () => {
+    const s = apply(
+      d({ t: "ready", d: ready() }),
+      d({ t: "relationship.update", d: { user_id: ME.id, relationship: rel(CY, "blocked") } }),
+      history([msg("11", SERVER_CHANNEL, { author_blocked: true }), msg("12", SERVER_CHANNEL, { author: CY }), msg("13", SERVER_CHANNEL, { author: ME })]),
+    );
+    expect(items(s)).toEqual([
+      ["11", true],
+      ["12", true],
+      ["13", false],
+    ]);
+  });
+
+  it("a block marks the loaded messages of that person at once; an unblock (or its removal) unmarks them", () => {
+    const loaded = apply(
+      d({ t: "ready", d: ready({ relationships: [{ ...rel(BO, "friend"), status: null }] }) }),
+      history([msg("11", SERVER_CHANNEL), msg("12", SERVER_CHANNEL, { author: CY })]),
+    );
+    const blocked = reduce(loaded, d({ t: "relationship.update", d: { user_id: ME.id, relationship: rel(BO, "blocked") } }));
+    expect(items(blocked)).toEqual([
+      ["11", true],
+      ["12", false],
+    ]);
+    const unblocked = reduce(blocked, d({ t: "relationship.remove", d: { user_id: ME.id, other_id: BO.id } }));
+    expect(items(unblocked)).toEqual([
+      ["11", false],
+      ["12", false],
+    ]);
+    expect(unblocked.messages[SERVER_CHANNEL]!.items[0]).not.toHaveProperty("author_blocked");
+    // A block, then friendship again (accepting a new request) also unmarks.
+    const friends = reduce(blocked, { type: "relationship", relationship: rel(BO, "friend") });
+    expect(items(friends)).toEqual([
+      ["11", false],
+      ["12", false],
+    ]);
+    // Nothing else changed: the same loaded channel object when no one's mark moves.
+    const again = reduce(loaded, { type: "relationship", relationship: rel(CY, "outgoing") });
+    expect(again.messages).toBe(loaded.messages);
+  });
+});
+
+describe("typing in DMs and DM privacy", () => {
+  it("shows who types in a DM (typing.start with the DM's id as server_id), until their message", () => {
+    let s = apply(d({ t: "ready", d: ready({ dm_channels: [dm("10", "11")] }) }));
+    s = reduce(s, d({ t: "typing.start", d: { server_id: "10", channel_id: "10", user_id: BO.id, timestamp: "2026-12-01T00:00:00Z" } }));
+    expect(Object.keys(s.typing["10"] ?? {})).toEqual([BO.id]);
+    // Our own typing (another session of ours) is not shown.
+    s = reduce(s, d({ t: "typing.start", d: { server_id: "10", channel_id: "10", user_id: ME.id, timestamp: "2026-12-01T00:00:00Z" } }));
+    expect(Object.keys(s.typing["10"] ?? {})).toEqual([BO.id]);
+    s = reduce(s, d({ t: "message.create", d: { message: msg("12", "10") } }));
+    expect(Object.keys(s.typing["10"] ?? {})).toEqual([]);
+  });
+
+  it("keeps each server's DM privacy as set here or told by another session (dm_privacy.update)", () => {
+    let s = apply(d({ t: "ready", d: ready() }), { type: "dm-privacy", serverId: "1000", allowDms: true });
+    expect(s.dmPrivacy).toEqual({ "1000": true });
+    s = reduce(s, d({ t: "dm_privacy.update", d: { user_id: ME.id, server_id: "1000", allow_dms: false } }));
+    s = reduce(s, d({ t: "dm_privacy.update", d: { user_id: ME.id, server_id: "2000", allow_dms: false } }));
+    expect(s.dmPrivacy).toEqual({ "1000": false, "2000": false });
+    // Someone else's setting is none of ours.
+    s = reduce(s, d({ t: "dm_privacy.update", d: { user_id: BO.id, server_id: "1000", allow_dms: true } }));
+    expect(s.dmPrivacy["1000"]).toBe(false);
+  });
+});

@@ -5,8 +5,8 @@
 // states become the `unread` map the sidebar shows (a channel is unread when a message came
 // after the last one read; mentions are counted by messages), and `lastRead`/`lastMessage`
 // say whether an ack (ours, or `channel.ack` from another session) reached the newest message.
-import type { DmChannel, Relationship, UserSummary } from "../api/types";
-import { compareIds } from "./messages";
+import type { DmChannel, Message, Relationship, UserSummary } from "../api/types";
+import { compareIds, type ChannelMessages } from "./messages";
 
 export type Unread = Record<string, { count: number; mentions: number }>;
 
@@ -69,4 +69,42 @@ export function laterId(a: string | null | undefined, b: string | null | undefin
   if (!a) return b ?? null;
   if (!b) return a;
   return compareIds(a, b) >= 0 ? a : b;
+}
+
+/** Is this person one the caller blocked (by READY's relationships and their updates)? */
+export function isBlocked(relationships: Record<string, Relationship>, userId: string): boolean {
+  return relationships[userId]?.kind === "blocked";
+}
+
+/**
+ * A message marked as the caller's own block list says. REST answers come marked
+ * (`author_blocked`) but gateway frames are the same for every viewer and are not: a live
+ * message by someone the caller blocked is marked here. A mark already on a message (REST's)
+ * is kept; an unblock clears it through `remarkAuthor`.
+ */
+export function markBlocked<M extends Message>(relationships: Record<string, Relationship>, message: M): M {
+  if (message.author_blocked || !isBlocked(relationships, message.author.id)) return message;
+  return { ...message, author_blocked: true };
+}
+
+/** After a block or unblock of `userId`: their loaded messages are marked, or unmarked. */
+export function remarkAuthor(messages: Record<string, ChannelMessages>, userId: string, blocked: boolean): Record<string, ChannelMessages> {
+  const next: Record<string, ChannelMessages> = {};
+  for (const [channelId, channel] of Object.entries(messages)) {
+    if (!channel.items.some((m) => m.author.id === userId && Boolean(m.author_blocked) !== blocked)) {
+      next[channelId] = channel;
+      continue;
+    }
+    next[channelId] = {
+      ...channel,
+      items: channel.items.map((m) => {
+        if (m.author.id !== userId) return m;
+        if (blocked) return { ...m, author_blocked: true };
+        const rest = { ...m };
+        delete rest.author_blocked;
+        return rest;
+      }),
+    };
+  }
+  return next;
 }

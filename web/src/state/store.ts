@@ -20,7 +20,7 @@ import {
 } from "./messages";
 import { compareIds } from "./messages";
 import { applyVoiceUpdate, voiceFromReady, type VoiceChannels } from "./voice";
-import { applyAck, bumpDm, laterId, sortDms, upsertDm } from "./direct";
+import { applyAck, bumpDm, isBlocked, laterId, markBlocked, remarkAuthor, sortDms, upsertDm } from "./direct";
 
 export interface ServerState {
   server: ServerView;
@@ -59,6 +59,8 @@ export interface State {
   voice: VoiceChannels;
   /** The last refusal of a voice request (op 12/13), shown until the next join. */
   voiceError: string | null;
+  /** server id → may its members open DMs with the caller (as far as asked or told). */
+  dmPrivacy: Record<string, boolean>;
 }
 
 export const initialState: State = {
@@ -78,6 +80,7 @@ export const initialState: State = {
   sessionId: null,
   voice: {},
   voiceError: null,
+  dmPrivacy: {},
 };
 
 export type Action =
@@ -103,6 +106,7 @@ export type Action =
   | { type: "dms"; dms: DmChannel[] }
   | { type: "relationship"; relationship: Relationship }
   | { type: "relationship-removed"; userId: string }
+  | { type: "dm-privacy"; serverId: string; allowDms: boolean }
   | { type: "typing-expired"; now: number };
 
 const TYPING_MS = 8_000;
@@ -225,7 +229,8 @@ function applyMessageDispatch(state: State, dispatch: Dispatch): State {
   switch (dispatch.t) {
     case "message.create":
     case "message.update": {
-      const m = dispatch.d.message;
+      // Gateway frames are not marked for blocks: the caller's own block list decides.
+      const m = markBlocked(state.relationships, dispatch.d.message);
       let next = withChannel(state, m.channel_id, (c) => confirm(c, m, state.me?.id ?? null));
       if (dispatch.t === "message.create") {
         next = countUnread(next, m);
@@ -381,6 +386,9 @@ function applyDispatch(state: State, dispatch: Dispatch, now: number): State {
       const lastRead = { ...state.lastRead, [d.channel_id]: laterId(state.lastRead[d.channel_id], d.message_id)! };
       return { ...state, lastRead, unread: applyAck(state.unread, state.lastMessage, d.channel_id, lastRead[d.channel_id]!, d.mention_count) };
     }
+    case "dm_privacy.update":
+      if (dispatch.d.user_id !== state.me?.id) return state;
+      return reduce(state, { type: "dm-privacy", serverId: dispatch.d.server_id, allowDms: dispatch.d.allow_dms });
     case "voice.state_update":
       return { ...state, voice: applyVoiceUpdate(state.voice, dispatch.d) };
     case "voice.error":
@@ -403,12 +411,13 @@ export function reduce(state: State, action: Action): State {
       const channel = state.messages[action.channelId] ?? emptyChannel;
       return {
         ...state,
-        messages: { ...state.messages, [action.channelId]: addOlderPage(channel, action.page, action.limit) },
+        messages: { ...state.messages, [action.channelId]: addOlderPage(channel, action.page.map((m) => markBlocked(state.relationships, m)), action.limit) },
       };
     }
     case "jumped": {
       const channel = state.messages[action.channelId] ?? emptyChannel;
-      return { ...state, messages: { ...state.messages, [action.channelId]: jumpPage(channel, action.page) } };
+      const page = action.page.map((m) => markBlocked(state.relationships, m));
+      return { ...state, messages: { ...state.messages, [action.channelId]: jumpPage(channel, page) } };
     }
     case "present": {
       const channel = state.messages[action.channelId];
@@ -477,13 +486,21 @@ export function reduce(state: State, action: Action): State {
       return { ...state, dms: upsertDm(state.dms, action.dm) };
     case "dms":
       return { ...state, dms: sortDms(action.dms) };
-    case "relationship":
-      return { ...state, relationships: { ...state.relationships, [action.relationship.user.id]: action.relationship } };
+    case "relationship": {
+      const userId = action.relationship.user.id;
+      const relationships = { ...state.relationships, [userId]: action.relationship };
+      const blocked = action.relationship.kind === "blocked";
+      if (blocked === isBlocked(state.relationships, userId)) return { ...state, relationships };
+      return { ...state, relationships, messages: remarkAuthor(state.messages, userId, blocked) };
+    }
     case "relationship-removed": {
       const relationships = { ...state.relationships };
       delete relationships[action.userId];
-      return { ...state, relationships };
+      if (!isBlocked(state.relationships, action.userId)) return { ...state, relationships };
+      return { ...state, relationships, messages: remarkAuthor(state.messages, action.userId, false) };
     }
+    case "dm-privacy":
+      return { ...state, dmPrivacy: { ...state.dmPrivacy, [action.serverId]: action.allowDms } };
     case "typing-expired": {
       let changed = false;
       const typing: State["typing"] = {};
