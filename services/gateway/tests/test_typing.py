@@ -110,12 +110,20 @@ async def test_renewals_within_the_throttle_window_go_out_once(
 
     for _ in range(3):  # a client renewing far too eagerly
         await typist.send(Op.TYPING, {"channel_id": channel_id})
+    assert (await _next_typing(watcher))["t"] == "typing.start"
+    await typist.frames_until_ack()  # frames are read in order: all three were handled
     sent = await send(messages, owner, channel_id, "typed")
     starts = 0
     while (frame := await watcher.dispatch())["t"] != "message.create":
         starts += frame["t"] == "typing.start"
     assert frame["d"]["message"]["id"] == sent["id"]
-    assert starts == 1
+    assert starts == 0  # the renewals went nowhere
+    # The message ended the typing and its window: typing again at once is shown again.
+    assert (await typist.dispatch("message.create"))["d"]["message"]["id"] == sent["id"]
+    await typist.send(Op.TYPING, {"channel_id": channel_id})
+    assert (await _next_typing(watcher))["t"] == "typing.stop"
+    again = await _next_typing(watcher)
+    assert again["t"] == "typing.start" and again["d"]["user_id"] == str(owner.id)
     await typist.close()
     await watcher.close()
 

@@ -150,7 +150,9 @@ class Typists:
         self._deliver("typing.stop", event)
 
     def message_sent(self, server_id: int, channel_id: int, author_id: int) -> None:
-        """A message ends its author's typing at once."""
+        """A message ends its author's typing at once, and its throttle window: typing again
+        right after sending is news."""
+        self._published.pop((channel_id, author_id), None)
         timer = self._timers.pop((channel_id, author_id), None)
         if timer is not None:
             handle, started = timer
