@@ -29,11 +29,17 @@ test("voice: two people join, see each other, connect peer to peer through the r
   await expect(ada.getByRole("list", { name: "Voice connections" }).locator("[data-peer-state=connected]")).toHaveCount(1, { timeout: 30_000 });
   await expect(bo.getByRole("list", { name: "Voice connections" }).locator("[data-peer-state=connected]")).toHaveCount(1, { timeout: 30_000 });
   // Over a relay candidate: the ICE servers the API gave (the fleet's coturn) carried it.
-  const type = await ada.evaluate(async () => {
-    const engine = window.__harmoniqVoice!;
-    return engine.candidateType(engine.peerIds()[0]!);
-  });
-  expect(type).toBe("relay");
+  // (The stats may name the pair in use a moment after the state says "connected": asked again.)
+  await expect
+    .poll(
+      () =>
+        ada.evaluate(async () => {
+          const engine = window.__harmoniqVoice!;
+          return engine.candidateType(engine.peerIds()[0]!);
+        }),
+      { timeout: 15_000 },
+    )
+    .toBe("relay");
 
   // The fake microphone beeps: Ada sees Bo speaking (WebAudio analyser on his stream).
   await expect(ada.getByRole("list", { name: "In General" }).getByRole("listitem", { name: boName })).toHaveAttribute("data-speaking", "true", { timeout: 15_000 });

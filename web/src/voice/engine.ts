@@ -187,9 +187,15 @@ export class VoiceEngine {
     const pc = this.peers.get(userId)?.pc;
     if (!pc) return null;
     const stats = await pc.getStats();
+    // The transport names the pair in use; before it does, a nominated, succeeded pair.
+    let selected: string | null = null;
+    stats.forEach((s: { type: string; selectedCandidatePairId?: string }) => {
+      if (s.type === "transport" && s.selectedCandidatePairId) selected = s.selectedCandidatePairId;
+    });
     let pairLocal: string | null = null;
-    stats.forEach((s: { type: string; nominated?: boolean; state?: string; localCandidateId?: string }) => {
-      if (s.type === "candidate-pair" && s.nominated && s.state === "succeeded") pairLocal = s.localCandidateId ?? null;
+    stats.forEach((s: { id: string; type: string; nominated?: boolean; state?: string; localCandidateId?: string }) => {
+      if (s.type !== "candidate-pair") return;
+      if (selected ? s.id === selected : s.nominated && s.state === "succeeded") pairLocal = s.localCandidateId ?? null;
     });
     if (!pairLocal) return null;
     const local = stats.get(pairLocal) as { candidateType?: string } | undefined;

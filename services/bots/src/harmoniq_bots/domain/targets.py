@@ -49,6 +49,10 @@ def parse_url(url: str, *, allow_private: bool) -> tuple[str, str, int]:
         raise TargetRefused("the URL must be https")
     if not parts.hostname or parts.username or parts.password:
         raise TargetRefused("the URL needs a host and no credentials")
+    try:
+        parts.hostname.encode("idna")  # what the resolver will do with it
+    except UnicodeError as exc:
+        raise TargetRefused("not a valid host name") from exc
     default = 443 if parts.scheme == "https" else 80
     return parts.scheme, parts.hostname, port or default
 
@@ -57,7 +61,7 @@ async def resolve(url: str, *, allow_private: bool) -> Target:
     scheme, host, port = parse_url(url, allow_private=allow_private)
     try:
         infos = await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM)
-    except OSError as exc:
+    except (OSError, UnicodeError) as exc:
         raise TargetRefused(f"cannot resolve {host}") from exc
     addresses = sorted({str(info[4][0]) for info in infos})
     if not addresses:
