@@ -137,7 +137,7 @@ async def _call(
     for _ in range(RETRIES):
         try:
             response = await http.request(method, path, timeout=REQUEST_TIMEOUT, **kwargs)
-        except (httpx.RemoteProtocolError, httpx.ReadTimeout):
+        except httpx.TransportError:  # cut off or unanswered: no answer to count
             traffic.retried += 1
             continue
         if response.status_code == 409 and response.json().get("code") == "duplicate_nonce":
