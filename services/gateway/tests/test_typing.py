@@ -121,8 +121,9 @@ async def test_renewals_within_the_throttle_window_go_out_once(
     # The message ended the typing and its window: typing again at once is shown again.
     assert (await typist.dispatch("message.create"))["d"]["message"]["id"] == sent["id"]
     await typist.send(Op.TYPING, {"channel_id": channel_id})
-    assert (await _next_typing(watcher))["t"] == "typing.stop"
-    again = await _next_typing(watcher)
+    # (The message's typing.stop may reach the watcher before or after the message itself.)
+    while (again := await _next_typing(watcher))["t"] == "typing.stop":
+        pass
     assert again["t"] == "typing.start" and again["d"]["user_id"] == str(owner.id)
     await typist.close()
     await watcher.close()
