@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from harmoniq_common.testing.users import TestUser
+from harmoniq_gateway.metrics import RENEWAL_FAILURES
 
 from gateway_client import GatewayClient
 from guilds_testing import Client, create_server
@@ -67,3 +68,38 @@ async def test_heartbeats_are_acked_and_renewed_while_delivery_holds_the_whole_p
             await pool.release(connection)
     assert gateway.liveness.connection_pool is not pool
     await client.close()
+
+
+@pytest.mark.parametrize(
+    "gateway_overrides",
+    [{"liveness_redis_pool_max": 1, "redis_pool_timeout_seconds": 0.3}],
+)
+async def test_heartbeats_that_cannot_renew_keep_their_connections(
+    guilds: Client, make_user: MakeUser, start_gateway: StartGateway, namespace: str
+) -> None:
+    """Issue #15: 168 of 1,000 healthy sockets were closed with 4000 when their heartbeats,
+    due together, waited past the pool's timeout. Heartbeats are renewed in batches now, and a
+    renewal Redis did not take is counted and retried by the next heartbeat, never a close."""
+    owner = await make_user("ines")
+    await create_server(guilds, owner)
+    instance = await start_gateway()
+    gateway = instance.gateway
+    clients = await asyncio.gather(*(GatewayClient.connect(instance.url) for _ in range(20)))
+    await asyncio.gather(*(client.identify(owner.token) for client in clients))
+    failures = RENEWAL_FAILURES._value.get()
+    pool = gateway.liveness.connection_pool
+    held = await pool.get_connection()  # the only one: every renewal now times out
+    try:
+        async with asyncio.timeout(10):
+            await asyncio.gather(*(client.frames_until_ack() for client in clients))
+            await asyncio.gather(*(client.frames_until_ack() for client in clients))
+    finally:
+        await pool.release(held)
+    assert RENEWAL_FAILURES._value.get() > failures
+    record = f"{namespace}:gw:session:{clients[0].session_id}"
+    await gateway.liveness.expire(record, 5)
+    async with asyncio.timeout(10):
+        await asyncio.gather(*(client.frames_until_ack() for client in clients))
+        await asyncio.gather(*(client.frames_until_ack() for client in clients))
+    assert await gateway.liveness.ttl(record) > 5
+    await asyncio.gather(*(client.close() for client in clients))

@@ -51,6 +51,7 @@ def _domain(
         direct_typing = await gateway.typists.watch_direct()
         gateway.presence.start(settings.presence_sweep_interval_seconds)
         gateway.voice.start()
+        gateway.renewals.start()
         _drain_before_exit(gateway)
         _tune_gc(settings.gc_gen0_threshold)
         try:
@@ -59,6 +60,7 @@ def _domain(
             await gateway.drain()  # no-op when SIGTERM already drained
             await takeovers.unsubscribe()
             await direct_typing.unsubscribe()
+            await gateway.renewals.stop()
             await gateway.voice.stop()
             await gateway.presence.stop()
             await gateway.hub.stop()

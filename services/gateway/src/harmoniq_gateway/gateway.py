@@ -35,6 +35,7 @@ from .hub import Delivery, Hub
 from .metrics import SESSIONS
 from .presence import Presence, PresenceEvent
 from .protocol import Close, Op, ProtocolError, ServerFrame, Wire
+from .renewals import Renewals
 from .routing import Router
 from .session import Session, resume_point
 from .settings import GatewaySettings
@@ -112,6 +113,7 @@ class Gateway:
         # Heartbeats' own Redis client (its own pool; see app.py): liveness never queues
         # behind delivery work for a connection. The platform's until the app sets it.
         self.liveness: Redis = platform.redis
+        self.renewals = Renewals(self._renew)
         self.voice = VoiceRelay(platform, settings, self.sessions)
         self.draining = False
         self._empty = asyncio.Event()
@@ -129,29 +131,41 @@ class Gateway:
         await self.presence.set(session.user_id, session.id, status)
 
     async def heartbeat(self, session: Session) -> None:
-        """Renew the resume record and the presence expiry in one round trip, on the
-        liveness pool (never waiting behind delivery work for a Redis connection).
+        """Renew the resume record and the presence expiry, with every other heartbeat due
+        (renewals.py): returns when this one's renewal is written."""
+        await self.renewals.renew(session)
+
+    async def _renew(self, sessions: list[Session]) -> None:
+        """One pipeline for a batch of heartbeats, on the liveness pool (never waiting behind
+        delivery work for a Redis connection).
 
         EVALSHA directly: a pipeline given the script object first asks Redis whether the
-        script exists (another round trip per heartbeat). Only when Redis has lost its script
-        cache (a restart) does the call go again the slow way, which loads it."""
-        call = self.presence.update_args(session.user_id, session.id, session.status)
+        script exists (another round trip). Only when Redis has lost its script cache (a
+        restart) does a call go again the slow way, which loads it."""
         script = self.presence.update_script
+        calls = [self.presence.update_args(s.user_id, s.id, s.status) for s in sessions]
         async with self.liveness.pipeline(transaction=False) as pipe:
-            self._save_into(pipe, session)
-            pipe.evalsha(script.sha, len(call["keys"]), *call["keys"], *call["args"])
-            saved, outcome = await pipe.execute(raise_on_error=False)
-        if isinstance(saved, Exception):
-            raise saved
-        if isinstance(outcome, NoScriptError):
-            outcome = await script(**call)
-        elif isinstance(outcome, Exception):
-            raise outcome
-        if outcome:
-            # The published status moved. Rare, and also what a Redis that came back empty
-            # looks like (it forgot the user's servers): write them again, idempotently.
-            await self.membership_changed(session)
-        self.presence.changed(session.user_id, outcome)
+            for session, call in zip(sessions, calls, strict=True):
+                self._save_into(pipe, session)
+                pipe.evalsha(script.sha, len(call["keys"]), *call["keys"], *call["args"])
+            results = await pipe.execute(raise_on_error=False)
+        failed: Exception | None = None
+        for index, (session, call) in enumerate(zip(sessions, calls, strict=True)):
+            saved, outcome = results[2 * index], results[2 * index + 1]
+            if isinstance(outcome, NoScriptError):
+                outcome = await script(**call)
+            for result in (saved, outcome):
+                if isinstance(result, Exception):
+                    failed = failed or result
+            if isinstance(outcome, Exception):
+                continue
+            if outcome:
+                # The published status moved. Rare, and also what a Redis that came back
+                # empty looks like (it forgot the user's servers): write them again.
+                await self.membership_changed(session)
+            self.presence.changed(session.user_id, outcome)
+        if failed is not None:
+            raise failed
 
     async def membership_changed(self, session: Session) -> None:
         """The session's user joined or lost a server: their presence follows."""
@@ -357,6 +371,7 @@ class Gateway:
             if not self.sessions:
                 self._empty.set()
         try:
+            await self.renewals.settled(session)
             if registered:
                 # Out of voice at once, unless the client is moving to another instance
                 # (draining): its lease holds while it resumes there.

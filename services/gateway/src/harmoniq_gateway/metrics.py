@@ -4,7 +4,14 @@ from __future__ import annotations
 
 from prometheus_client import Counter, Gauge
 
-__all__ = ["CATCH_UPS", "CLOSES", "CONSUMER_REPLACEMENTS", "EVENTS", "SESSIONS"]
+__all__ = [
+    "CATCH_UPS",
+    "CLOSES",
+    "CONSUMER_REPLACEMENTS",
+    "EVENTS",
+    "RENEWAL_FAILURES",
+    "SESSIONS",
+]
 
 SESSIONS = Gauge("harmoniq_gateway_sessions", "Sessions connected to this instance")
 EVENTS = Counter(
@@ -19,4 +26,8 @@ CONSUMER_REPLACEMENTS = Counter(
 )
 CATCH_UPS = Counter(
     "harmoniq_gateway_catch_ups_total", "Sessions that joined behind and were replayed from memory"
+)
+RENEWAL_FAILURES = Counter(
+    "harmoniq_gateway_renewal_failures_total",
+    "Heartbeat renewals (resume record + presence expiry) that Redis did not take",
 )
