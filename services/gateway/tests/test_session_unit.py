@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from harmoniq_gateway.protocol import Close, Wire
 from harmoniq_gateway.session import CATCH_UP, SEQ_SHIFT, Session, resume_point
+from harmoniq_gateway.sinks import PendingFrames, frame_header
 
 
 def test_sequences_grow_and_resume_from_the_stream_position() -> None:
@@ -29,12 +30,24 @@ def test_a_held_session_waits_for_its_generation() -> None:
     assert session.take_durable(6, CATCH_UP)
 
 
-def test_a_client_too_far_behind_is_closed_to_resume_and_its_queue_ends() -> None:
+def test_a_client_too_far_behind_is_closed_to_resume_and_nothing_more_is_queued() -> None:
     session = Session(1, Wire("json", None, 1024), queue_limit=2)
     for _ in range(3):
         session.send_bytes(b"{}")
     assert session.closing is not None and session.closing[0] == Close.TOO_SLOW
     assert session.closed.is_set()
-    # The writer finds the end marker even though the queue was full.
-    items = [session.outgoing.get_nowait() for _ in range(session.outgoing.qsize())]
-    assert items[-1] is None
+    session.send_bytes(b"{}")
+    assert isinstance(session.sink, PendingFrames) and len(session.sink.frames) == 3
+
+
+def test_server_frame_headers_carry_the_length_in_each_of_its_three_forms() -> None:
+    """RFC 6455 §5.2: 7 bits up to 125, then 16 bits, then 64 bits; FIN set, never masked."""
+    for length, header in [
+        (0, b"\x81\x00"),
+        (125, b"\x81\x7d"),
+        (126, b"\x81\x7e\x00\x7e"),
+        (65535, b"\x81\x7e\xff\xff"),
+        (65536, b"\x81\x7f\x00\x00\x00\x00\x00\x01\x00\x00"),
+    ]:
+        assert frame_header(0x1, length) == header
+    assert frame_header(0x2, 5) == b"\x82\x05"

@@ -215,6 +215,7 @@ def create_service_app(
     dependencies: dict[str, Provide] | None = None,
     auth_exclude: Sequence[str] = (),
     version: str = "0.1.0",
+    app_class: type[Litestar] = Litestar,
 ) -> Litestar:
     configure_logging(settings.service, settings.log_level, json=settings.log_json)
     setup_error_tracking(settings)
@@ -256,6 +257,6 @@ def create_service_app(
         request_max_body_size=settings.request_max_body_size,
         debug=False,
     )
-    app = Litestar.from_config(config)
+    app = app_class.from_config(config)
     document_errors(app, exclude_patterns(auth_exclude))
     return app

@@ -12,6 +12,8 @@ from types import FrameType
 from typing import Any
 
 from litestar import Litestar, WebSocket, websocket
+from litestar.enums import ScopeType
+from litestar.types import LifeSpanReceive, LifeSpanScope, LifeSpanSend, Receive, Scope, Send
 from redis.asyncio import BlockingConnectionPool, Redis
 
 from harmoniq_common.app import create_service_app
@@ -21,6 +23,7 @@ from harmoniq_common.settings import load_settings
 from .connection import serve
 from .gateway import Gateway
 from .settings import GatewaySettings
+from .sinks import RAW_SEND
 
 __all__ = ["create_app"]
 
@@ -29,6 +32,21 @@ __all__ = ["create_app"]
 async def gateway_socket(socket: WebSocket[Any, Any, Any]) -> None:
     """The gateway protocol (docs/api.md); authentication is the IDENTIFY frame."""
     await serve(socket, socket.app.state.gateway)
+
+
+class GatewayApp(Litestar):
+    """Keeps the server's own ``send`` in a WebSocket's scope, before Litestar wraps it: the
+    gateway writes frames straight to the connection it belongs to (sinks.py)."""
+
+    async def __call__(
+        self,
+        scope: Scope | LifeSpanScope,
+        receive: Receive | LifeSpanReceive,
+        send: Send | LifeSpanSend,
+    ) -> None:
+        if scope["type"] == ScopeType.WEBSOCKET:
+            scope[RAW_SEND] = send  # type: ignore[literal-required]
+        await super().__call__(scope, receive, send)
 
 
 def _domain(
@@ -111,4 +129,5 @@ def create_app(settings: GatewaySettings | None = None) -> Litestar:
         title="Harmoniq gateway",
         extend=_domain(settings),
         auth_exclude=["^/gateway"],
+        app_class=GatewayApp,
     )

@@ -1,7 +1,7 @@
 """One WebSocket connection: HELLO, then IDENTIFY or RESUME, then heartbeats and client events.
 
-A reader (this coroutine) and a writer (a task draining the session's queue) per connection;
-every failure ends in a close code from :class:`~.protocol.Close`, never in a crash that could
+This coroutine reads; what the session sends goes out through its sink (sinks.py). Every
+failure ends in a close code from :class:`~.protocol.Close`, never in a crash that could
 touch another session.
 """
 
@@ -18,19 +18,15 @@ from litestar import WebSocket
 from litestar.exceptions import WebSocketDisconnect
 
 from .gateway import Gateway
-from .metrics import CLOSES
 from .payloads import Identify, PresenceUpdate, Resume, SubscribeMembers, Typing
 from .protocol import ClientFrame, Close, Op, ProtocolError, ServerFrame, Wire, parse
 from .session import Session
+from .sinks import GONE, sink_for
 from .voice import VoiceSignal, VoiceStateUpdate
 
 __all__ = ["serve"]
 
 log = structlog.get_logger(__name__)
-
-# The close of a connection nobody closed on purpose: the client went away (or the writer
-# ended); counted apart from the gateway's own closes.
-_GONE = "closing"
 
 
 class _Budget:
@@ -78,21 +74,6 @@ async def _receive(
     return str(message.get("text") or "")
 
 
-async def _writer(socket: WebSocket[Any, Any, Any], session: Session) -> None:
-    while True:
-        payload = await session.outgoing.get()
-        if payload is None:
-            break
-        if session.wire.binary:
-            await socket.send_bytes(payload)
-        else:
-            await socket.send_text(payload.decode())
-    code, reason = session.closing or (Close.UNKNOWN_ERROR, _GONE)
-    CLOSES.labels(code="client" if reason == _GONE else str(int(code))).inc()
-    with contextlib.suppress(Exception):
-        await socket.close(code=int(code), reason=reason)
-
-
 async def serve(socket: WebSocket[Any, Any, Any], gateway: Gateway) -> None:
     settings = gateway.settings
     params = socket.query_params
@@ -110,10 +91,11 @@ async def serve(socket: WebSocket[Any, Any, Any], gateway: Gateway) -> None:
         socket, wire, Op.HELLO, {"heartbeat_interval": settings.heartbeat_interval_ms}
     )
     session: Session | None = None
-    writer: asyncio.Task[None] | None = None
     try:
         session = await _identified(socket, gateway, wire, budget)
-        writer = asyncio.create_task(_writer(socket, session))
+        session.attach(
+            sink_for(socket, wire.binary, settings.send_queue_limit, settings.send_buffer_bytes)
+        )
         await _follow(socket, gateway, session, budget)
     except WebSocketDisconnect:
         pass
@@ -124,7 +106,7 @@ async def serve(socket: WebSocket[Any, Any, Any], gateway: Gateway) -> None:
         await _refuse(socket, session, Close.UNKNOWN_ERROR, "internal error")
     finally:
         if session is not None:
-            await _finish(gateway, session, writer)
+            await _finish(gateway, session)
 
 
 async def _identified(
@@ -178,11 +160,10 @@ async def _refuse(
         session.close(code, reason)
 
 
-async def _finish(gateway: Gateway, session: Session, writer: asyncio.Task[None] | None) -> None:
-    session.close(Close.UNKNOWN_ERROR, _GONE)  # no-op when already closing
-    if writer is not None:
-        with contextlib.suppress(Exception):
-            await writer
+async def _finish(gateway: Gateway, session: Session) -> None:
+    session.close(Close.UNKNOWN_ERROR, GONE)  # no-op when already closing
+    code, reason = session.closing or (Close.UNKNOWN_ERROR, GONE)
+    await session.sink.finish(int(code), reason)
     try:
         await gateway.disconnected(session)
     except Exception:  # Redis unavailable: the record and presence simply expire

@@ -10,6 +10,7 @@ from harmoniq_common.access import ServerAccess
 from harmoniq_common.permissions import Permission
 
 from .protocol import Close, ServerFrame, Wire
+from .sinks import PendingFrames, Sink
 
 __all__ = ["CATCH_UP", "SEQ_SHIFT", "Session", "resume_point"]
 
@@ -46,12 +47,13 @@ class Session:
     # Channels the client has been told about (READY, channel.created/updated), per server:
     # a channel.deleted goes to those who knew the channel, whatever its state by now.
     known_channels: dict[int, set[int]] = field(default_factory=dict)
-    outgoing: asyncio.Queue[bytes | None] = field(init=False)
+    # Frames wait in memory until the connection attaches its sink (READY is being built).
+    sink: Sink = field(init=False)
     closing: tuple[Close, str] | None = None
     status: str = "online"
 
     def __post_init__(self) -> None:
-        self.outgoing = asyncio.Queue(self.queue_limit)
+        self.sink = PendingFrames(self.queue_limit)
         self.closed = asyncio.Event()
 
     # -- sequence ---------------------------------------------------------------------------
@@ -98,30 +100,28 @@ class Session:
 
     # -- sending ----------------------------------------------------------------------------
 
+    def attach(self, sink: Sink) -> None:
+        """The connection's own way out; what waited goes first."""
+        waiting, self.sink = self.sink, sink
+        if isinstance(waiting, PendingFrames):
+            for payload in waiting.frames:
+                self._put(payload)
+
+    def _put(self, payload: bytes) -> None:
+        if not self.sink.write(payload):
+            self.close(Close.TOO_SLOW, "too far behind; resume")
+
     def send_bytes(self, payload: bytes) -> None:
         """Queue an encoded frame; a client this far behind is disconnected (it may resume)."""
-        if self.closing is not None:
-            return
-        try:
-            self.outgoing.put_nowait(self.wire.outgoing(payload))
-        except asyncio.QueueFull:
-            self.close(Close.TOO_SLOW, "too far behind; resume")
+        if self.closing is None:
+            self._put(self.wire.outgoing(payload))
 
     def send(self, frame: ServerFrame) -> None:
         if self.closing is None:
-            try:
-                self.outgoing.put_nowait(self.wire.frame(frame))
-            except asyncio.QueueFull:
-                self.close(Close.TOO_SLOW, "too far behind; resume")
+            self._put(self.wire.frame(frame))
 
     def close(self, code: Close, reason: str) -> None:
+        """Nothing more is queued; the connection sends what is and closes (sinks.py)."""
         if self.closing is None:
             self.closing = (code, reason)
             self.closed.set()
-            # Wake the writer even when the queue is full.
-            while True:
-                try:
-                    self.outgoing.put_nowait(None)
-                    break
-                except asyncio.QueueFull:
-                    self.outgoing.get_nowait()

@@ -16,8 +16,12 @@ class GatewaySettings(CommonSettings, frozen=True, kw_only=True):
     max_frame_bytes: int = 16_384
     client_events_per_window: int = 30
     client_event_window_seconds: float = 10.0
-    # Frames waiting for a slow client; past this it is disconnected (it may resume).
+    # Frames waiting for a slow client where frames go through ASGI (not uvicorn's sans-I/O
+    # protocol) or before READY is out; past this it is disconnected (it may resume).
     send_queue_limit: int = 2048
+    # Bytes written to a client's socket and not yet taken by it; past this it is disconnected
+    # (it may resume). Above the largest READY (~2.2 MB for 100 servers / 5,000 channels).
+    send_buffer_bytes: int = 4 * 1024 * 1024
     typing_timeout_seconds: float = 8.0
     # A user's typing in one channel is published at most once per this many seconds
     # (renewals in between are dropped; keep it below the timeout).

@@ -1,0 +1,200 @@
+"""Where a session's frames go: straight to the connection's transport, or through ASGI.
+
+Through Litestar's and uvicorn's ASGI layers a frame cost the gateway ~25 µs per socket (the
+issue #15 profile: send wrappers, a websockets ``Frame`` object, one write per frame), so a
+1,000-socket channel topped out near 35,000 frames/s. uvicorn's sans-I/O WebSocket protocol is
+the object its ASGI ``send`` is bound to; once the handshake is done the gateway writes prepared
+frames to that protocol's transport itself: a frame is a header of 2 to 10 bytes before the payload
+every recipient shares (server frames are unmasked and never fragmented here, RFC 6455 §5.2),
+and all the frames a socket gets in one turn of the event loop leave in one write. Control
+frames (ping, pong, close) stay with uvicorn; both sides write whole frames with one
+``transport.write``, so they never interleave inside a frame.
+
+A client whose unsent bytes pass the limit is disconnected (it may resume): the bound on what
+a slow reader can cost, and the first thing shed under overload. Under another server, or
+before a connection exists, frames take the ASGI path or wait in memory.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import struct
+from typing import Any, Protocol
+
+from litestar import WebSocket
+from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
+from websockets.protocol import State
+
+from .metrics import CLOSES
+
+__all__ = [
+    "RAW_SEND",
+    "AsgiSink",
+    "DirectSink",
+    "PendingFrames",
+    "Sink",
+    "frame_header",
+    "sink_for",
+]
+
+# The scope key under which the app keeps the server's own ASGI ``send`` (app.py).
+RAW_SEND = "harmoniq.raw_send"
+
+# A close nobody chose: the client went away (or the writer ended); counted apart.
+GONE = "closing"
+
+
+class Sink(Protocol):
+    def write(self, payload: bytes) -> bool:
+        """Queue one frame's payload; False when the client is too far behind."""
+
+    async def finish(self, code: int, reason: str) -> None:
+        """Everything queued goes out, then the close frame."""
+
+
+class PendingFrames:
+    """Frames sent before the connection's sink is attached (READY being built)."""
+
+    def __init__(self, limit: int) -> None:
+        self.frames: list[bytes] = []
+        self._limit = limit
+
+    def write(self, payload: bytes) -> bool:
+        self.frames.append(payload)
+        return len(self.frames) <= self._limit
+
+    async def finish(self, code: int, reason: str) -> None:
+        self.frames.clear()
+
+
+def frame_header(opcode: int, length: int) -> bytes:
+    if length < 126:
+        return bytes((0x80 | opcode, length))
+    if length < 1 << 16:
+        return struct.pack("!BBH", 0x80 | opcode, 126, length)
+    return struct.pack("!BBQ", 0x80 | opcode, 127, length)
+
+
+class _Flusher:
+    """Writes every sink with frames pending, once per turn of the event loop."""
+
+    def __init__(self) -> None:
+        self._dirty: list[DirectSink] = []
+
+    def add(self, sink: DirectSink) -> None:
+        if not self._dirty:
+            asyncio.get_running_loop().call_soon(self._flush)
+        self._dirty.append(sink)
+
+    def _flush(self) -> None:
+        dirty, self._dirty = self._dirty, []
+        for sink in dirty:
+            sink.flush()
+
+
+_flusher = _Flusher()
+
+
+class DirectSink:
+    __slots__ = (
+        "_conn",
+        "_limit",
+        "_opcode",
+        "_pending",
+        "_pending_bytes",
+        "_protocol",
+        "_socket",
+        "_transport",
+    )
+
+    def __init__(
+        self,
+        socket: WebSocket[Any, Any, Any],
+        protocol: WebSocketsSansIOProtocol,
+        binary: bool,
+        limit_bytes: int,
+    ) -> None:
+        self._socket = socket
+        self._protocol = protocol
+        self._transport = protocol.transport
+        self._conn = protocol.conn
+        self._opcode = 0x2 if binary else 0x1
+        self._pending: list[bytes] = []
+        self._pending_bytes = 0
+        self._limit = limit_bytes
+
+    def _open(self) -> bool:
+        return (
+            self._conn.state is State.OPEN
+            and not self._protocol.close_sent
+            and not self._transport.is_closing()
+        )
+
+    def write(self, payload: bytes) -> bool:
+        if not self._pending:
+            _flusher.add(self)
+        self._pending.append(frame_header(self._opcode, len(payload)))
+        self._pending.append(payload)
+        self._pending_bytes += len(payload)
+        return self._transport.get_write_buffer_size() + self._pending_bytes <= self._limit
+
+    def flush(self) -> None:
+        if self._pending and self._open():
+            self._transport.write(b"".join(self._pending))
+        self._pending.clear()
+        self._pending_bytes = 0
+
+    async def finish(self, code: int, reason: str) -> None:
+        self.flush()
+        await _close(self._socket, code, reason)
+
+
+class AsgiSink:
+    """Frames through ASGI, one at a time, by a writer task (any ASGI server)."""
+
+    def __init__(self, socket: WebSocket[Any, Any, Any], binary: bool, limit: int) -> None:
+        self._socket = socket
+        self._binary = binary
+        self._queue: asyncio.Queue[bytes | None] = asyncio.Queue(limit)
+        self._writer = asyncio.create_task(self._write_all())
+
+    def write(self, payload: bytes) -> bool:
+        try:
+            self._queue.put_nowait(payload)
+        except asyncio.QueueFull:
+            return False
+        return True
+
+    async def _write_all(self) -> None:
+        while (payload := await self._queue.get()) is not None:
+            if self._binary:
+                await self._socket.send_bytes(payload)
+            else:
+                await self._socket.send_text(payload.decode())
+
+    async def finish(self, code: int, reason: str) -> None:
+        while True:  # the end marker goes in even when the queue is full
+            try:
+                self._queue.put_nowait(None)
+                break
+            except asyncio.QueueFull:
+                self._queue.get_nowait()
+        with contextlib.suppress(Exception):
+            await self._writer
+        await _close(self._socket, code, reason)
+
+
+async def _close(socket: WebSocket[Any, Any, Any], code: int, reason: str) -> None:
+    CLOSES.labels(code="client" if reason == GONE else str(code)).inc()
+    with contextlib.suppress(Exception):
+        await socket.close(code=code, reason=reason)
+
+
+def sink_for(
+    socket: WebSocket[Any, Any, Any], binary: bool, limit_frames: int, limit_bytes: int
+) -> Sink:
+    protocol = getattr(socket.scope.get(RAW_SEND), "__self__", None)  # type: ignore[call-overload]
+    if isinstance(protocol, WebSocketsSansIOProtocol) and protocol.handshake_complete:
+        return DirectSink(socket, protocol, binary, limit_bytes)
+    return AsgiSink(socket, binary, limit_frames)
