@@ -36,7 +36,7 @@ def _alerts() -> list[dict[str, Any]]:
 
 
 def test_promtool_checks_the_rules_and_their_unit_tests_pass() -> None:
-    assert "SUCCESS: 9 rules found" in _promtool("check", "rules", "alerts.yml")
+    assert f"SUCCESS: {len(_alerts())} rules found" in _promtool("check", "rules", "alerts.yml")
     assert "SUCCESS" in _promtool("test", "rules", "alerts.test.yml")
 
 

@@ -45,6 +45,7 @@ async def test_sessions_events_and_closes_are_counted(
     base = url.replace("ws://", "http://").removesuffix("/gateway")
     sessions = await _metric(base, "harmoniq_gateway_sessions")
     events = await _metric(base, "harmoniq_gateway_events_total")
+    lags = await _metric(base, "harmoniq_gateway_dispatch_lag_seconds_count")
     limited = 'harmoniq_gateway_closes_total{code="4008"}'
     closes = await _metric(base, limited)
 
@@ -54,6 +55,8 @@ async def test_sessions_events_and_closes_are_counted(
     await send(messages, owner, channel_id, "counted")
     await client.dispatch("message.create")
     assert await _metric(base, "harmoniq_gateway_events_total") > events
+    # the lag from the stream to the sockets, the figure the HarmoniqGatewayBehind alert reads
+    assert await _metric(base, "harmoniq_gateway_dispatch_lag_seconds_count") > lags
 
     for _ in range(6):  # past this module's frame budget (5)
         await client.send(Op.HEARTBEAT, client.seq)

@@ -32,7 +32,7 @@ from harmoniq_common.voice import VoiceState
 
 from .direct import Relationship, direct_ready
 from .hub import Delivery, Hub
-from .metrics import SESSIONS
+from .metrics import SESSIONS, SHED
 from .presence import Presence, PresenceEvent
 from .protocol import Close, Op, ProtocolError, ServerFrame, Wire
 from .renewals import Renewals
@@ -123,6 +123,11 @@ class Gateway:
         await self.router.handle(delivery, only)
 
     async def _ephemeral(self, subject: str, data: bytes) -> None:
+        if self.hub.backlog > self.settings.shed_typing_backlog and subject.endswith(".typing"):
+            # Overloaded: typing is the first thing to go (it is stale in seconds anyway);
+            # messages, edits and presence keep their place.
+            SHED.labels(kind="typing").inc()
+            return
         await self.typists.on_ephemeral(subject, data)
         await self.presence.on_ephemeral(subject, data)
 

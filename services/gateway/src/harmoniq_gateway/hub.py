@@ -39,7 +39,7 @@ from opentelemetry.trace import SpanKind
 from harmoniq_common.platform import Platform
 from harmoniq_common.telemetry import extract_trace_context, tracer
 
-from .metrics import CATCH_UPS, CONSUMER_REPLACEMENTS, EVENTS
+from .metrics import CATCH_UPS, CONSUMER_REPLACEMENTS, DISPATCH_LAG, EVENTS
 from .session import CATCH_UP, Session
 
 __all__ = ["CatchUp", "Delivery", "Hub"]
@@ -57,6 +57,8 @@ class Delivery(msgspec.Struct, frozen=True):
     repeat: bool = False
     # The publisher's trace context (traceparent, tracestate), when it sent one.
     trace_headers: dict[str, str] | None = None
+    # When the stream stored it (Unix seconds; 0: unknown): the dispatch lag starts there.
+    published: float = 0.0
 
 
 def _trace_headers(headers: dict[str, str] | None) -> dict[str, str] | None:
@@ -222,6 +224,11 @@ class Hub:
         await self._platform.nats.flush()
 
     @property
+    def backlog(self) -> int:
+        """Events received and not yet dispatched: how far delivery is behind the stream."""
+        return self._inbox.qsize()
+
+    @property
     def processed(self) -> int:
         return self._processed
 
@@ -332,6 +339,7 @@ class Hub:
                 message.data,
                 generation,
                 trace_headers=_trace_headers(message.headers),
+                published=message.metadata.timestamp.timestamp(),
             )
         )
 
@@ -347,6 +355,8 @@ class Hub:
                 item = msgspec.structs.replace(item, repeat=True)
             else:
                 EVENTS.inc()
+                if item.published:
+                    DISPATCH_LAG.observe(max(0.0, time.time() - item.published))
             try:
                 # One span per event, never per frame (each frame would cost more than it says).
                 with tracer().start_as_current_span(

@@ -22,6 +22,9 @@ class GatewaySettings(CommonSettings, frozen=True, kw_only=True):
     # Bytes written to a client's socket and not yet taken by it; past this it is disconnected
     # (it may resume). Above the largest READY (~2.2 MB for 100 servers / 5,000 channels).
     send_buffer_bytes: int = 4 * 1024 * 1024
+    # Durable events waiting to be dispatched past which typing events are dropped (counted
+    # in harmoniq_gateway_shed_total): under overload the messages go first.
+    shed_typing_backlog: int = 200
     typing_timeout_seconds: float = 8.0
     # A user's typing in one channel is published at most once per this many seconds
     # (renewals in between are dropped; keep it below the timeout).
