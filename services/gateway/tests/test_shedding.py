@@ -40,7 +40,7 @@ async def test_typing_is_shed_first_and_messages_still_arrive(
     await typist.send(Op.TYPING, {"channel_id": channel_id})
     await typist.frames_until_ack()  # the typing frame was handled before this heartbeat
     sent = await send(messages, friend, channel_id, "still delivered")
-    frames = []
+    frames: list[dict[str, Any]] = []
     while not frames or frames[-1].get("t") != "message.create":
         frames.append(await watcher.receive())
     assert frames[-1]["d"]["message"]["id"] == sent["id"]

@@ -9,14 +9,14 @@ import signal
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager
 from types import FrameType
-from typing import Any
 
-from litestar import Litestar, WebSocket, websocket
+from litestar import Litestar, WebSocket
 from litestar.enums import ScopeType
 from litestar.types import LifeSpanReceive, LifeSpanScope, LifeSpanSend, Receive, Scope, Send
 from redis.asyncio import BlockingConnectionPool, Redis
 
 from harmoniq_common.app import create_service_app
+from harmoniq_common.logging import bind_correlation_id
 from harmoniq_common.platform import Platform
 from harmoniq_common.settings import load_settings
 
@@ -28,15 +28,20 @@ from .sinks import RAW_SEND
 __all__ = ["create_app"]
 
 
-@websocket("/gateway")
-async def gateway_socket(socket: WebSocket[Any, Any, Any]) -> None:
-    """The gateway protocol (docs/api.md); authentication is the IDENTIFY frame."""
-    await serve(socket, socket.app.state.gateway)
+GATEWAY_PATH = "/gateway"
 
 
 class GatewayApp(Litestar):
-    """Keeps the server's own ``send`` in a WebSocket's scope, before Litestar wraps it: the
-    gateway writes frames straight to the connection it belongs to (sinks.py)."""
+    """The gateway socket as a plain ASGI endpoint in front of Litestar.
+
+    A socket lives for hours; behind Litestar every layer of its middleware chain (errors,
+    correlation id, metrics, tracing, auth) kept a coroutine frame and wrappers alive for all
+    of it, in each connection's memory, and every frame received went through them. The
+    socket needs none of them (its authentication is the IDENTIFY frame, and ``serve`` turns
+    every failure into a close code), so it is served here with the server's own ``send``,
+    which the session's frames bypass altogether (sinks.py). Everything else (health,
+    readiness, metrics) is Litestar's.
+    """
 
     async def __call__(
         self,
@@ -44,8 +49,11 @@ class GatewayApp(Litestar):
         receive: Receive | LifeSpanReceive,
         send: Send | LifeSpanSend,
     ) -> None:
-        if scope["type"] == ScopeType.WEBSOCKET:
+        if scope["type"] == ScopeType.WEBSOCKET and scope["path"] == GATEWAY_PATH:  # type: ignore[typeddict-item]
             scope[RAW_SEND] = send  # type: ignore[literal-required]
+            bind_correlation_id(None)  # one per connection, as the middleware gave
+            await serve(WebSocket(scope, receive, send), self.state.gateway)  # type: ignore[arg-type]
+            return
         await super().__call__(scope, receive, send)
 
 
@@ -125,7 +133,7 @@ def create_app(settings: GatewaySettings | None = None) -> Litestar:
     settings = settings or load_settings(GatewaySettings)
     return create_service_app(
         settings,
-        route_handlers=[gateway_socket],
+        route_handlers=[],  # the socket itself: GatewayApp
         title="Harmoniq gateway",
         extend=_domain(settings),
         auth_exclude=["^/gateway"],

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
+from asyncio import FIRST_COMPLETED
 from collections import deque
 from typing import Any
 
@@ -55,12 +56,11 @@ async def _receive(
         if session is None:
             message = await socket.receive()
         else:
-            receiving = asyncio.ensure_future(socket.receive())
-            closing = asyncio.ensure_future(session.closed.wait())
+            receiving: asyncio.Future[Any] = asyncio.ensure_future(socket.receive())
+            waiting: set[asyncio.Future[Any]] = {receiving, session.closed()}
             try:
-                await asyncio.wait({receiving, closing}, return_when=asyncio.FIRST_COMPLETED)
+                await asyncio.wait(waiting, return_when=FIRST_COMPLETED)
             finally:
-                closing.cancel()
                 if not receiving.done():
                     receiving.cancel()
             if not receiving.done() or receiving.cancelled():

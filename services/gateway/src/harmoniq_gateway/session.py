@@ -54,7 +54,7 @@ class Session:
 
     def __post_init__(self) -> None:
         self.sink = PendingFrames(self.queue_limit)
-        self.closed = asyncio.Event()
+        self._closed: asyncio.Future[None] | None = None
 
     # -- sequence ---------------------------------------------------------------------------
 
@@ -124,4 +124,13 @@ class Session:
         """Nothing more is queued; the connection sends what is and closes (sinks.py)."""
         if self.closing is None:
             self.closing = (code, reason)
-            self.closed.set()
+            if self._closed is not None and not self._closed.done():
+                self._closed.set_result(None)
+
+    def closed(self) -> asyncio.Future[None]:
+        """Done once the session closes (a future, not a task: nothing to run per connection)."""
+        if self._closed is None:
+            self._closed = asyncio.get_running_loop().create_future()
+            if self.closing is not None:
+                self._closed.set_result(None)
+        return self._closed
