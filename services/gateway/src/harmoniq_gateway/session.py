@@ -28,7 +28,8 @@ def resume_point(seq: int) -> int:
     return seq >> SEQ_SHIFT
 
 
-@dataclass(eq=False)
+# Slots: thousands of these live as long as their sockets.
+@dataclass(eq=False, slots=True)
 class Session:
     user_id: int
     wire: Wire
@@ -51,10 +52,10 @@ class Session:
     sink: Sink = field(init=False)
     closing: tuple[Close, str] | None = None
     status: str = "online"
+    _closed: asyncio.Future[None] | None = field(default=None, init=False, repr=False)
 
     def __post_init__(self) -> None:
         self.sink = PendingFrames(self.queue_limit)
-        self._closed: asyncio.Future[None] | None = None
 
     # -- sequence ---------------------------------------------------------------------------
 
