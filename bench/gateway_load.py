@@ -284,7 +284,9 @@ class Swarm:
     async def _read(self, member: _Member) -> None:
         gateway = member.gateway
         try:
-            async for raw in gateway.connection:
+            while True:
+                # Bytes as they came: msgspec decodes UTF-8 itself, so skip websockets' str.
+                raw = await gateway.connection.recv(decode=False)
                 now = time.perf_counter()
                 frame = _frames.decode(raw)
                 if frame.s is not None:
@@ -295,6 +297,7 @@ class Swarm:
                     self.other_frames[frame.t or f"op{frame.op}"] += 1
                     if frame.t in self.arrivals:
                         self.arrivals[frame.t].append(now)
+        except websockets.ConnectionClosedOK:
             self.closes["1000 (normal)"] += 1
         except websockets.ConnectionClosed as closed:
             code = closed.rcvd.code if closed.rcvd else 1006
