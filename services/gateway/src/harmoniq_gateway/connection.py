@@ -53,7 +53,7 @@ async def _receive(
     """The next frame; a session closed meanwhile (revoked, drained, too slow) ends the wait
     at once rather than when the client next speaks."""
     async with asyncio.timeout(timeout):
-        if session is None:
+        if session is None or session.sink.ends_receive:
             message = await socket.receive()
         else:
             receiving: asyncio.Future[Any] = asyncio.ensure_future(socket.receive())

@@ -127,6 +127,7 @@ class Session:
             self.closing = (code, reason)
             if self._closed is not None and not self._closed.done():
                 self._closed.set_result(None)
+            self.sink.closing(int(code), reason)
 
     def closed(self) -> asyncio.Future[None]:
         """Done once the session closes (a future, not a task: nothing to run per connection)."""

@@ -46,8 +46,15 @@ GONE = "closing"
 
 
 class Sink(Protocol):
+    # True when closing the session ends the connection's pending receive by itself (the
+    # reader then needs no second task to watch for the close).
+    ends_receive: bool
+
     def write(self, payload: bytes) -> bool:
         """Queue one frame's payload; False when the client is too far behind."""
+
+    def closing(self, code: int, reason: str) -> None:
+        """The session closed: what is queued goes out, and the close when the sink can."""
 
     async def finish(self, code: int, reason: str) -> None:
         """Everything queued goes out, then the close frame."""
@@ -56,6 +63,8 @@ class Sink(Protocol):
 class PendingFrames:
     """Frames sent before the connection's sink is attached (READY being built)."""
 
+    ends_receive = False
+
     def __init__(self, limit: int) -> None:
         self.frames: list[bytes] = []
         self._limit = limit
@@ -63,6 +72,9 @@ class PendingFrames:
     def write(self, payload: bytes) -> bool:
         self.frames.append(payload)
         return len(self.frames) <= self._limit
+
+    def closing(self, code: int, reason: str) -> None:
+        pass
 
     async def finish(self, code: int, reason: str) -> None:
         self.frames.clear()
@@ -97,6 +109,10 @@ _flusher = _Flusher()
 
 
 class DirectSink:
+    """uvicorn's own close (through its ASGI ``send``) also hands the reader a disconnect, so a
+    session closed by the gateway ends its connection's receive without a watcher task."""
+
+    ends_receive = True
     __slots__ = (
         "_conn",
         "_limit",
@@ -145,13 +161,25 @@ class DirectSink:
         self._pending.clear()
         self._pending_bytes = 0
 
+    def closing(self, code: int, reason: str) -> None:
+        self.flush()
+        task = asyncio.ensure_future(_quiet_close(self._socket, code, reason))
+        _closing.add(task)
+        task.add_done_callback(_closing.discard)
+
     async def finish(self, code: int, reason: str) -> None:
         self.flush()
         await _close(self._socket, code, reason)
 
 
+# Closes in flight (a task is only weakly held by the loop).
+_closing: set[asyncio.Future[None]] = set()
+
+
 class AsgiSink:
     """Frames through ASGI, one at a time, by a writer task (any ASGI server)."""
+
+    ends_receive = False
 
     def __init__(self, socket: WebSocket[Any, Any, Any], binary: bool, limit: int) -> None:
         self._socket = socket
@@ -184,9 +212,17 @@ class AsgiSink:
             await self._writer
         await _close(self._socket, code, reason)
 
+    def closing(self, code: int, reason: str) -> None:
+        pass  # the reader watches the session; finish() closes
+
 
 async def _close(socket: WebSocket[Any, Any, Any], code: int, reason: str) -> None:
     CLOSES.labels(code="client" if reason == GONE else str(code)).inc()
+    await _quiet_close(socket, code, reason)
+
+
+async def _quiet_close(socket: WebSocket[Any, Any, Any], code: int, reason: str) -> None:
+    """Closed already (by the other side, or by the other of closing() and finish()): fine."""
     with contextlib.suppress(Exception):
         await socket.close(code=code, reason=reason)
 
