@@ -3,7 +3,7 @@
 ``bench/run.py`` runs them all with their defaults, one after the other, each on its own fleet;
 ``bench/run.py NAME [ARGS…]`` runs one with its own arguments (``auth --requests 50``,
 ``messages --quick``, ``gateway --quick``, ``rows --page 100``, ``media --quick``, ``ready --quick``, ``webhooks --quick``,
-``voice --quick``).
+``voice --quick``, ``floor``).
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ import ready_bench
 import record_conversion
 import voice_bench
 import webhooks_bench
+import websocket_floor
 
 import auth_latency
 
@@ -35,6 +36,7 @@ BENCHMARKS: dict[str, Callable[[list[str]], None]] = {
     "ready": ready_bench.main,
     "webhooks": webhooks_bench.main,
     "voice": voice_bench.main,
+    "floor": websocket_floor.main,
 }
 
 
