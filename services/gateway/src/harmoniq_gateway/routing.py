@@ -87,6 +87,10 @@ class ServerDispatch(Generic[E]):
     # Permissions asked again for this event, by user; None: no longer a member.
     fresh: dict[int, ServerAccess | None]
     first: bool  # neither a catch-up replay nor a repeat: its side effects happen now
+    # Judged once per event, not once per recipient: the channel it is about, and the
+    # server-wide permission it needs beyond viewing.
+    channel: int | None = None
+    needs: Permission | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -236,7 +240,9 @@ class Router:
         if fresh is None:  # those who needed it were closed, to resume
             fresh = {}
             sessions = [s for s in sessions if s.closing is None]
-        dispatch = ServerDispatch(event, server_id, frame, fresh, first)
+        dispatch = ServerDispatch(
+            event, server_id, frame, fresh, first, channel_of(event), required(event)
+        )
         deliver = self._server_events.get(type(event), self._to_those_who_may_see)
         for session in sessions:
             if session.take_durable(delivery.stream_seq, delivery.generation):
@@ -257,9 +263,8 @@ class Router:
             if isinstance(event, ev.MemberLeft | ev.BanAdded):
                 session.send_bytes(dispatch.frame(session))
             return
-        channel = channel_of(event)
+        channel, needs = dispatch.channel, dispatch.needs
         visible = channel is None or session.can_view(server_id, channel)
-        needs = required(event)
         if visible and needs is not None:
             channels = session.servers.get(server_id) or {}
             visible = any(p & needs for p in channels.values())
