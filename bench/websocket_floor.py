@@ -22,7 +22,12 @@ from typing import Any
 
 import websockets
 
-PROTOCOLS = ("websockets-sansio", "wsproto")
+# uvicorn's two, and the gateway's own (services/gateway/.../websocket.py).
+PROTOCOLS = (
+    "websockets-sansio",
+    "wsproto",
+    "harmoniq_gateway.websocket:GatewayWebSocketProtocol",
+)
 
 
 async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
@@ -99,4 +104,6 @@ def main(argv: list[str]) -> None:
     print(f"# idle WebSocket memory floor under uvicorn, {args.connections} connections")
     for protocol in PROTOCOLS:
         kib = asyncio.run(_per_connection(protocol, args.connections))
-        print(f"{protocol:>18}: {kib:.1f} KiB per idle connection (server RSS growth / N)")
+        print(
+            f"{protocol.rpartition(':')[2]:>26}: {kib:.1f} KiB per idle connection (server RSS growth / N)"
+        )

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from harmoniq_gateway.protocol import Close, Wire
 from harmoniq_gateway.session import CATCH_UP, SEQ_SHIFT, Session, resume_point
-from harmoniq_gateway.sinks import PendingFrames, frame_header
+from harmoniq_gateway.sinks import PendingFrames
+from harmoniq_gateway.websocket import frame_header
 
 
 def test_sequences_grow_and_resume_from_the_stream_position() -> None:

@@ -2,12 +2,12 @@
 
 Through Litestar's and uvicorn's ASGI layers a frame cost the gateway ~25 µs per socket (the
 issue #15 profile: send wrappers, a websockets ``Frame`` object, one write per frame), so a
-1,000-socket channel topped out near 35,000 frames/s. uvicorn's sans-I/O WebSocket protocol is
-the object its ASGI ``send`` is bound to; once the handshake is done the gateway writes prepared
-frames to that protocol's transport itself: a frame is a header of 2 to 10 bytes before the payload
-every recipient shares (server frames are unmasked and never fragmented here, RFC 6455 §5.2),
-and all the frames a socket gets in one turn of the event loop leave in one write. Control
-frames (ping, pong, close) stay with uvicorn; both sides write whole frames with one
+1,000-socket channel topped out near 35,000 frames/s. Under the gateway's own WebSocket
+protocol (websocket.py, the object its ASGI ``send`` is bound to) a session writes prepared
+frames to that protocol's transport itself: a frame is a header of 2 to 10 bytes before the
+payload every recipient shares (server frames are unmasked and never fragmented here, RFC 6455
+§5.2), and all the frames a socket gets in one turn of the event loop leave in one write.
+Control frames (pong, close) are the protocol's; both sides write whole frames with one
 ``transport.write``, so they never interleave inside a frame.
 
 A client whose unsent bytes pass the limit is disconnected (it may resume): the bound on what
@@ -19,14 +19,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import struct
 from typing import Any, Protocol
 
 from litestar import WebSocket
-from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
-from websockets.protocol import State
 
 from .metrics import CLOSES
+from .websocket import GatewayWebSocketProtocol, frame_header
 
 __all__ = [
     "RAW_SEND",
@@ -34,7 +32,6 @@ __all__ = [
     "DirectSink",
     "PendingFrames",
     "Sink",
-    "frame_header",
     "sink_for",
 ]
 
@@ -80,14 +77,6 @@ class PendingFrames:
         self.frames.clear()
 
 
-def frame_header(opcode: int, length: int) -> bytes:
-    if length < 126:
-        return bytes((0x80 | opcode, length))
-    if length < 1 << 16:
-        return struct.pack("!BBH", 0x80 | opcode, 126, length)
-    return struct.pack("!BBQ", 0x80 | opcode, 127, length)
-
-
 class _Flusher:
     """Writes every sink with frames pending, once per turn of the event loop."""
 
@@ -109,43 +98,19 @@ _flusher = _Flusher()
 
 
 class DirectSink:
-    """uvicorn's own close (through its ASGI ``send``) also hands the reader a disconnect, so a
-    session closed by the gateway ends its connection's receive without a watcher task."""
+    """Closing through the protocol also hands the reader its disconnect, so a session closed
+    by the gateway ends its connection's receive without a watcher task."""
 
     ends_receive = True
-    __slots__ = (
-        "_conn",
-        "_limit",
-        "_opcode",
-        "_pending",
-        "_pending_bytes",
-        "_protocol",
-        "_socket",
-        "_transport",
-    )
+    __slots__ = ("_limit", "_opcode", "_pending", "_pending_bytes", "_protocol", "_transport")
 
-    def __init__(
-        self,
-        socket: WebSocket[Any, Any, Any],
-        protocol: WebSocketsSansIOProtocol,
-        binary: bool,
-        limit_bytes: int,
-    ) -> None:
-        self._socket = socket
+    def __init__(self, protocol: GatewayWebSocketProtocol, binary: bool, limit_bytes: int) -> None:
         self._protocol = protocol
         self._transport = protocol.transport
-        self._conn = protocol.conn
         self._opcode = 0x2 if binary else 0x1
         self._pending: list[bytes] = []
         self._pending_bytes = 0
         self._limit = limit_bytes
-
-    def _open(self) -> bool:
-        return (
-            self._conn.state is State.OPEN
-            and not self._protocol.close_sent
-            and not self._transport.is_closing()
-        )
 
     def write(self, payload: bytes) -> bool:
         if not self._pending:
@@ -156,24 +121,19 @@ class DirectSink:
         return self._transport.get_write_buffer_size() + self._pending_bytes <= self._limit
 
     def flush(self) -> None:
-        if self._pending and self._open():
+        if self._pending and self._protocol.writable():
             self._transport.write(b"".join(self._pending))
         self._pending.clear()
         self._pending_bytes = 0
 
     def closing(self, code: int, reason: str) -> None:
         self.flush()
-        task = asyncio.ensure_future(_quiet_close(self._socket, code, reason))
-        _closing.add(task)
-        task.add_done_callback(_closing.discard)
+        self._protocol.close(code, reason)
 
     async def finish(self, code: int, reason: str) -> None:
         self.flush()
-        await _close(self._socket, code, reason)
-
-
-# Closes in flight (a task is only weakly held by the loop).
-_closing: set[asyncio.Future[None]] = set()
+        CLOSES.labels(code="client" if reason == GONE else str(code)).inc()
+        self._protocol.close(code, reason)
 
 
 class AsgiSink:
@@ -222,7 +182,7 @@ async def _close(socket: WebSocket[Any, Any, Any], code: int, reason: str) -> No
 
 
 async def _quiet_close(socket: WebSocket[Any, Any, Any], code: int, reason: str) -> None:
-    """Closed already (by the other side, or by the other of closing() and finish()): fine."""
+    """Closed already (by the other side): fine."""
     with contextlib.suppress(Exception):
         await socket.close(code=code, reason=reason)
 
@@ -231,6 +191,6 @@ def sink_for(
     socket: WebSocket[Any, Any, Any], binary: bool, limit_frames: int, limit_bytes: int
 ) -> Sink:
     protocol = getattr(socket.scope.get(RAW_SEND), "__self__", None)  # type: ignore[call-overload]
-    if isinstance(protocol, WebSocketsSansIOProtocol) and protocol.handshake_complete:
-        return DirectSink(socket, protocol, binary, limit_bytes)
+    if isinstance(protocol, GatewayWebSocketProtocol) and protocol.accepted:
+        return DirectSink(protocol, binary, limit_bytes)
     return AsgiSink(socket, binary, limit_frames)
