@@ -220,13 +220,14 @@ async def test_deleted_messages_and_channels_release_their_files(
         server_id=server, channel_id=Snowflake(6)))  # fmt: skip
     gone = {alone, bulk_a, bulk_b, in_channel}
 
+    # purge() removes the objects first and the rows in a transaction that commits after:
+    # wait for both.
     async def released() -> bool:
+        rows = {str(r["id"]) for r in await db.fetch("SELECT id FROM media")}
         keys = object_keys(bucket, media_settings.s3_bucket)
-        return not any(k.split("/")[1] in gone for k in keys)
+        return rows == {kept} and not any(k.split("/")[1] in gone for k in keys)
 
-    await eventually(released, what="the deleted messages' objects removed")
-    left = {str(r["id"]) for r in await db.fetch("SELECT id FROM media")}
-    assert left == {kept}
+    await eventually(released, what="the deleted messages' rows and objects removed")
     assert any(
         k.startswith(f"media/{kept}/") for k in object_keys(bucket, media_settings.s3_bucket)
     )
