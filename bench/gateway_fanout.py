@@ -589,7 +589,6 @@ async def _one_run(
     plan: Plan,
     path: str,
     concurrency: int,
-    deflate: bool,
 ) -> Result:
     messages, rate = load
     gateways = fleet.processes["gateway"]
@@ -613,9 +612,7 @@ async def _one_run(
     # 1. connect N clients; the gateway settles (presence published, consumer replaced)
     swarm = Swarm(cast.server_id, cast.channel_id)
     meter.start()
-    connected = await swarm.connect(
-        urls, cast.tokens[:clients], concurrency=concurrency, deflate=deflate
-    )
+    connected = await swarm.connect(urls, cast.tokens[:clients], concurrency=concurrency)
     result.connect_s = connected.seconds
     result.connected = connected.clients
     if connected.identify_ms:
@@ -701,7 +698,7 @@ async def _one_run(
                     for k, token in enumerate(cast.churn_tokens):
                         await asyncio.sleep(spacing / 2 if k == 0 else spacing)
                         joined = await newcomers.connect(
-                            [urls[k % len(urls)]], [token], concurrency=1, deflate=deflate
+                            [urls[k % len(urls)]], [token], concurrency=1
                         )
                         result.churn_identify_ms.append(round(joined.identify_ms[0], 1))
 
@@ -919,11 +916,6 @@ def main(argv: list[str]) -> None:
         help="only the saturating phase (no fixed-rate send, role change or churn); N may be 0",
     )
     parser.add_argument(
-        "--no-deflate",
-        action="store_true",
-        help="clients do not offer permessage-deflate (browsers and websockets do)",
-    )
-    parser.add_argument(
         "--redis-max-connections",
         type=int,
         default=0,
@@ -965,8 +957,7 @@ def main(argv: list[str]) -> None:
         " messages through REST; (messages, rate) per N: "
         + ", ".join(f"{n}: {m} at {r:g}/s" for n, (m, r) in loads.items())
         + f"; open-file limit {open_files}; Redis pool {args.redis_max_connections or 'default'}"
-        + (f"; env {extra}" if extra else "")
-        + ("; clients without permessage-deflate" if args.no_deflate else ""),
+        + (f"; env {extra}" if extra else ""),
         flush=True,
     )
     OUT.mkdir(parents=True, exist_ok=True)
@@ -1020,7 +1011,6 @@ def main(argv: list[str]) -> None:
                                 plan,
                                 _path_for(fleet, clients, args.path),
                                 args.connect_concurrency,
-                                not args.no_deflate,
                             )
                         )
                         results.append(result)

@@ -3,9 +3,9 @@
 - :func:`cpu_seconds`, :func:`rss_kib` and :class:`CpuMeter` read ``/proc`` (user + system
   CPU from ``/proc/<pid>/stat``, ``VmRSS`` from ``/proc/<pid>/status``), optionally with each
   process's descendants (nginx workers, Postgres backends).
-- :class:`Swarm` holds N gateway clients (real WebSockets, :class:`GatewayClient` for the
-  handshake, IDENTIFY and heartbeats) and one lean reader per client that timestamps every
-  ``message.create`` of the run the moment it is read, so that a message's latency to each
+- :class:`Swarm` holds N gateway clients (real WebSockets through :class:`LeanSocket`: the
+  handshake, IDENTIFY, heartbeats) that timestamp every ``message.create`` of the run the
+  moment it is read, so that a message's latency to each
   client is "send started" → "this client read it", and deliveries are counted exactly once
   per (client, message).
 """
@@ -15,15 +15,17 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import struct
 import time
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urlsplit
 
 import msgspec
-import websockets
-
-from gateway_client import GatewayClient
+from websockets.speedups import apply_mask
+from websockets.utils import generate_key
 
 __all__ = [
     "CpuMeter",
@@ -142,12 +144,182 @@ _frames = msgspec.json.Decoder(_Frame)
 _creates = msgspec.json.Decoder(_MessageCreate)
 
 
+class Refused(Exception):
+    """The upgrade was answered with another status than 101 (429: nginx's per-address guard)."""
+
+    def __init__(self, status: int) -> None:
+        super().__init__(f"upgrade refused with {status}")
+        self.status = status
+
+
+class LeanSocket(asyncio.Protocol):
+    """The swarm's client side of a WebSocket, as little Python per frame as it can be.
+
+    A client of the bench runs on the same two cores as the fleet, so what it spends per frame
+    is taken from what it measures: through the ``websockets`` library (futures, a frame
+    object and an assembler per message) it cost 30-50 µs per frame, more than the gateway and
+    nginx together at N = 1,000. Here frames are parsed where they land (``data_received``)
+    and handed to a callback. Server frames are unmasked and never fragmented (the gateway's
+    protocol, RFC 6455 §5.1); ours are masked as a client's must be. No extension is offered
+    (the gateway declines permessage-deflate anyway)."""
+
+    def __init__(self, request: bytes) -> None:
+        self._request = request
+        self._transport: asyncio.Transport | None = None
+        self._buffer = b""
+        self._open = False
+        self.handshake: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self.lost: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self.queue: asyncio.Queue[bytes] | None = asyncio.Queue()  # until on_frame is set
+        self.on_frame: Callable[[bytes, float], None] | None = None
+        self.close_code: int | None = None
+        self.close_reason = ""
+
+    @classmethod
+    async def open(cls, url: str) -> LeanSocket:
+        address = urlsplit(url)
+        target = address.path + (f"?{address.query}" if address.query else "")
+        request = (
+            f"GET {target} HTTP/1.1\r\nHost: {address.netloc}\r\nUpgrade: websocket\r\n"
+            f"Connection: Upgrade\r\nSec-WebSocket-Key: {generate_key()}\r\n"
+            "Sec-WebSocket-Version: 13\r\n\r\n"
+        ).encode()
+        loop = asyncio.get_running_loop()
+        _, socket = await loop.create_connection(
+            lambda: cls(request), address.hostname, address.port
+        )
+        await socket.handshake
+        return socket
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self._transport = transport  # type: ignore[assignment]
+        self._transport.write(self._request)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._open = False
+        if not self.handshake.done():
+            self.handshake.set_exception(ConnectionError("closed during the handshake"))
+        if not self.lost.done():
+            self.lost.set_result(None)
+
+    def data_received(self, data: bytes) -> None:
+        if self._buffer:
+            data = self._buffer + data
+        if not self._open:
+            data = self._handshake(data)
+            if not self._open:
+                return
+        self._buffer = data[self._frames(data, time.perf_counter()) :]
+
+    def _handshake(self, data: bytes) -> bytes:
+        """The 101 and what follows it (the first frames may share its packet)."""
+        head, found, rest = data.partition(b"\r\n\r\n")
+        if not found:
+            self._buffer = head
+            return b""
+        self._buffer = b""
+        status = int(head.split(b" ", 2)[1])
+        if status != 101:
+            self.handshake.set_exception(Refused(status))
+            assert self._transport is not None
+            self._transport.close()
+            return b""
+        self._open = True
+        self.handshake.set_result(None)
+        return rest
+
+    def _frames(self, data: bytes, now: float) -> int:
+        """Each whole frame in ``data``; where the unread rest starts."""
+        offset, size = 0, len(data)
+        while size - offset >= 2:
+            opcode, length, start = data[offset] & 0x0F, data[offset + 1] & 0x7F, offset + 2
+            if length == 126:
+                if size - start < 2:
+                    break
+                length, start = int.from_bytes(data[start : start + 2]), start + 2
+            elif length == 127:
+                if size - start < 8:
+                    break
+                length, start = int.from_bytes(data[start : start + 8]), start + 8
+            if size - start < length:
+                break
+            payload, offset = data[start : start + length], start + length
+            if opcode in (0x1, 0x2):
+                if self.on_frame is not None:
+                    self.on_frame(payload, now)
+                elif self.queue is not None:
+                    self.queue.put_nowait(payload)
+            elif opcode == 0x8:
+                self._closed_by_server(payload)
+            elif opcode == 0x9:
+                self._write(0xA, payload)
+        return offset
+
+    def _closed_by_server(self, payload: bytes) -> None:
+        if self.close_code is None:
+            self.close_code = int.from_bytes(payload[:2]) if len(payload) >= 2 else 1005
+            self.close_reason = payload[2:].decode(errors="replace")
+            self._write(0x8, payload[:2])
+        assert self._transport is not None
+        self._transport.close()
+
+    def _write(self, opcode: int, payload: bytes) -> None:
+        if self._transport is None or self._transport.is_closing():
+            return
+        mask = os.urandom(4)
+        length = len(payload)
+        if length < 126:
+            head = bytes((0x80 | opcode, 0x80 | length))
+        else:
+            head = struct.pack("!BBH", 0x80 | opcode, 0x80 | 126, length)
+        self._transport.write(head + mask + apply_mask(payload, mask))
+
+    def send(self, op: int, d: Any = None) -> None:
+        self._write(0x1, msgspec.json.encode({"op": op, "d": d}))
+
+    async def receive(self, timeout: float = 10.0) -> dict[str, Any]:
+        """The next frame, before the callback takes over."""
+        assert self.queue is not None
+        getting = asyncio.ensure_future(self.queue.get())
+        done, _ = await asyncio.wait({getting, self.lost}, timeout=timeout)
+        if getting not in done:
+            getting.cancel()
+            if self.lost.done():
+                raise ConnectionError(f"closed: {self.close_code} {self.close_reason}")
+            raise TimeoutError
+        decoded: dict[str, Any] = msgspec.json.decode(getting.result())
+        return decoded
+
+    async def close(self, timeout: float = 10.0) -> None:
+        if self.close_code is None:
+            self.close_code = 1000
+            self._write(0x8, struct.pack("!H", 1000))
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(asyncio.shield(self.lost), timeout)
+        if self._transport is not None:
+            self._transport.close()
+
+    @property
+    def closed(self) -> bool:
+        return self.lost.done()
+
+
+async def identified(socket: LeanSocket, token: str) -> tuple[dict[str, Any], dict[str, Any]]:
+    """HELLO, then IDENTIFY until READY: (hello, ready)."""
+    hello = await socket.receive()
+    socket.send(2, {"token": token, "properties": {"os": "bench"}})
+    while (frame := await socket.receive())["t"] != "ready":
+        pass
+    return hello, frame
+
+
 @dataclass(eq=False)
 class _Member:
     index: int
-    gateway: GatewayClient
+    socket: LeanSocket
     got: bytearray
-    reader: asyncio.Task[None] | None = None
+    seq: int | None = None
+    beats: asyncio.Task[None] | None = None
 
 
 @dataclass
@@ -189,7 +361,6 @@ class Swarm:
         tokens: Sequence[str],
         *,
         concurrency: int,
-        deflate: bool = True,
         attempts: int = 5,
     ) -> Connected:
         """Connect ``len(tokens)`` clients, the i-th to ``urls[i % len(urls)]``, and IDENTIFY.
@@ -204,18 +375,13 @@ class Swarm:
         retries = 0
         failures: Counter[str] = Counter()
 
-        async def handshake(url: str) -> GatewayClient:
+        async def handshake(url: str) -> LeanSocket:
             nonlocal retries
             for attempt in range(50):
                 try:
-                    if deflate:  # what browsers and websockets negotiate by default
-                        return await GatewayClient.connect(url)
-                    connection = await websockets.connect(url, max_size=2**24, compression=None)
-                    client = GatewayClient(connection, "json", False)
-                    client.hello = await client.receive()
-                    return client
-                except websockets.InvalidStatus as refused:
-                    if refused.response.status_code != 429 or attempt == 49:
+                    return await LeanSocket.open(url)
+                except Refused as refused:
+                    if refused.status != 429 or attempt == 49:
                         raise
                     retries += 1
                     await asyncio.sleep(0.05 * (1 + attempt % 10))
@@ -227,23 +393,21 @@ class Swarm:
                 started = time.perf_counter()
                 for attempt in range(attempts):
                     try:
-                        client = await handshake(url)
-                        ready = await client.identify(token)
+                        socket = await handshake(url)
+                        hello, ready = await identified(socket, token)
                         break
-                    except websockets.ConnectionClosed as closed:
-                        code = closed.rcvd.code if closed.rcvd else 1006
-                        reason = closed.rcvd.reason if closed.rcvd else "no close frame"
-                        failures[f"{code} {reason}"] += 1
-                    except (OSError, TimeoutError, websockets.InvalidHandshake) as failed:
+                    except (OSError, TimeoutError, Refused) as failed:
                         failures[f"{type(failed).__name__}: {failed}"[:120]] += 1
                     await asyncio.sleep(0.2 * (attempt + 1))
                 else:
                     return  # given up: not connected (counted in failures)
                 identify_ms.append((time.perf_counter() - started) * 1000)
             self._check_ready(ready)
-            member = _Member(index, client, bytearray())
-            client.start_heartbeats()
-            member.reader = asyncio.create_task(self._read(member))
+            member = _Member(index, socket, bytearray(), ready.get("s"))
+            socket.queue = None
+            socket.on_frame = lambda raw, now: self._read(member, raw, now)
+            interval = hello["d"]["heartbeat_interval"] / 1000 / 2  # half, as a real client
+            member.beats = asyncio.create_task(self._beat(member, interval))
             self.members.append(member)
 
         started = time.perf_counter()
@@ -255,6 +419,12 @@ class Swarm:
             retries,
             dict(failures),
         )
+
+    @staticmethod
+    async def _beat(member: _Member, interval: float) -> None:
+        while not member.socket.closed:
+            await asyncio.sleep(interval)
+            member.socket.send(1, member.seq)
 
     def _check_ready(self, ready: dict[str, object]) -> None:
         servers = ready["d"]["servers"]  # type: ignore[index]
@@ -269,40 +439,30 @@ class Swarm:
         gate = asyncio.Semaphore(concurrency)
 
         async def one(member: _Member) -> None:
+            if member.beats is not None:
+                member.beats.cancel()
             async with gate:
-                with contextlib.suppress(Exception):
-                    await member.gateway.close()
-            if member.reader is not None:
-                with contextlib.suppress(Exception):
-                    await member.reader
+                await member.socket.close()
+            code = member.socket.close_code
+            self.closes[
+                "1000 (normal)" if code == 1000 else f"{code} {member.socket.close_reason}"
+            ] += 1
 
         await asyncio.gather(*(one(m) for m in self.members))
         self.members.clear()
 
     # -- reading ----------------------------------------------------------------------------
 
-    async def _read(self, member: _Member) -> None:
-        gateway = member.gateway
-        try:
-            while True:
-                # Bytes as they came: msgspec decodes UTF-8 itself, so skip websockets' str.
-                raw = await gateway.connection.recv(decode=False)
-                now = time.perf_counter()
-                frame = _frames.decode(raw)
-                if frame.s is not None:
-                    gateway.seq = frame.s
-                if frame.t == "message.create":
-                    self._arrived(member, _creates.decode(frame.d).message.content, now)
-                else:
-                    self.other_frames[frame.t or f"op{frame.op}"] += 1
-                    if frame.t in self.arrivals:
-                        self.arrivals[frame.t].append(now)
-        except websockets.ConnectionClosedOK:
-            self.closes["1000 (normal)"] += 1
-        except websockets.ConnectionClosed as closed:
-            code = closed.rcvd.code if closed.rcvd else 1006
-            reason = closed.rcvd.reason if closed.rcvd else "no close frame"
-            self.closes[f"{code} {reason}"] += 1
+    def _read(self, member: _Member, raw: bytes, now: float) -> None:
+        frame = _frames.decode(raw)
+        if frame.s is not None:
+            member.seq = frame.s
+        if frame.t == "message.create":
+            self._arrived(member, _creates.decode(frame.d).message.content, now)
+        else:
+            self.other_frames[frame.t or f"op{frame.op}"] += 1
+            if frame.t in self.arrivals:
+                self.arrivals[frame.t].append(now)
 
     def _arrived(self, member: _Member, content: str, now: float) -> None:
         tag, _, rest = content.partition(" ")
@@ -345,4 +505,4 @@ class Swarm:
 
     @property
     def open_connections(self) -> int:
-        return sum(1 for m in self.members if m.reader is not None and not m.reader.done())
+        return sum(1 for m in self.members if not m.socket.closed)
