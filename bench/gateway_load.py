@@ -281,7 +281,9 @@ class LeanSocket(asyncio.Protocol):
         """The next frame, before the callback takes over."""
         assert self.queue is not None
         getting = asyncio.ensure_future(self.queue.get())
-        done, _ = await asyncio.wait({getting, self.lost}, timeout=timeout)
+        done, _ = await asyncio.wait(
+            {getting, self.lost}, timeout=timeout, return_when=asyncio.FIRST_COMPLETED
+        )
         if getting not in done:
             getting.cancel()
             if self.lost.done():
