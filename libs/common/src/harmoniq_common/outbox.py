@@ -1,7 +1,9 @@
 """Transactional outbox: a committed change's events reach JetStream at least once.
 
 The writer calls :func:`enqueue` inside the transaction that makes the change, so the event
-row commits or rolls back with it. Right after the commit the request's own task publishes the
+row commits or rolls back with it; or, when the change is one statement, the statement writes
+the rows itself (:func:`prepare`, :func:`insert_rows_sql`, :func:`row_arrays`: a
+data-modifying CTE, atomic without BEGIN/COMMIT). Right after the commit the request's own task publishes the
 rows it wrote (:meth:`OutboxRelay.publish_committed`, from :func:`~.uow.unit_of_work`) and
 deletes them once JetStream has acknowledged them: an event leaves with the response, not on
 the relay's next wake-up. The row is the guarantee: if the process dies between commit and ack,
@@ -25,6 +27,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 import asyncpg
+import msgspec
 import structlog
 from nats.aio.client import Client as NatsClient
 from nats.js import JetStreamContext
@@ -36,7 +39,7 @@ from .events import EventPayload, encode_envelope
 from .ids import Snowflake, lowest_snowflake_at
 from .telemetry import extract_trace_context, inject_trace_context, tracer
 
-__all__ = ["OutboxRelay", "OutboxRow", "enqueue"]
+__all__ = ["OutboxRelay", "OutboxRow", "enqueue", "insert_rows_sql", "prepare", "row_arrays"]
 
 log = structlog.get_logger(__name__)
 
@@ -45,6 +48,7 @@ log = structlog.get_logger(__name__)
 _ACK_TIMEOUT_SECONDS = 1.0
 _RELAY_ACK_TIMEOUT_SECONDS = 10.0
 _DELETE = "DELETE FROM outbox WHERE id = ANY($1::bigint[])"
+_headers_json = msgspec.json.Encoder()
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,20 +61,55 @@ class OutboxRow:
     headers: dict[str, str]
 
 
+def prepare(
+    event_id: Snowflake, subject: str, payload: EventPayload, occurred_at: datetime | None = None
+) -> OutboxRow:
+    """One event as its row will hold it, not written yet: for :func:`enqueue`, or for a
+    statement that writes its rows itself (:func:`insert_rows_sql`)."""
+    body = encode_envelope(event_id, payload, occurred_at or datetime.now(UTC))
+    return OutboxRow(int(event_id), subject, body, outgoing_headers())
+
+
 async def enqueue(
     conn: asyncpg.Connection, event_id: Snowflake, subject: str, payload: EventPayload
 ) -> OutboxRow:
     """Write one event in the caller's transaction (the caller owns the transaction)."""
-    body = encode_envelope(event_id, payload, datetime.now(UTC))
-    headers = outgoing_headers()
+    row = prepare(event_id, subject, payload)
     await conn.execute(
         "INSERT INTO outbox (id, subject, payload, headers) VALUES ($1, $2, $3, $4)",
-        event_id,
-        subject,
-        body,
-        headers,
+        row.id,
+        row.subject,
+        row.payload,
+        row.headers,
     )
-    return OutboxRow(int(event_id), subject, body, headers)
+    return row
+
+
+def insert_rows_sql(first: int, *, only_if: str = "true") -> str:
+    """``INSERT INTO outbox …`` of the rows in four array parameters ``$first`` to
+    ``$first + 3`` (:func:`row_arrays`), for a data-modifying CTE of the statement that makes
+    the change: the change and its events then commit together without an explicit
+    transaction (one round trip instead of BEGIN, statements, COMMIT). ``only_if``: an SQL
+    condition the rows are written under (e.g. ``EXISTS (SELECT 1 FROM inserted)``), so a
+    change that wrote nothing emits nothing."""
+    ids, subjects, payloads, headers = (f"${first + i}" for i in range(4))
+    return (
+        "INSERT INTO outbox (id, subject, payload, headers)"
+        " SELECT e.id, e.subject, e.payload, e.headers::jsonb"
+        f" FROM unnest({ids}::bigint[], {subjects}::text[], {payloads}::bytea[],"
+        f" {headers}::text[]) AS e(id, subject, payload, headers) WHERE {only_if}"
+    )
+
+
+def row_arrays(rows: Sequence[OutboxRow]) -> tuple[list[int], list[str], list[bytes], list[str]]:
+    """The parameters :func:`insert_rows_sql` reads: ids, subjects, payloads, and headers as
+    JSON text (asyncpg's jsonb codec does not reach into arrays)."""
+    return (
+        [row.id for row in rows],
+        [row.subject for row in rows],
+        [row.payload for row in rows],
+        [_headers_json.encode(row.headers).decode() for row in rows],
+    )
 
 
 class OutboxRelay:
