@@ -11,6 +11,7 @@ import asyncpg
 import structlog
 
 from harmoniq_common.access import AccessCache, ChannelAccess
+from harmoniq_common.auth import Principal
 from harmoniq_common.blocks import BlockCache
 from harmoniq_common.errors import (
     ApiError,
@@ -35,7 +36,7 @@ from harmoniq_common.media import Attachment
 from harmoniq_common.outbox import prepare
 from harmoniq_common.permissions import Permission
 from harmoniq_common.platform import Platform
-from harmoniq_common.ratelimit import Decision, RateLimit, RateLimiter
+from harmoniq_common.ratelimit import Decision, RateLimit
 from harmoniq_common.uow import UnitOfWork, unit_of_work
 
 from ..settings import MessagesSettings
@@ -113,10 +114,13 @@ class Messages:
         return await self._access.channel(user_id, channel_id)
 
     async def limited_access(
-        self, limiter: RateLimiter, rule: RateLimit, key: str, user_id: int, channel_id: int
+        self, caller: Principal, rule: RateLimit, key: str, channel_id: int
     ) -> tuple[Decision, ChannelAccess]:
-        """A rate-limit hit (429 when refused) and the caller's access, one Redis round trip."""
-        return await self._access.channel_limited(limiter, rule, key, user_id, channel_id)
+        """The caller's revocation (401), a rate-limit hit (429 when refused) and their
+        access, one Redis round trip."""
+        return await self._access.channel_limited(
+            caller, self._platform.marks, self._platform.limiter, rule, key, channel_id
+        )
 
     async def _reader(self, user_id: int, channel_id: int) -> ChannelAccess:
         access = await self.access(user_id, channel_id)
