@@ -216,3 +216,32 @@ async def test_one_statement_writes_its_events_only_with_the_change(
         await relay.stop()
     assert [e.id for e in envelopes] == written
     assert await pool.fetchval("SELECT count(*) FROM outbox") == 0
+
+
+async def test_acknowledged_rows_of_many_commits_go_in_one_delete(
+    pool: asyncpg.Pool, nats_client: NatsClient, namespace: str
+) -> None:
+    """Each commit's events leave at once, but their rows wait for one DELETE together
+    (``delete_every``; here an hour, so only settle_deletes ends the wait)."""
+    subjects = Subjects(namespace)
+    js = nats_client.jetstream()
+    await ensure_streams(js, subjects)
+    relay = OutboxRelay(
+        pool, js, schema="probe", poll_interval=3600, delete_every=3600, nats=nats_client
+    )
+    ids = SnowflakeGenerator(8)
+    platform = cast(
+        Platform,
+        SimpleNamespace(pool=pool, outbox=relay, subjects=subjects, new_id=ids.next_id),
+    )
+    for user_id in range(1, 11):
+        async with unit_of_work(platform) as tx:
+            await tx.emit_user(
+                user_id, UserDeleted(user_id=Snowflake(user_id), deleted_at=datetime.now(UTC))
+            )
+    assert (await js.stream_info(subjects.events_stream)).state.messages == 10
+    assert relay.published_at_once == 10
+    assert await pool.fetchval("SELECT count(*) FROM outbox") == 10  # none deleted yet
+    await relay.settle_deletes()
+    assert await pool.fetchval("SELECT count(*) FROM outbox") == 0
+    assert relay.delete_statements == 1

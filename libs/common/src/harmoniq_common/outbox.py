@@ -3,13 +3,15 @@
 The writer calls :func:`enqueue` inside the transaction that makes the change, so the event
 row commits or rolls back with it; or, when the change is one statement, the statement writes
 the rows itself (:func:`prepare`, :func:`insert_rows_sql`, :func:`row_arrays`: a
-data-modifying CTE, atomic without BEGIN/COMMIT). Right after the commit the request's own task publishes the
-rows it wrote (:meth:`OutboxRelay.publish_committed`, from :func:`~.uow.unit_of_work`) and
-deletes them once JetStream has acknowledged them: an event leaves with the response, not on
-the relay's next wake-up. The row is the guarantee: if the process dies between commit and ack,
-or NATS does not answer, it stays, and :class:`OutboxRelay` publishes it later. The relay polls
-and sweeps only rows older than ``sweep_after`` seconds (what a crash or a failed publish left;
-younger rows belong to a request that is still publishing them), everything at start-up and at
+data-modifying CTE, atomic without BEGIN/COMMIT). Right after the commit the request's own
+task publishes the rows it wrote (:meth:`OutboxRelay.publish_committed`, from
+:func:`~.uow.unit_of_work` or the one-statement writer) and deletes them once JetStream has
+acknowledged them (many requests' rows in one ``DELETE`` every ``delete_every`` seconds): an
+event leaves with the response, not on the relay's next wake-up. The row is the guarantee: if
+the process dies between commit and ack, or NATS does not answer, it stays, and
+:class:`OutboxRelay` publishes it later. The relay polls and sweeps only rows older than
+``sweep_after`` seconds (what a crash or a failed publish left; younger rows belong to a
+request that is still publishing them), everything at start-up and at
 the final drain. One relay per schema holds a transaction-scoped advisory lock while it
 publishes a batch, in id order, with pipelined acks (all of a batch's publishes are sent in
 order, then the acks are awaited together). A row is deleted only after JetStream acknowledged
@@ -122,6 +124,7 @@ class OutboxRelay:
         batch_size: int = 200,
         poll_interval: float = 1.0,
         sweep_after: float = 2.0,
+        delete_every: float = 0.05,
         nats: NatsClient | None = None,
     ) -> None:
         self._pool = pool
@@ -139,6 +142,12 @@ class OutboxRelay:
         self._sending = asyncio.Lock()
         self._acked: list[int] = []  # published at once, acknowledged, not yet deleted
         self._deleter: asyncio.Task[None] | None = None
+        # Acknowledged rows wait up to this long (seconds) to be deleted together: under load
+        # one DELETE per interval instead of one per request. Far below sweep_after, so a
+        # sweep does not publish them again.
+        self._delete_every = delete_every
+        self._delete_now = asyncio.Event()
+        self.delete_statements = 0  # DELETEs of acknowledged rows run (not the sweeps')
         self.published = 0  # rows this relay's sweeps moved
         self.published_at_once = 0  # rows their own request published right after commit
 
@@ -206,16 +215,22 @@ class OutboxRelay:
                 )
 
     async def _delete_acked(self) -> None:
-        """Delete acknowledged rows until none wait; a crash before it only causes duplicates
-        that JetStream drops (the sweep publishes them again under the same ``Nats-Msg-Id``)."""
-        await asyncio.sleep(0)  # the other requests of this loop iteration join the batch
+        """Delete acknowledged rows until none wait, the first batch after ``delete_every``
+        (what other requests acknowledge meanwhile joins it); a crash before it only causes
+        duplicates that JetStream drops (the sweep publishes them again under the same
+        ``Nats-Msg-Id``)."""
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(self._delete_every):
+                await self._delete_now.wait()
         while self._acked:
             await self.flush_deletes()
 
     async def settle_deletes(self) -> None:
-        """Until every row acknowledged so far is deleted (or left to the sweep)."""
+        """Until every row acknowledged so far is deleted (or left to the sweep), now."""
         if self._deleter is not None:
+            self._delete_now.set()
             await self._deleter
+            self._delete_now.clear()
         await self.flush_deletes()
 
     async def flush_deletes(self) -> None:
@@ -226,6 +241,7 @@ class OutboxRelay:
         try:
             async with self._pool.acquire() as conn:
                 await conn.execute(_DELETE, batch)
+            self.delete_statements += 1
         except Exception:
             log.warning("outbox.delete_failed", schema=self._schema, exc_info=True)
 
