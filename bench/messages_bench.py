@@ -62,6 +62,7 @@ import messages_reads
 import messages_sendpath
 from messages_load import Cast, Outcome
 
+import nginx_config
 from fleet import ROOT, Fleet
 
 BENCH = Path(__file__).resolve().parent
@@ -92,8 +93,8 @@ class BenchFleet(Fleet):
     def render_nginx(self) -> Path:
         os.environ["HARMONIQ_NGINX_RATE_PER_SECOND"] = "0"
         conf = super().render_nginx()
-        if "limit_req_zone" in conf.read_text():
-            raise RuntimeError(f"{conf}: the per-address guard is still on")
+        if (rate := nginx_config.per_address_guard(conf)) is not None:
+            raise RuntimeError(f"{conf}: the per-address guard is still on ({rate})")
         return conf
 
 

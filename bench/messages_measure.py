@@ -11,6 +11,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import pstats
 import re
@@ -100,14 +101,18 @@ class _Recorder:
         self.calls.append((sql, args))
         return "SELECT 0"
 
+    def transaction(self, **_options: Any) -> contextlib.AbstractAsyncContextManager[None]:
+        return contextlib.nullcontext()
+
 
 async def captured_sql(
     call: Callable[[Any], Awaitable[object]],
 ) -> list[tuple[str, tuple[Any, ...]]]:
-    """The statements ``call(conn)`` sends (it gets a recorder in place of a connection)."""
+    """The statements ``call(conn)`` sends (it gets a recorder in place of a connection),
+    without the session settings (``SET LOCAL …``) a store function wraps its query in."""
     recorder = _Recorder()
     await call(recorder)
-    return recorder.calls
+    return [(sql, args) for sql, args in recorder.calls if not sql.startswith("SET ")]
 
 
 @dataclass(frozen=True)

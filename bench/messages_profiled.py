@@ -3,10 +3,10 @@
 Run by ``messages_bench.py`` as a child process with a fleet instance's environment, plus:
 
 ``BENCH_PROFILE_MODE``
-    ``stages``: wall-clock timers around each step of a send (rate limit, access check, author
-    check, transaction begin/commit, INSERT, read back, outbox row, rendering, the reset query
-    asyncpg's pool runs on every release) and around the whole request inside the service; no
-    profiler, so the figures are undistorted.
+    ``stages``: wall-clock timers around each step of a send (the Redis script: revocation,
+    rate limit, access check; the author as last seen; encoding the event; the one statement;
+    the publish and its ack; the batched deletes) and around the whole request inside the
+    service; no profiler, so the figures are undistorted.
     ``cprofile``: the whole process under ``cProfile`` (its overhead inflates Python code, so
     only the *shares* are read from it).
 ``BENCH_PROFILE_OUT``
@@ -23,18 +23,16 @@ import cProfile
 import json
 import os
 import signal
-import sys
 import time
 from collections import defaultdict
-from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager
+from collections.abc import Awaitable, Callable
 from typing import Any
 
-import asyncpg
 import uvicorn
 
-from harmoniq_common import access, outbox, uow
+from harmoniq_common import access, outbox
 from harmoniq_messages import app as messages_app
+from harmoniq_messages.domain import authors
 from harmoniq_messages.domain import messages as domain
 from harmoniq_messages.store import messages as store
 
@@ -59,46 +57,32 @@ def _timed(name: str, fn: Callable[..., Awaitable[Any]]) -> Callable[..., Awaita
     return wrapper
 
 
-def _timed_unit_of_work(original: Callable[..., Any]) -> Callable[..., Any]:
-    @asynccontextmanager
-    async def unit_of_work(platform: Any) -> AsyncIterator[Any]:
-        manager = original(platform)
+def _timed_sync(name: str, fn: Callable[..., Any]) -> Callable[..., Any]:
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
         start = time.perf_counter()
-        tx = await manager.__aenter__()
-        _record("tx: pool acquire + BEGIN", start)
         try:
-            yield tx
-        except BaseException:
-            if not await manager.__aexit__(*sys.exc_info()):
-                raise
-        else:
-            start = time.perf_counter()
-            await manager.__aexit__(None, None, None)
-            _record("tx: COMMIT + release", start)
+            return fn(*args, **kwargs)
+        finally:
+            _record(name, start)
 
-    return unit_of_work
+    return wrapper
 
 
 def _instrument() -> None:
     access.AccessCache.channel_limited = _timed(  # type: ignore[method-assign]
-        "rate limit + access check (one Redis pipeline; guilds RPC on a miss)",
+        "revocation + rate limit + access check (one Redis script; guilds RPC on a miss)",
         access.AccessCache.channel_limited,
     )
-    domain.ensure_known = _timed("author known? (SELECT users)", domain.ensure_known)
-    domain.unit_of_work = _timed_unit_of_work(domain.unit_of_work)
-    store.get = _timed("SELECT message back (in INSERT step)", store.get)
-    store.insert = _timed("INSERT message (incl. read back)", store.insert)
-    domain.Messages.page_of = _timed(  # type: ignore[method-assign]
-        "view: reply previews + reactions query", domain.Messages.page_of
+    authors.KnownAuthors.summary = _timed(  # type: ignore[method-assign]
+        "author as last seen (SELECT users on a first send)", authors.KnownAuthors.summary
     )
-    uow.UnitOfWork.emit = _timed(  # type: ignore[method-assign]
-        "outbox: INSERT event", uow.UnitOfWork.emit
-    )
+    domain.prepare = _timed_sync("encode the event (outbox row)", domain.prepare)
+    store.send = _timed("the one statement: message + read state + outbox rows", store.send)
     outbox.OutboxRelay.publish_committed = _timed(  # type: ignore[method-assign]
         "publish at once + JetStream ack", outbox.OutboxRelay.publish_committed
     )
-    asyncpg.Connection.reset = _timed(  # type: ignore[method-assign]
-        "pool release: asyncpg reset query", asyncpg.Connection.reset
+    outbox.OutboxRelay.flush_deletes = _timed(  # type: ignore[method-assign]
+        "DELETE acknowledged rows (background, batched)", outbox.OutboxRelay.flush_deletes
     )
     outbox.OutboxRelay.relay_once = _timed(  # type: ignore[method-assign]
         "relay batch to JetStream (background)", outbox.OutboxRelay.relay_once

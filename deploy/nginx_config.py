@@ -29,6 +29,7 @@ __all__ = [
     "check",
     "command",
     "nginx_binary",
+    "per_address_guard",
     "render",
 ]
 
@@ -144,6 +145,18 @@ def per_address_limit(rate: int | None = None, burst: int | None = None) -> tupl
         read("HARMONIQ_NGINX_RATE_PER_SECOND", 50) if rate is None else rate,
         read("HARMONIQ_NGINX_RATE_BURST", 100) if burst is None else burst,
     )
+
+
+def per_address_guard(conf: Path) -> str | None:
+    """The rate of the per-address guard a rendered ``nginx.conf`` enforces (``"50r/s"``), or
+    ``None`` when it is off. Directives only: the template's comments name ``limit_req_zone``
+    too, so a substring search finds a guard in every config."""
+    found = re.search(
+        r"^\s*limit_req_zone\s+\S+\s+zone=harmoniq_per_ip:\S+\s+rate=(\S+);",
+        Path(conf).read_text(),
+        re.MULTILINE,
+    )
+    return None if found is None else found.group(1)
 
 
 def _per_address_conf(rate: int, burst: int) -> str:

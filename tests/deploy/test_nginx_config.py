@@ -262,6 +262,26 @@ def test_render_rejects_what_would_corrupt_the_config(tmp_path: Path) -> None:
         nginx_config.render(tmp_path, 18080, {"harmoniq_auth": [("127.0.0.1;", 80)]})
 
 
+def test_per_address_guard_is_read_from_the_directives(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """What a benchmark checks before it measures: its comments name limit_req_zone, so
+    only a directive counts (the messages bench refused every fleet when it searched text)."""
+    monkeypatch.delenv("HARMONIQ_NGINX_RATE_PER_SECOND", raising=False)
+    shipped = nginx_config.render(
+        tmp_path / "shipped", 18080, {"harmoniq_auth": [("127.0.0.1", 1)]}
+    )
+    assert nginx_config.per_address_guard(shipped) == "50r/s"
+    off = nginx_config.render(
+        tmp_path / "off", 18080, {"harmoniq_auth": [("127.0.0.1", 1)]}, rate_per_second=0
+    )
+    assert "limit_req_zone" in off.read_text()  # in a comment
+    assert nginx_config.per_address_guard(off) is None
+    monkeypatch.setenv("HARMONIQ_NGINX_RATE_PER_SECOND", "5000")
+    high = nginx_config.render(tmp_path / "high", 18080, {"harmoniq_auth": [("127.0.0.1", 1)]})
+    assert nginx_config.per_address_guard(high) == "5000r/s"
+
+
 # --- the real nginx in front of stub services ----------------------------------------------------
 class _Stub(BaseHTTPRequestHandler):
     """Answers every request with what it received, as JSON, naming its service."""

@@ -12,7 +12,7 @@ from nats.aio.client import Client as NatsClient
 from harmoniq_common.bus import Subjects, ensure_streams
 from harmoniq_common.events import UserDeleted, decode_payload
 from harmoniq_common.ids import Snowflake, SnowflakeGenerator
-from harmoniq_common.outbox import OutboxRelay, enqueue
+from harmoniq_common.outbox import OutboxRelay, enqueue, insert_rows_sql, prepare, row_arrays
 from harmoniq_common.platform import Platform
 from harmoniq_common.testing.events import collect_events
 from harmoniq_common.uow import unit_of_work
@@ -165,3 +165,83 @@ async def test_an_unacknowledged_publish_leaves_the_row_for_the_sweep(
     [envelope] = await collect_events(nats_client, namespace, subjects.all_events, count=1)
     assert envelope.id == event_id
     assert await pool.fetchval("SELECT count(*) FROM outbox") == 0
+
+
+async def test_one_statement_writes_its_events_only_with_the_change(
+    pool: asyncpg.Pool, nats_client: NatsClient, namespace: str
+) -> None:
+    """insert_rows_sql in a data-modifying CTE: the change and its rows commit together, with
+    no transaction opened; a statement that changed nothing (a repeat) writes no row. The
+    rows are as enqueue writes them: the relay publishes them, headers and all."""
+    subjects = Subjects(namespace)
+    js = nats_client.jetstream()
+    await ensure_streams(js, subjects)
+    await pool.execute("CREATE TABLE probe_changes (id bigint PRIMARY KEY)")
+    statement = (
+        "WITH change AS (INSERT INTO probe_changes (id) VALUES ($1) ON CONFLICT DO NOTHING"
+        " RETURNING id), events AS ("
+        + insert_rows_sql(2, only_if="EXISTS (SELECT 1 FROM change)")
+        + ") SELECT count(*) FROM change"
+    )
+    ids = SnowflakeGenerator(7)
+    written: list[int] = []
+    headers: dict[int, dict[str, str]] = {}
+    for attempt in range(2):  # the second is a repeat: no change, no event
+        rows = [
+            prepare(
+                event_id,
+                subjects.user_event(event_id, "user.deleted"),
+                UserDeleted(user_id=event_id, deleted_at=datetime.now(UTC)),
+            )
+            for event_id in (ids.next_id(), ids.next_id())
+        ]
+        async with pool.acquire() as conn:
+            changed = await conn.fetchval(statement, 42, *row_arrays(rows))
+        assert changed == (1 if attempt == 0 else 0)
+        if changed:
+            written += [row.id for row in rows]
+            headers |= {row.id: {**row.headers, "probe": "kept"} for row in rows}
+            await pool.execute(  # an object, not a JSON string: || merges into it
+                'UPDATE outbox SET headers = headers || \'{"probe": "kept"}\''
+            )
+    stored = await pool.fetch("SELECT id, headers FROM outbox ORDER BY id")
+    assert [r["id"] for r in stored] == written
+    assert {r["id"]: r["headers"] for r in stored} == headers
+
+    relay = OutboxRelay(pool, js, schema="probe")
+    await relay.start()
+    try:
+        envelopes = await collect_events(nats_client, namespace, subjects.all_events, count=2)
+    finally:
+        await relay.stop()
+    assert [e.id for e in envelopes] == written
+    assert await pool.fetchval("SELECT count(*) FROM outbox") == 0
+
+
+async def test_acknowledged_rows_of_many_commits_go_in_one_delete(
+    pool: asyncpg.Pool, nats_client: NatsClient, namespace: str
+) -> None:
+    """Each commit's events leave at once, but their rows wait for one DELETE together
+    (``delete_every``; here an hour, so only settle_deletes ends the wait)."""
+    subjects = Subjects(namespace)
+    js = nats_client.jetstream()
+    await ensure_streams(js, subjects)
+    relay = OutboxRelay(
+        pool, js, schema="probe", poll_interval=3600, delete_every=3600, nats=nats_client
+    )
+    ids = SnowflakeGenerator(8)
+    platform = cast(
+        Platform,
+        SimpleNamespace(pool=pool, outbox=relay, subjects=subjects, new_id=ids.next_id),
+    )
+    for user_id in range(1, 11):
+        async with unit_of_work(platform) as tx:
+            await tx.emit_user(
+                user_id, UserDeleted(user_id=Snowflake(user_id), deleted_at=datetime.now(UTC))
+            )
+    assert (await js.stream_info(subjects.events_stream)).state.messages == 10
+    assert relay.published_at_once == 10
+    assert await pool.fetchval("SELECT count(*) FROM outbox") == 10  # none deleted yet
+    await relay.settle_deletes()
+    assert await pool.fetchval("SELECT count(*) FROM outbox") == 0
+    assert relay.delete_statements == 1

@@ -304,6 +304,61 @@ async def test_an_author_unknown_here_is_asked_of_auth_once_then_remembered(
     await questions.unsubscribe()
 
 
+async def test_a_renamed_author_is_sent_under_the_name_the_projection_holds(
+    client: Client, guilds: Client, make_user: MakeUser, nats_client: NatsClient, namespace: str
+) -> None:
+    """A send encodes its event before the one statement that writes it, from the name this
+    process last saw; the statement writes only if that is still the projection's, so a
+    rename this process has not seen is not sent under the old name."""
+    _, member, channel_id, server = await _room(client, guilds, make_user)
+    platform = client.app.state.platform
+
+    async def named(username: str) -> bool:
+        async with platform.pool.acquire() as conn:
+            found = await conn.fetchval("SELECT username FROM users WHERE id = $1", member.id)
+            return bool(found == username)
+
+    async def in_projection() -> bool:
+        return bool(client.blocking_portal.call(named, "max"))
+
+    await eventually(in_projection, what="the member in the users projection")
+    before = await send(client, member, channel_id, "as max")  # remembered as "max" now
+    assert before["author"]["username"] == "max"
+
+    async def rename() -> None:  # as auth's user.updated would, applied by another instance
+        async with platform.pool.acquire() as conn:
+            await conn.execute(
+                "UPDATE users SET username = 'maxine', avatar_url = 'https://cdn.example/m.png'"
+                " WHERE id = $1",
+                member.id,
+            )
+
+    client.blocking_portal.call(rename)
+    after = await send(client, member, channel_id, "as maxine")
+    renamed = {
+        "id": str(member.id),
+        "username": "maxine",
+        "avatar_url": "https://cdn.example/m.png",
+    }
+    assert after["author"] == renamed
+    stored = await client.get(
+        f"/api/v1/channels/{channel_id}/messages/{after['id']}", headers=member.headers
+    )
+    assert stored.json() == after
+    events = await collect_events(
+        nats_client, namespace, f"{namespace}.ev.server.{server['id']}.message.create", count=2
+    )
+    created = [decode_payload(e) for e in events]
+    assert all(isinstance(p, MessageCreated) for p in created)
+    assert [p.message.author.username for p in created] == ["max", "maxine"]  # type: ignore[attr-defined]
+    assert [str(p.message.id) for p in created] == [before["id"], after["id"]]  # type: ignore[attr-defined]
+    # Written once: the attempt under the old name wrote nothing.
+    assert [m["id"] for m in await history(client, member, channel_id)] == [
+        after["id"],
+        before["id"],
+    ]
+
+
 async def test_every_id_parameter_is_typed(client: Client, make_user: MakeUser) -> None:
     """A snowflake in OpenAPI, and ``x`` in its place a 400 naming it (path and query)."""
     user = await make_user()

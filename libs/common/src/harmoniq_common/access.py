@@ -20,17 +20,18 @@ from typing import Annotated, Any
 import msgspec
 from nats.aio.client import Client as NatsClient
 from redis.asyncio import Redis
-from redis.exceptions import NoScriptError
+from redis.exceptions import RedisError
 
+from .auth import REVOCATION_FUNCTION, Principal, RevocationMarks
 from .bus import Subjects
 from .codec import decode, encode
 from .consumers import request
-from .errors import RateLimited
+from .errors import RateLimited, ServiceUnavailable
 from .events import ChannelView, MemberView, RoleView, ServerView
 from .ids import Snowflake
 from .installations import within_grant
 from .permissions import Overwrite, Permission, RoleGrant, channel_permissions
-from .ratelimit import Decision, RateLimit, RateLimiter
+from .ratelimit import GCRA_FUNCTION, Decision, RateLimit, RateLimiter
 
 __all__ = [
     "CHANNEL_ACCESS",
@@ -178,14 +179,36 @@ async def bump_epoch(redis: Redis, subjects: Subjects, server_id: int) -> None:
 
 
 # One round trip: which server the channel is in, that server's epoch, the answer cached
-# under it. KEYS: channel->server key. ARGV: key prefix, channel id, user id.
-_LOOKUP = """
-local server = redis.call('GET', KEYS[1])
-if not server then return false end
-local epoch = redis.call('GET', ARGV[1] .. 'epoch:' .. server) or '0'
-local answer = redis.call('GET', ARGV[1] .. server .. ':' .. epoch .. ':c:' .. ARGV[2] .. ':' .. ARGV[3])
-return {server, epoch, answer or false}
+# under it. Arguments: channel->server key, key prefix, channel id, user id.
+_LOOKUP_FUNCTION = """
+local function lookup(channel_key, prefix, channel_id, user_id)
+  local server = redis.call('GET', channel_key)
+  if not server then return false end
+  local epoch = redis.call('GET', prefix .. 'epoch:' .. server) or '0'
+  local answer = redis.call('GET', prefix .. server .. ':' .. epoch .. ':c:' .. channel_id .. ':' .. user_id)
+  return {server, epoch, answer or false}
+end
 """
+_LOOKUP = _LOOKUP_FUNCTION + "return lookup(KEYS[1], ARGV[1], ARGV[2], ARGV[3])"
+
+# A send's three questions in one script (issue #15): is the caller's token revoked, may they
+# send (the rate limit's hit), and their cached access to the channel. Revoked or refused, it
+# stops there (a revoked caller spends no send). KEYS: the revocation keys
+# (RevocationMarks.script_keys), the rate-limit key, the channel->server key. ARGV: the
+# token's iat (ms), the GCRA interval, tolerance and cost, the access key prefix, channel id,
+# user id. Returns {revocation outcome, GCRA result, lookup result}.
+_CHECKED_LOOKUP = (
+    REVOCATION_FUNCTION
+    + GCRA_FUNCTION
+    + _LOOKUP_FUNCTION
+    + """
+local outcome = revoked(KEYS[1], KEYS[2], KEYS[3], ARGV[1])
+if outcome ~= 0 then return {outcome} end
+local hit = gcra(KEYS[4], tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4]))
+if hit[1] == 0 then return {0, hit} end
+return {0, hit, lookup(KEYS[5], ARGV[5], ARGV[6], ARGV[7])}
+"""
+)
 
 
 def _text(value: bytes | str) -> str:
@@ -199,6 +222,7 @@ class AccessCache:
         self._subjects = subjects
         self._prefix = f"{subjects.namespace}:access:"
         self._lookup = redis.register_script(_LOOKUP)
+        self._checked_lookup = redis.register_script(_CHECKED_LOOKUP)
 
     async def channel(self, user_id: int, channel_id: int) -> ChannelAccess:
         """The caller's access to a channel; raises 404 when it is unknown to them."""
@@ -209,29 +233,45 @@ class AccessCache:
         return await self._channel_from(found, user_id, channel_id)
 
     async def channel_limited(
-        self, limiter: RateLimiter, rule: RateLimit, key: str, user_id: int, channel_id: int
+        self,
+        principal: Principal,
+        marks: RevocationMarks,
+        limiter: RateLimiter,
+        rule: RateLimit,
+        key: str,
+        channel_id: int,
     ) -> tuple[Decision, ChannelAccess]:
-        """A rate-limit hit and :meth:`channel`'s cache lookup in one Redis round trip (a
-        send's two questions, issue #15). A refused hit raises 429 before guilds is asked."""
-        async with self._redis.pipeline(transaction=False) as pipe:
-            limiter.queue_hit(pipe, rule, key)
-            pipe.evalsha(
-                self._lookup.sha,
-                1,
-                f"{self._prefix}channel:{channel_id}",
-                self._prefix,
-                channel_id,
-                user_id,
+        """The caller's revocation (unless already checked), a rate-limit hit and
+        :meth:`channel`'s cache lookup in one Redis call (a send's three questions, issue #15):
+        401 when the token is revoked, 503 when Redis cannot say, 429 when the hit is refused,
+        each before guilds is asked."""
+        redis_key, interval, tolerance, cost = limiter.gcra_arguments(rule, key)
+        try:
+            found = await self._checked_lookup(
+                keys=[
+                    *marks.script_keys(principal),
+                    redis_key,
+                    f"{self._prefix}channel:{channel_id}",
+                ],
+                args=[
+                    principal.issued_at_ms,
+                    interval,
+                    tolerance,
+                    cost,
+                    self._prefix,
+                    channel_id,
+                    principal.user_id,
+                ],
             )
-            hit, found = await pipe.execute(raise_on_error=False)
-        decision = await limiter.decided(rule, key, hit)
+        except RedisError as exc:
+            if principal.revocation_checked:
+                raise
+            raise ServiceUnavailable("cannot check token revocation right now") from exc
+        marks.raise_if_revoked(int(found[0]))
+        decision = limiter.decision(rule, found[1])
         if not decision.allowed:
             raise RateLimited(headers=decision.headers())
-        if isinstance(found, NoScriptError):
-            return decision, await self.channel(user_id, channel_id)
-        if isinstance(found, Exception):
-            raise found
-        return decision, await self._channel_from(found, user_id, channel_id)
+        return decision, await self._channel_from(found[2], principal.user_id, channel_id)
 
     async def _channel_from(self, found: Any, user_id: int, channel_id: int) -> ChannelAccess:
         if found and found[2]:

@@ -44,7 +44,12 @@ from .platform import Platform
 from .ratelimit import RateLimiter, add_rate_limit_headers
 from .service_metrics import sample_forever
 from .settings import CommonSettings
-from .telemetry import MetricsController, opentelemetry_config, prometheus_config, setup_tracing
+from .telemetry import (
+    MetricsController,
+    http_tracing_middleware,
+    prometheus_config,
+    setup_tracing,
+)
 from .validation import check_request
 
 __all__ = ["Extension", "create_service_app"]
@@ -237,7 +242,7 @@ def create_service_app(
         middleware=[
             CorrelationIdMiddleware,
             prometheus.middleware,
-            opentelemetry_config().middleware,
+            http_tracing_middleware(settings.trace_exporter),
             DefineMiddleware(AuthMiddleware, exclude=exclude_patterns(auth_exclude)),
         ],
         openapi_config=OpenAPIConfig(

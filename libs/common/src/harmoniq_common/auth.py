@@ -44,6 +44,8 @@ from .ids import Snowflake
 
 __all__ = [
     "ALGORITHM",
+    "REVOCATION_FUNCTION",
+    "REVOCATION_IN_HANDLER",
     "AuthMiddleware",
     "BotTokens",
     "Principal",
@@ -56,6 +58,27 @@ __all__ = [
 
 ALGORITHM = "EdDSA"
 
+# A route handler's ``opt`` key: its handler checks the caller's revocation itself, in the
+# Redis call it makes anyway (messages' send: revocation, rate limit and access cache in one
+# script), so the middleware checks the token but does not ask Redis. The handler must call
+# :meth:`RevocationMarks.script_keys`' script before any other work; bots are always checked
+# in full by the middleware (their check is their token's digest).
+REVOCATION_IN_HANDLER = "harmoniq_revocation_in_handler"
+
+# :meth:`RevocationMarks.is_revoked` as a Lua function, for a script of another module. KEYS
+# as :meth:`RevocationMarks.script_keys` orders them (an empty key: nothing to ask), the
+# token's ``iat`` in ms. Returns -1 (no complete revocation state: refuse), 1 revoked, 0 not.
+REVOCATION_FUNCTION = """
+local function revoked(state_key, user_key, session_key, issued_at_ms)
+  if state_key == '' then return 0 end
+  if redis.call('EXISTS', state_key) == 0 then return -1 end
+  local before = redis.call('GET', user_key)
+  if before and tonumber(issued_at_ms) < tonumber(before) then return 1 end
+  if session_key ~= '' and redis.call('EXISTS', session_key) == 1 then return 1 end
+  return 0
+end
+"""
+
 
 @dataclass(frozen=True, slots=True)
 class Principal:
@@ -65,6 +88,9 @@ class Principal:
     kind: Literal["user", "bot"] = "user"
     session_id: Snowflake | None = None
     issued_at_ms: int = 0
+    # False only on a route marked REVOCATION_IN_HANDLER: the handler asks it in its own Redis
+    # call (:data:`REVOCATION_FUNCTION`), before it does anything else.
+    revocation_checked: bool = True
 
 
 def key_id(public_key: Ed25519PublicKey) -> str:
@@ -166,6 +192,22 @@ class RevocationMarks:
     async def complete(self) -> bool:
         """Whether Redis holds the complete revocation state; :class:`RedisError` propagates."""
         return bool(await self._redis.exists(self.state_key))
+
+    def script_keys(self, principal: Principal) -> tuple[str, str, str]:
+        """The keys :data:`REVOCATION_FUNCTION` reads for ``principal``; all empty when its
+        revocation was already checked (a bot, or a route the middleware checked)."""
+        if principal.revocation_checked:
+            return "", "", ""
+        session = "" if principal.session_id is None else self._session_key(principal.session_id)
+        return self.state_key, self._user_key(principal.user_id), session
+
+    @staticmethod
+    def raise_if_revoked(outcome: int) -> None:
+        """Act on :data:`REVOCATION_FUNCTION`'s answer as :meth:`TokenVerifier.verify` does."""
+        if outcome == -1:
+            raise RevocationStateMissing()
+        if outcome == 1:
+            raise Unauthorized("access token revoked", code="token_revoked")
 
     async def is_revoked(self, user_id: int, session_id: int | None, issued_at_ms: int) -> bool:
         """Raises :class:`RevocationStateMissing` when the answer cannot be trusted."""
@@ -290,16 +332,25 @@ class TokenVerifier:
             raise Unauthorized("not an access token", code="invalid_token")
         return claims
 
-    async def verify(self, token: str) -> Principal:
+    def unchecked(self, token: str) -> Principal:
+        """The token's principal, signature and claims checked but not revocation: for a
+        handler that asks it itself (:data:`REVOCATION_IN_HANDLER`)."""
+        return self._principal(token, revocation_checked=False)
+
+    def _principal(self, token: str, *, revocation_checked: bool) -> Principal:
         claims = self.decode(token)
         try:
-            principal = Principal(
+            return Principal(
                 user_id=Snowflake.parse(claims["sub"]),
                 session_id=Snowflake.parse(claims["sid"]),
                 issued_at_ms=int(float(claims["iat"]) * 1000),
+                revocation_checked=revocation_checked,
             )
         except (ValueError, TypeError) as exc:
             raise Unauthorized("invalid access token", code="invalid_token") from exc
+
+    async def verify(self, token: str) -> Principal:
+        principal = self._principal(token, revocation_checked=True)
         try:
             revoked = await self._marks.is_revoked(
                 principal.user_id, principal.session_id, principal.issued_at_ms
@@ -350,6 +401,8 @@ class AuthMiddleware(AbstractAuthenticationMiddleware):
         token = bearer_token(header)
         if token is None:
             raise Unauthorized("missing bearer token")
+        if connection.route_handler.opt.get(REVOCATION_IN_HANDLER):
+            return AuthenticationResult(user=verifier.unchecked(token), auth=token)
         principal = await verifier.verify(token)
         return AuthenticationResult(user=principal, auth=token)
 

@@ -19,11 +19,11 @@ from litestar.connection import ASGIConnection
 from litestar.datastructures import MutableScopeHeaders
 from litestar.types import Message, Scope
 from redis.asyncio import Redis
-from redis.exceptions import NoScriptError
 
 from .errors import RateLimited
 
 __all__ = [
+    "GCRA_FUNCTION",
     "Decision",
     "RateLimit",
     "RateLimiter",
@@ -34,27 +34,32 @@ __all__ = [
 
 _STATE_KEY = "harmoniq_rate_limit"
 
-# KEYS[1]=key; ARGV: emission interval (ms), burst tolerance (ms), cost.
+# GCRA as a Lua function, so a script of another module can make a hit in the same call
+# (access.py: revocation, the send limit and the access cache in one round trip). Arguments:
+# the key, emission interval (ms), burst tolerance (ms), cost.
 # Returns {allowed, remaining, reset_ms, retry_after_ms}.
-_GCRA = """
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-local interval = tonumber(ARGV[1])
-local tolerance = tonumber(ARGV[2])
-local cost = tonumber(ARGV[3])
-local tat = tonumber(redis.call('GET', KEYS[1]) or now)
-if tat < now then tat = now end
-local new_tat = tat + interval * cost
-local allow_at = new_tat - tolerance - interval
-if allow_at > now then
-  local remaining = math.floor((tolerance + interval - (tat - now)) / interval)
-  if remaining < 0 then remaining = 0 end
-  return {0, remaining, tat - now, allow_at - now}
+GCRA_FUNCTION = """
+local function gcra(key, interval, tolerance, cost)
+  local t = redis.call('TIME')
+  local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+  local tat = tonumber(redis.call('GET', key) or now)
+  if tat < now then tat = now end
+  local new_tat = tat + interval * cost
+  local allow_at = new_tat - tolerance - interval
+  if allow_at > now then
+    local remaining = math.floor((tolerance + interval - (tat - now)) / interval)
+    if remaining < 0 then remaining = 0 end
+    return {0, remaining, tat - now, allow_at - now}
+  end
+  redis.call('SET', key, new_tat, 'PX', new_tat - now)
+  local remaining = math.floor((tolerance + interval - (new_tat - now)) / interval)
+  return {1, remaining, new_tat - now, 0}
 end
-redis.call('SET', KEYS[1], new_tat, 'PX', new_tat - now)
-local remaining = math.floor((tolerance + interval - (new_tat - now)) / interval)
-return {1, remaining, new_tat - now, 0}
 """
+# KEYS[1]=key; ARGV: emission interval (ms), burst tolerance (ms), cost.
+_GCRA = (
+    GCRA_FUNCTION + "return gcra(KEYS[1], tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3]))"
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,32 +101,17 @@ class RateLimiter:
         self._script = redis.register_script(_GCRA)
 
     async def hit(self, rule: RateLimit, key: str, cost: int = 1) -> Decision:
+        redis_key, *args = self.gcra_arguments(rule, key, cost)
+        found = await self._script(keys=[redis_key], args=args)
+        return self.decision(rule, found)
+
+    def gcra_arguments(self, rule: RateLimit, key: str, cost: int = 1) -> tuple[str, int, int, int]:
+        """What :data:`GCRA_FUNCTION` takes for this hit: Redis key, interval, tolerance, cost."""
         interval = rule.interval_ms
-        tolerance = interval * (rule.limit - 1)
-        found = await self._script(
-            keys=[f"{self._prefix}{rule.name}:{key}"], args=[interval, tolerance, cost]
-        )
-        return self._decision(rule, found)
+        return f"{self._prefix}{rule.name}:{key}", interval, interval * (rule.limit - 1), cost
 
-    def queue_hit(self, pipe: Any, rule: RateLimit, key: str, cost: int = 1) -> None:
-        """The hit as one command of a caller's pipeline (EVALSHA: no round trip asking
-        whether the script exists); :meth:`decided` reads its result."""
-        interval = rule.interval_ms
-        tolerance = interval * (rule.limit - 1)
-        pipe.evalsha(
-            self._script.sha, 1, f"{self._prefix}{rule.name}:{key}", interval, tolerance, cost
-        )
-
-    async def decided(self, rule: RateLimit, key: str, outcome: Any, cost: int = 1) -> Decision:
-        """The decision from a :meth:`queue_hit` result (``execute(raise_on_error=False)``):
-        when Redis had lost its scripts (a restart) the hit is made again the slow way."""
-        if isinstance(outcome, NoScriptError):
-            return await self.hit(rule, key, cost)
-        if isinstance(outcome, Exception):
-            raise outcome
-        return self._decision(rule, outcome)
-
-    def _decision(self, rule: RateLimit, found: Any) -> Decision:
+    def decision(self, rule: RateLimit, found: Any) -> Decision:
+        """A decision from what :data:`GCRA_FUNCTION` returned."""
         allowed, remaining, reset_ms, retry_ms = found
         return Decision(
             allowed=bool(allowed),

@@ -7,12 +7,16 @@ import structlog
 from harmoniq_common.consumers import request
 from harmoniq_common.directory import USER_SUMMARIES, UserSummaries, UserSummariesRequest
 from harmoniq_common.errors import ApiError
+from harmoniq_common.events import UserSummary
 from harmoniq_common.ids import Snowflake
 from harmoniq_common.platform import Platform
 
 from ..store import users
 
-__all__ = ["KnownAuthors", "ensure_known"]
+__all__ = ["UNKNOWN_AUTHOR", "KnownAuthors", "ensure_known"]
+
+# The name a message shows while its author is missing from the projection (store.messages).
+UNKNOWN_AUTHOR = "unknown"
 
 log = structlog.get_logger(__name__)
 
@@ -48,19 +52,30 @@ async def ensure_known(platform: Platform, user_ids: list[int]) -> set[int]:
 
 
 class KnownAuthors:
-    """Who this process has seen in the projection. A user never leaves it (deletion only
-    anonymises the row), so a send by someone seen before skips the lookup: one pool
-    checkout and query less on every message."""
+    """How this process last saw each author in the projection, so that a send can encode its
+    event before the statement that writes it (one statement, no transaction: see
+    ``store.messages.send``). A guess, checked: the statement writes only if the projection
+    still holds exactly this name and avatar, and otherwise answers with what it holds, which
+    :meth:`correct` remembers for the retry. A first send by someone not seen yet costs one
+    lookup (and asks auth when the projection lacks them: :func:`ensure_known`)."""
 
     def __init__(self, platform: Platform, limit: int = 100_000) -> None:
         self._platform = platform
         self._limit = limit
-        self._seen: set[int] = set()
+        self._seen: dict[int, UserSummary] = {}
 
-    async def ensure(self, user_ids: list[int]) -> None:
-        unseen = [u for u in user_ids if u not in self._seen]
-        if not unseen:
-            return
+    async def summary(self, user_id: int) -> UserSummary:
+        seen = self._seen.get(user_id)
+        if seen is not None:
+            return seen
+        await ensure_known(self._platform, [user_id])
+        async with self._platform.pool.acquire() as conn:
+            found = await users.summary(conn, user_id)
+        return self.correct(found or UserSummary(id=Snowflake(user_id), username=UNKNOWN_AUTHOR))
+
+    def correct(self, summary: UserSummary) -> UserSummary:
+        """Remember ``summary`` as the author's current one (what a statement answered)."""
         if len(self._seen) >= self._limit:
             self._seen.clear()  # bounded memory; the cost is one lookup per author again
-        self._seen |= await ensure_known(self._platform, unseen)
+        self._seen[int(summary.id)] = summary
+        return summary

@@ -5,16 +5,21 @@ anyone outside it, ever hears of a DM's messages)."""
 from __future__ import annotations
 
 from harmoniq_common.access import ChannelAccess
+from harmoniq_common.bus import Subjects
 from harmoniq_common.events import EventPayload
 from harmoniq_common.uow import UnitOfWork
 
-__all__ = ["emit_for_channel"]
+__all__ = ["channel_subjects", "emit_for_channel"]
+
+
+def channel_subjects(subjects: Subjects, access: ChannelAccess, event_type: str) -> list[str]:
+    """One subject per participant of a DM (at most ten), one for a server channel."""
+    if access.is_direct:
+        return [subjects.user_event(user_id, event_type) for user_id in access.recipient_ids]
+    return [subjects.server_event(access.server_id, event_type)]
 
 
 async def emit_for_channel(tx: UnitOfWork, access: ChannelAccess, payload: EventPayload) -> None:
-    """One outbox row per participant of a DM (at most ten), one per server channel event."""
-    if access.is_direct:
-        for user_id in access.recipient_ids:
-            await tx.emit_user(user_id, payload)
-    else:
-        await tx.emit_server(access.server_id, payload)
+    """One outbox row per subject of :func:`channel_subjects`."""
+    for subject in channel_subjects(tx.platform.subjects, access, payload.event_type):
+        await tx.emit(subject, payload)

@@ -11,8 +11,16 @@ import asyncpg
 import structlog
 
 from harmoniq_common.access import AccessCache, ChannelAccess
+from harmoniq_common.auth import Principal
 from harmoniq_common.blocks import BlockCache
-from harmoniq_common.errors import ApiError, BadRequest, Conflict, Forbidden, NotFound
+from harmoniq_common.errors import (
+    ApiError,
+    BadRequest,
+    Conflict,
+    Forbidden,
+    NotFound,
+    ServiceUnavailable,
+)
 from harmoniq_common.events import (
     MessageCreated,
     MessageDeleted,
@@ -20,20 +28,23 @@ from harmoniq_common.events import (
     MessageUpdated,
     MessageView,
     PinUpdated,
+    ReplyPreview,
+    UserSummary,
 )
 from harmoniq_common.ids import Snowflake
 from harmoniq_common.media import Attachment
+from harmoniq_common.outbox import prepare
 from harmoniq_common.permissions import Permission
 from harmoniq_common.platform import Platform
-from harmoniq_common.ratelimit import Decision, RateLimit, RateLimiter
+from harmoniq_common.ratelimit import Decision, RateLimit
 from harmoniq_common.uow import UnitOfWork, unit_of_work
 
 from ..settings import MessagesSettings
-from ..store import messages, read_states
+from ..store import messages
 from ..store.rows import MessageRow, ReactionCountRow
 from .authors import KnownAuthors
 from .content import Mentions, has_link, parse_mentions
-from .fanout import emit_for_channel
+from .fanout import channel_subjects, emit_for_channel
 from .files import Files
 from .views import message_view, reaction_counts, reply_previews
 
@@ -46,6 +57,38 @@ def require(access: ChannelAccess, *permissions: Permission) -> None:
     for permission in permissions:
         if not access.allows(permission):
             raise Forbidden(f"missing permission {permission.name}", code="missing_permission")
+
+
+# A stale author is encoded again at most this often before the send gives up (503): a
+# rename racing a send, twice in a row.
+_AUTHOR_ATTEMPTS = 3
+_NOBODY = UserSummary(id=Snowflake(0), username="")
+
+
+def _unsaved(
+    new: messages.NewMessage, author: UserSummary, created_at: datetime | None = None
+) -> MessageRow:
+    """The row ``new`` becomes once written (what the store would read back)."""
+    return MessageRow(
+        id=new.id,
+        server_id=Snowflake(new.server_id),
+        channel_id=Snowflake(new.channel_id),
+        author_id=Snowflake(new.author_id),
+        author_username=author.username,
+        author_avatar_url=author.avatar_url,
+        content=new.content,
+        nonce=new.nonce,
+        reply_to_id=None if new.reply_to_id is None else Snowflake(new.reply_to_id),
+        mention_user_ids=[Snowflake(u) for u in new.mention_user_ids],
+        mention_role_ids=[Snowflake(r) for r in new.mention_role_ids],
+        mention_everyone=new.mention_everyone,
+        has_link=new.has_link,
+        has_attachment=bool(new.attachments),
+        attachments=new.attachments,
+        pinned_at=None,
+        edited_at=None,
+        created_at=created_at or datetime.now(UTC),
+    )
 
 
 @dataclass(frozen=True)
@@ -71,10 +114,13 @@ class Messages:
         return await self._access.channel(user_id, channel_id)
 
     async def limited_access(
-        self, limiter: RateLimiter, rule: RateLimit, key: str, user_id: int, channel_id: int
+        self, caller: Principal, rule: RateLimit, key: str, channel_id: int
     ) -> tuple[Decision, ChannelAccess]:
-        """A rate-limit hit (429 when refused) and the caller's access, one Redis round trip."""
-        return await self._access.channel_limited(limiter, rule, key, user_id, channel_id)
+        """The caller's revocation (401), a rate-limit hit (429 when refused) and their
+        access, one Redis round trip."""
+        return await self._access.channel_limited(
+            caller, self._platform.marks, self._platform.limiter, rule, key, channel_id
+        )
 
     async def _reader(self, user_id: int, channel_id: int) -> ChannelAccess:
         access = await self.access(user_id, channel_id)
@@ -131,7 +177,6 @@ class Messages:
             require(access, Permission.READ_MESSAGE_HISTORY)
         if attachments:
             require(access, Permission.ATTACH_FILES)
-        await self._authors.ensure([user_id])
         mentions = parse_mentions(content, access)
         if nonce is not None:
             # A retry answers the first message before its files are linked a second time.
@@ -182,50 +227,78 @@ class Messages:
         mentions: Mentions,
         files: list[Attachment],
     ) -> tuple[Page, bool]:
+        """One statement writes the message, the author's read state and its events (no
+        transaction round trips, issue #15); the events leave right after, from this task,
+        as :func:`~harmoniq_common.uow.unit_of_work` sends a transaction's. They are encoded
+        first, so the author's name and a reply's preview are read before: the statement
+        checks that both still hold, and a stale author is encoded again."""
         channel_id = access.channel_id
-        async with unit_of_work(self._platform) as tx:
-            if reply_to_id is not None:
-                original = await messages.get(tx.conn, reply_to_id)
-                if original is None or original.channel_id != channel_id:
-                    raise BadRequest.for_field(
-                        "reply_to_id", "must be a message of this channel", code="unknown_message"
-                    )
-            row = await messages.insert(
-                tx.conn,
-                messages.NewMessage(
-                    id=message_id,
-                    server_id=access.server_id,
-                    channel_id=channel_id,
-                    author_id=user_id,
-                    content=content,
-                    nonce=nonce,
-                    reply_to_id=reply_to_id,
-                    mention_user_ids=list(mentions.user_ids),
-                    mention_role_ids=list(mentions.role_ids),
-                    mention_everyone=mentions.everyone,
-                    has_link=has_link(content),
-                    attachments=files,
-                ),
+        new = messages.NewMessage(
+            id=message_id,
+            server_id=access.server_id,
+            channel_id=channel_id,
+            author_id=user_id,
+            content=content,
+            nonce=nonce,
+            reply_to_id=reply_to_id,
+            mention_user_ids=list(mentions.user_ids),
+            mention_role_ids=list(mentions.role_ids),
+            mention_everyone=mentions.everyone,
+            has_link=has_link(content),
+            attachments=files,
+        )
+        previews: dict[Snowflake, ReplyPreview] = {}
+        if reply_to_id is not None:
+            async with self._platform.pool.acquire() as conn:
+                previews = await reply_previews(conn, [_unsaved(new, _NOBODY)])
+        subjects = channel_subjects(self._platform.subjects, access, MessageCreated.event_type)
+        event_ids = [self._platform.new_id() for _ in subjects]
+        author = await self._authors.summary(user_id)
+        for _attempt in range(_AUTHOR_ATTEMPTS):
+            created_at = datetime.now(UTC)
+            view = message_view(_unsaved(new, author, created_at), previews)
+            event = MessageCreated(message=view)
+            rows = [
+                prepare(event_id, subject, event, created_at)
+                for event_id, subject in zip(event_ids, subjects, strict=True)
+            ]
+            async with self._platform.pool.acquire() as conn:
+                outcome = await messages.send(conn, new, author, created_at, rows)
+            if outcome.inserted:
+                await self._platform.outbox.publish_committed(rows)
+                return Page([view], {}), True  # a new message has no reactions yet
+            if not outcome.reply_found:
+                raise BadRequest.for_field(
+                    "reply_to_id", "must be a message of this channel", code="unknown_message"
+                )
+            if outcome.author_current:
+                return await self._repeated(channel_id, user_id, nonce, files), False
+            author = self._authors.correct(
+                UserSummary(
+                    id=Snowflake(user_id),
+                    username=outcome.author_username,
+                    avatar_url=outcome.author_avatar_url,
+                )
             )
-            if row is None:
-                assert nonce is not None
-                if files:  # a concurrent retry won: its message has the files it linked
-                    raise Conflict(
-                        "this nonce was just used by another send",
-                        code="duplicate_nonce",
-                        headers={"Retry-After": "1"},
-                    )
-                first = await messages.find_by_nonce(tx.conn, channel_id, user_id, nonce)
-                if first is None:  # deleted since: a retry must not resurrect it
-                    raise NotFound("unknown message", code="unknown_message")
-                return await self.page_of(tx.conn, [first], user_id), False
-            # Its author has read their own channel up to it (no channel.ack: their sessions
-            # see the message itself).
-            await read_states.advance(tx.conn, user_id, channel_id, message_id)
-            # A new message has no reactions yet: only its reply preview is read.
-            page = Page([message_view(row, await reply_previews(tx.conn, [row]))], {})
-            await emit_for_channel(tx, access, MessageCreated(message=page.messages[0]))
-        return page, True
+        raise ServiceUnavailable(
+            "the author changed while sending: retry", headers={"Retry-After": "1"}
+        )
+
+    async def _repeated(
+        self, channel_id: int, user_id: int, nonce: str | None, files: list[Attachment]
+    ) -> Page:
+        """The send wrote nothing because this author already used this nonce here."""
+        assert nonce is not None
+        if files:  # a concurrent retry won: its message has the files it linked
+            raise Conflict(
+                "this nonce was just used by another send",
+                code="duplicate_nonce",
+                headers={"Retry-After": "1"},
+            )
+        first = await self._first_of(channel_id, user_id, nonce)
+        if first is None:  # deleted since: a retry must not resurrect it
+            raise NotFound("unknown message", code="unknown_message")
+        return first
 
     async def get(self, user_id: int, channel_id: int, message_id: int) -> Page:
         await self._reader(user_id, channel_id)

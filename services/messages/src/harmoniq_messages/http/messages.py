@@ -9,6 +9,7 @@ from litestar.di import NamedDependency
 from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED, HTTP_204_NO_CONTENT
 
+from harmoniq_common.auth import REVOCATION_IN_HANDLER
 from harmoniq_common.errors import BadRequest
 from harmoniq_common.ids import Snowflake
 from harmoniq_common.ratelimit import RateLimit, record_decision
@@ -29,7 +30,14 @@ class MessagesController(Controller):
     tags = ["messages"]
     dependencies = dependencies()
 
-    @post("/", operation_id="sendMessage", status_code=HTTP_201_CREATED)
+    # Revocation is asked in the handler's one Redis call, with the rate limit and the access
+    # cache (the middleware checks the token's signature and claims only).
+    @post(
+        "/",
+        operation_id="sendMessage",
+        status_code=HTTP_201_CREATED,
+        opt={REVOCATION_IN_HANDLER: True},
+    )
     async def send(
         self,
         request: UserRequest,
@@ -39,12 +47,11 @@ class MessagesController(Controller):
     ) -> Response[MessageOut]:
         """Post a message (SEND_MESSAGES). A repeated ``nonce`` answers 200 with the first one."""
         settings: MessagesSettings = request.app.state.platform.settings
-        # The rate limit and the access cache in one Redis round trip.
+        # First of all: the caller's revocation, the rate limit and the access cache.
         decision, access = await domain.messages.limited_access(
-            request.app.state.platform.limiter,
+            request.user,
             RateLimit("send", settings.send_rate_limit, settings.send_rate_period_seconds),
             f"{request.user.user_id}:{channel_id}",
-            request.user.user_id,
             channel_id,
         )
         record_decision(request, decision)

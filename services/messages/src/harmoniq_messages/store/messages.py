@@ -11,13 +11,16 @@ import msgspec
 
 from harmoniq_common.codec import enc_hook
 from harmoniq_common.db import record_or_none, records_to
+from harmoniq_common.events import UserSummary
 from harmoniq_common.ids import Snowflake
 from harmoniq_common.media import Attachment
+from harmoniq_common.outbox import OutboxRow, insert_rows_sql, row_arrays
 
 from .rows import MessageRow
 
 __all__ = [
     "NewMessage",
+    "SendOutcome",
     "delete",
     "delete_by_author_since",
     "delete_channel_batch",
@@ -27,9 +30,9 @@ __all__ = [
     "get",
     "get_many",
     "history",
-    "insert",
     "is_image",
     "pins",
+    "send",
     "set_pinned",
     "update_content",
 ]
@@ -67,22 +70,84 @@ class NewMessage:
     attachments: list[Attachment] = field(default_factory=list)
 
 
-# The row as SELECT reads it, straight from the INSERT (no second statement to read it back).
-_INSERT = (
-    "WITH m AS ("
-    "INSERT INTO messages (id, server_id, channel_id, author_id, content, nonce, reply_to_id,"
-    " mention_user_ids, mention_role_ids, mention_everyone, has_link,"
-    " attachments, has_attachment, has_image, has_file)"
-    " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12::jsonb, $13, $14, $15)"
-    " ON CONFLICT (channel_id, author_id, nonce) WHERE nonce IS NOT NULL DO NOTHING"
-    " RETURNING *) " + SELECT.replace("FROM messages m", "FROM m", 1)
-)
+# One statement writes the message, its author's read state and the message's outbox rows
+# (data-modifying CTEs: they commit together, with no BEGIN/COMMIT round trips). It writes only
+# if the author is still as the caller assumed (the events carry the author, encoded before
+# the statement) and a reply's original is in the channel; the answer says which condition
+# held and who the author is now, so a caller whose assumption was stale encodes again.
+# Parameters: $1..$15 the message, $16/$17 the author's assumed name and avatar, $18 its
+# creation time, $19..$22 the outbox rows (harmoniq_common.outbox.row_arrays).
+_SEND = f"""
+WITH author AS (
+    SELECT coalesce(u.username, 'unknown') AS username, u.avatar_url
+    FROM (SELECT 1) AS one LEFT JOIN users u ON u.id = $4::bigint
+), checked AS (
+    SELECT author.*,
+        author.username = $16::text AND author.avatar_url IS NOT DISTINCT FROM $17::text
+            AS author_current,
+        ($7::bigint IS NULL OR EXISTS (
+            SELECT 1 FROM messages r WHERE r.id = $7::bigint AND r.channel_id = $3::bigint
+        )) AS reply_found
+    FROM author
+), m AS (
+    INSERT INTO messages (id, server_id, channel_id, author_id, content, nonce, reply_to_id,
+        mention_user_ids, mention_role_ids, mention_everyone, has_link,
+        attachments, has_attachment, has_image, has_file, created_at)
+    SELECT $1::bigint, $2::bigint, $3::bigint, $4::bigint, $5::text, $6::text, $7::bigint,
+        $8::bigint[], $9::bigint[], $10::boolean, $11::boolean,
+        $12::jsonb, $13::boolean, $14::boolean, $15::boolean, $18::timestamptz
+    FROM checked WHERE author_current AND reply_found
+    ON CONFLICT (channel_id, author_id, nonce) WHERE nonce IS NOT NULL DO NOTHING
+    RETURNING id
+), read_state AS (
+    -- Its author has read their own channel up to it (as read_states.advance).
+    INSERT INTO read_states (user_id, channel_id, last_read_id) SELECT $4::bigint, $3::bigint, id FROM m
+    ON CONFLICT (user_id, channel_id) DO UPDATE
+    SET last_read_id = excluded.last_read_id, updated_at = now()
+    WHERE read_states.last_read_id < excluded.last_read_id
+), events AS ({insert_rows_sql(19, only_if="EXISTS (SELECT 1 FROM m)")})
+SELECT EXISTS (SELECT 1 FROM m) AS inserted, author_current, reply_found,
+    username AS author_username, avatar_url AS author_avatar_url
+FROM checked
+"""
 
 
-async def insert(conn: asyncpg.Connection, new: NewMessage) -> MessageRow | None:
-    """The stored message, or ``None`` when this author already sent this nonce here."""
-    inserted = await conn.fetchrow(
-        _INSERT,
+class SendOutcome(msgspec.Struct, frozen=True, kw_only=True):
+    """What :func:`send` did: ``inserted`` (the message and its events are committed), else
+    which of its conditions failed (neither: this author already sent this nonce here)."""
+
+    inserted: bool
+    author_current: bool
+    reply_found: bool
+    author_username: str  # the author as the users projection holds them now
+    author_avatar_url: str | None
+
+
+async def send(
+    conn: asyncpg.Connection,
+    new: NewMessage,
+    author: UserSummary,
+    created_at: datetime,
+    events: Sequence[OutboxRow],
+) -> SendOutcome:
+    """Write ``new`` (as ``author`` wrote it at ``created_at``) with its author's read state
+    and ``events``, in one statement; nothing at all unless ``author`` is current, a reply's
+    original is in the channel, and the nonce is new."""
+    record = await conn.fetchrow(
+        _SEND,
+        *_message_values(new),
+        author.username,
+        author.avatar_url,
+        created_at,
+        *row_arrays(events),
+    )
+    assert record is not None  # "checked" is always one row
+    return SendOutcome(**dict(record.items()))
+
+
+def _message_values(new: NewMessage) -> tuple[object, ...]:
+    """$1..$15 of :data:`_SEND`, in its column order."""
+    return (
         new.id,
         new.server_id,
         new.channel_id,
@@ -99,7 +164,6 @@ async def insert(conn: asyncpg.Connection, new: NewMessage) -> MessageRow | None
         any(is_image(a) for a in new.attachments),
         any(not is_image(a) for a in new.attachments),
     )
-    return record_or_none(MessageRow, inserted)
 
 
 async def find_by_nonce(
