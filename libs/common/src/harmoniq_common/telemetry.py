@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import functools
 import random
-import re
 from collections.abc import Mapping, MutableMapping
 
 from litestar.enums import ScopeType
@@ -81,9 +80,8 @@ def http_tracing_middleware(exporter: str) -> Middleware:
     return TraceContextMiddleware if exporter == "none" else opentelemetry_config().middleware
 
 
-# version 00, trace id, parent id, flags (W3C Trace Context, level 1), lower-case hex
-_TRACEPARENT = re.compile(rb"00-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})")
 _NOT_SAMPLED = trace.TraceFlags(trace.TraceFlags.DEFAULT)
+_TRACE_HEADERS = (b"traceparent", b"tracestate")
 
 
 class TraceContextMiddleware:
@@ -101,20 +99,21 @@ class TraceContextMiddleware:
         if scope["type"] != ScopeType.HTTP:
             await self.app(scope, receive, send)
             return
-        parent = state = None
-        for name, value in scope["headers"]:
-            if name == b"traceparent":
-                parent = _TRACEPARENT.fullmatch(value.strip())
-            elif name == b"tracestate":
-                state = value.decode("latin-1")
-        trace_id = int(parent.group(1), 16) if parent else 0
+        carrier = {
+            name.decode("latin-1"): value.decode("latin-1")
+            for name, value in scope["headers"]
+            if name in _TRACE_HEADERS
+        }
+        caller = trace.INVALID_SPAN_CONTEXT
+        if carrier:  # OpenTelemetry's own propagator judges the header (invalid: none)
+            caller = trace.get_current_span(extract_trace_context(carrier)).get_span_context()
         span = trace.NonRecordingSpan(
             trace.SpanContext(
-                trace_id=trace_id or random.getrandbits(128),
+                trace_id=caller.trace_id if caller.is_valid else random.getrandbits(128) or 1,
                 span_id=random.getrandbits(64) or 1,
                 is_remote=False,
                 trace_flags=_NOT_SAMPLED,
-                trace_state=trace.TraceState.from_header([state]) if state and trace_id else None,
+                trace_state=caller.trace_state if caller.is_valid else None,
             )
         )
         token = otel_context.attach(trace.set_span_in_context(span))
