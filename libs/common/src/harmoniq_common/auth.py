@@ -65,9 +65,10 @@ ALGORITHM = "EdDSA"
 # in full by the middleware (their check is their token's digest).
 REVOCATION_IN_HANDLER = "harmoniq_revocation_in_handler"
 
-# :meth:`RevocationMarks.is_revoked` as a Lua function, for a script of another module. KEYS
-# as :meth:`RevocationMarks.script_keys` orders them (an empty key: nothing to ask), the
-# token's ``iat`` in ms. Returns -1 (no complete revocation state: refuse), 1 revoked, 0 not.
+# The revocation rule, written once, in Lua: :meth:`RevocationMarks.is_revoked` runs it alone,
+# and a script of another module can call it in its own round trip (the send's). KEYS as
+# :meth:`RevocationMarks.script_keys` orders them (an empty key: nothing to ask), the token's
+# ``iat`` in ms. Returns -1 (no complete revocation state: refuse), 1 revoked, 0 not.
 REVOCATION_FUNCTION = """
 local function revoked(state_key, user_key, session_key, issued_at_ms)
   if state_key == '' then return 0 end
@@ -141,6 +142,9 @@ class RevocationMarks:
     def __init__(self, redis: Redis, namespace: str) -> None:
         self._redis = redis
         self._ns = namespace
+        self._revoked = redis.register_script(
+            REVOCATION_FUNCTION + "return revoked(KEYS[1], KEYS[2], KEYS[3], ARGV[1])"
+        )
 
     @property
     def state_key(self) -> str:
@@ -198,8 +202,11 @@ class RevocationMarks:
         revocation was already checked (a bot, or a route the middleware checked)."""
         if principal.revocation_checked:
             return "", "", ""
-        session = "" if principal.session_id is None else self._session_key(principal.session_id)
-        return self.state_key, self._user_key(principal.user_id), session
+        return self._keys(principal.user_id, principal.session_id)
+
+    def _keys(self, user_id: int, session_id: int | None) -> tuple[str, str, str]:
+        session = "" if session_id is None else self._session_key(session_id)
+        return self.state_key, self._user_key(user_id), session
 
     @staticmethod
     def raise_if_revoked(outcome: int) -> None:
@@ -211,15 +218,12 @@ class RevocationMarks:
 
     async def is_revoked(self, user_id: int, session_id: int | None, issued_at_ms: int) -> bool:
         """Raises :class:`RevocationStateMissing` when the answer cannot be trusted."""
-        keys = [self.state_key, self._user_key(user_id)]
-        if session_id is not None:
-            keys.append(self._session_key(session_id))
-        state, before, *session = await self._redis.mget(keys)
-        if state is None:
+        outcome = await self._revoked(
+            keys=list(self._keys(user_id, session_id)), args=[issued_at_ms]
+        )
+        if int(outcome) == -1:
             raise RevocationStateMissing()
-        if before is not None and issued_at_ms < int(before):
-            return True
-        return bool(session and session[0] is not None)
+        return int(outcome) == 1
 
 
 class BotTokens:
