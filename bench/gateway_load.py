@@ -27,6 +27,8 @@ import msgspec
 from websockets.speedups import apply_mask
 from websockets.utils import generate_key
 
+from harmoniq_gateway.websocket import payload_length
+
 __all__ = [
     "CpuMeter",
     "Swarm",
@@ -233,14 +235,10 @@ class LeanSocket(asyncio.Protocol):
         offset, size = 0, len(data)
         while size - offset >= 2:
             opcode, length, start = data[offset] & 0x0F, data[offset + 1] & 0x7F, offset + 2
-            if length == 126:
-                if size - start < 2:
-                    break
-                length, start = int.from_bytes(data[start : start + 2]), start + 2
-            elif length == 127:
-                if size - start < 8:
-                    break
-                length, start = int.from_bytes(data[start : start + 8]), start + 8
+            extended = payload_length(data, start, length)
+            if extended is None:
+                break
+            length, start = extended
             if size - start < length:
                 break
             payload, offset = data[start : start + length], start + length

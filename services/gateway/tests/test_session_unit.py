@@ -5,7 +5,7 @@ from __future__ import annotations
 from harmoniq_gateway.protocol import Close, Wire
 from harmoniq_gateway.session import CATCH_UP, SEQ_SHIFT, Session, resume_point
 from harmoniq_gateway.sinks import PendingFrames
-from harmoniq_gateway.websocket import frame_header
+from harmoniq_gateway.websocket import frame_header, payload_length
 
 
 def test_sequences_grow_and_resume_from_the_stream_position() -> None:
@@ -52,3 +52,11 @@ def test_server_frame_headers_carry_the_length_in_each_of_its_three_forms() -> N
     ]:
         assert frame_header(0x1, length) == header
     assert frame_header(0x2, 5) == b"\x82\x05"
+
+
+def test_a_headers_payload_length_is_read_back_in_each_form_or_waited_for() -> None:
+    """payload_length reads what frame_header writes; None while the extension is cut off."""
+    for length in (0, 125, 126, 65535, 65536, 2**40):
+        header = frame_header(0x1, length)
+        assert payload_length(header, 2, header[1] & 0x7F) == (length, len(header))
+        assert payload_length(header[:-1], 2, header[1] & 0x7F) is None or length < 126

@@ -45,7 +45,7 @@ from websockets.frames import EXTERNAL_CLOSE_CODES
 from websockets.speedups import apply_mask
 from websockets.utils import accept_key
 
-__all__ = ["GatewayWebSocketProtocol", "frame_header"]
+__all__ = ["GatewayWebSocketProtocol", "frame_header", "payload_length"]
 
 logger = logging.getLogger("uvicorn.error")
 
@@ -62,6 +62,18 @@ def frame_header(opcode: int, length: int) -> bytes:
     if length < 1 << 16:
         return struct.pack("!BBH", 0x80 | opcode, 126, length)
     return struct.pack("!BBQ", 0x80 | opcode, 127, length)
+
+
+def payload_length(data: bytes, start: int, length: int) -> tuple[int, int] | None:
+    """A frame's payload length, from its 7-bit field ``length`` and, for 126 and 127, the 16-
+    or 64-bit extension at ``data[start:]`` (RFC 6455 §5.2), and where what follows starts;
+    None while the extension has not all arrived."""
+    if length < 126:
+        return length, start
+    width = 2 if length == 126 else 8
+    if len(data) - start < width:
+        return None
+    return int.from_bytes(data[start : start + width]), start + width
 
 
 def _close_frame(code: int, reason: str) -> bytes:
@@ -196,14 +208,10 @@ class GatewayWebSocketProtocol(asyncio.Protocol):
                 raise _Failure(1002, "reserved bits set")
             if not second & 0x80:
                 raise _Failure(1002, "client frames must be masked")
-            if length == 126:
-                if size - start < 2:
-                    break
-                length, start = int.from_bytes(data[start : start + 2]), start + 2
-            elif length == 127:
-                if size - start < 8:
-                    break
-                length, start = int.from_bytes(data[start : start + 8]), start + 8
+            extended = payload_length(data, start, length)
+            if extended is None:
+                break
+            length, start = extended
             if opcode >= CLOSE:
                 if not first & 0x80 or length > 125:
                     raise _Failure(1002, "fragmented or oversized control frame")
