@@ -271,11 +271,10 @@ def _fresh_gateways(fleet: Fleet, count: int) -> None:
 
 
 def _groups(fleet: Fleet, infra: InfraStack) -> dict[str, list[int]]:
-    groups = {"gateway": [p.popen.pid for p in fleet.processes["gateway"]]}
+    # Every service of the fleet: media and bots consume every message event too.
+    groups = {name: [p.popen.pid for p in procs] for name, procs in fleet.processes.items()}
     groups["client"] = [os.getpid()]
     groups["nginx"] = [fleet.nginx.popen.pid] if fleet.nginx else []
-    for name in ("messages", "guilds", "auth"):
-        groups[name] = [p.popen.pid for p in fleet.processes.get(name, [])]
     for name, pid in infra.pids.items():
         groups[name] = [pid]
     return groups

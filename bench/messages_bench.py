@@ -102,10 +102,8 @@ class BenchFleet(Fleet):
 
 
 def _cpu_groups(fleet: Fleet, infra: InfraStack) -> dict[str, list[int]]:
-    groups = {
-        name: [p.popen.pid for p in fleet.processes.get(name, [])]
-        for name in ("messages", "guilds", "auth", "gateway")
-    }
+    # Every service of the fleet: media and bots consume every message event too.
+    groups = {name: [p.popen.pid for p in procs] for name, procs in fleet.processes.items()}
     groups["nginx"] = [fleet.nginx.popen.pid] if fleet.nginx else []
     for name, pid in infra.pids.items():
         groups[name] = [pid]

@@ -44,6 +44,8 @@ __all__ = ["Fleet", "Process", "ServiceEntry", "load_services"]
 
 ROOT = Path(__file__).resolve().parent.parent
 REGISTRY = ROOT / "deploy" / "services.toml"
+# Every service's HTTP protocol: uvicorn's, with a response's head and body in one write.
+HTTP_PROTOCOL = "harmoniq_common.http_protocol:HttpProtocol"
 
 
 @dataclass(frozen=True)
@@ -194,7 +196,7 @@ class Fleet:
         log_path = logs / f"{service.name}-{index}.log"
         command = [
             sys.executable, "-m", "uvicorn", "--factory", service.app,
-            "--host", "127.0.0.1", "--port", str(port),
+            "--http", HTTP_PROTOCOL, "--host", "127.0.0.1", "--port", str(port),
             "--no-access-log", "--no-proxy-headers", "--timeout-graceful-shutdown", "20",
         ]  # fmt: skip
         with log_path.open("ab") as log:
