@@ -19,9 +19,11 @@ from harmoniq_common.settings import load_settings
 from .domain.execute import Executor
 from .domain.installs import Installations
 from .domain.outgoing import Deliverer, Outgoing
+from .domain.quiet_servers import QuietServers
 from .domain.webhooks import Webhooks
 from .events.guilds import guild_events_consumer
 from .events.outgoing import outgoing_events_consumer
+from .events.outgoing_changes import watch_endpoint_changes
 from .http.compat import CompatController
 from .http.deps import Domain
 from .http.installs import ServerBotsController
@@ -39,7 +41,11 @@ def _domain(
     async def extend(app: Litestar, platform: Platform) -> AsyncIterator[None]:
         access = AccessCache(platform.redis, platform.nats, platform.subjects)
         webhooks = Webhooks(platform, settings, access)
-        outgoing = Outgoing(platform, settings, access)
+        quiet = QuietServers(
+            ttl=settings.outgoing_no_endpoints_ttl_seconds,
+            capacity=settings.outgoing_no_endpoints_max_servers,
+        )
+        outgoing = Outgoing(platform, settings, access, quiet)
         app.state.bots_domain = Domain(
             webhooks=webhooks,
             executor=Executor(platform, settings),
@@ -48,6 +54,8 @@ def _domain(
         )
         consumer = guild_events_consumer(platform, webhooks)
         await consumer.start()
+        # Before fan-out starts caching: no change may go unheard once an answer is cached.
+        changes = await watch_endpoint_changes(platform, quiet)
         events = outgoing_events_consumer(platform, outgoing)
         await events.start()
         deliverer = Deliverer(platform, settings, outgoing)
@@ -57,6 +65,7 @@ def _domain(
         finally:
             await events.stop()
             await deliverer.stop()
+            await changes.stop()
             await consumer.stop()
 
     return extend

@@ -24,3 +24,10 @@ class BotsSettings(CommonSettings, frozen=True, kw_only=True):
     outgoing_disable_after_failures: int = 5  # deliveries given up in a row
     outgoing_timeout_seconds: float = 5.0
     max_outgoing_endpoints_per_server: int = 10
+    # Fan-out remembers which servers have no enabled endpoint (most of them) so their events
+    # cost no query. Changes are announced to every instance over NATS; a lost announcement
+    # is covered by this TTL, the longest a new endpoint may miss events (0: no cache).
+    outgoing_no_endpoints_ttl_seconds: float = 2.0
+    # Servers remembered per process, least recently used dropped first (about 170 bytes
+    # each: 17 MB at the default).
+    outgoing_no_endpoints_max_servers: int = 100_000

@@ -17,7 +17,7 @@ __all__ = [
     "delete",
     "deliveries",
     "disable",
-    "enabled_for",
+    "enabled_in",
     "get",
     "in_server",
     "insert",
@@ -99,14 +99,13 @@ async def in_server(conn: asyncpg.Connection, server_id: int) -> list[EndpointRo
     return records_to(EndpointRow, records)
 
 
-async def enabled_for(
-    conn: asyncpg.Connection, server_id: int, event_type: str
-) -> list[EndpointRow]:
+async def enabled_in(conn: asyncpg.Connection, server_id: int) -> list[EndpointRow]:
+    """Every enabled endpoint of the server, whatever events it takes (at most
+    ``max_outgoing_endpoints_per_server``): fan-out picks those taking the event, and an empty
+    answer is one it may cache."""
     records = await conn.fetch(
-        f"SELECT {_E} FROM outgoing_endpoints"
-        " WHERE server_id = $1 AND enabled AND $2 = ANY(event_types) ORDER BY id",
+        f"SELECT {_E} FROM outgoing_endpoints WHERE server_id = $1 AND enabled ORDER BY id",
         server_id,
-        event_type,
     )
     return records_to(EndpointRow, records)
 
