@@ -148,7 +148,9 @@ async def test_head_request_gets_its_head_without_a_body() -> None:
 async def test_no_content_and_streamed_answers() -> None:
     async with server() as port:
         empty = await exchange(port, b"GET /empty HTTP/1.1\r\nHost: x\r\n\r\n", until=b"\r\n\r\n")
-        stream = await exchange(port, b"GET /stream HTTP/1.1\r\nHost: x\r\n\r\n", until=b"0\r\n\r\n")
+        stream = await exchange(
+            port, b"GET /stream HTTP/1.1\r\nHost: x\r\n\r\n", until=b"0\r\n\r\n"
+        )
     assert empty.startswith(b"HTTP/1.1 204 No Content\r\n")
     assert b"transfer-encoding: chunked" in stream
     assert b"4\r\none \r\n" in stream and b"5\r\nthree\r\n0\r\n\r\n" in stream
