@@ -64,6 +64,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import msgspec
 import redis.asyncio
 import uvloop
 
@@ -73,7 +74,7 @@ from harmoniq_common.testing.infra import InfraStack, free_port
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "deploy"))  # when run alone
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests" / "support"))
-from gateway_load import CpuMeter, Swarm, cpu_seconds, percentile, rss_kib
+from gateway_load import CpuMeter, LeanHttp, Swarm, cpu_seconds, percentile, rss_kib
 
 from fleet import ROOT, Fleet
 
@@ -489,21 +490,31 @@ async def _burst(
     """``messages`` sends as fast as they answer, ``in_flight`` at a time; then wait (up to
     ``deadline`` s) for every delivery. CPU of every process group over the whole phase."""
     path = f"/api/v1/channels/{cast.channel_id}/messages"
-    headers = {"Authorization": f"Bearer {cast.owner_token}"}
+    authorization = f"Bearer {cast.owner_token}"
     tag = secrets.token_hex(4)
     swarm.expect(tag, messages)
     burst = Burst(in_flight, messages, len(swarm.members))
     post_ms: list[float] = []
     upcoming = iter(range(messages))
+    # Lean senders (gateway_load.LeanHttp): what the client spends is taken from the fleet.
+    connections = [LeanHttp(str(http.base_url)) for _ in range(in_flight)]
 
-    async def sender() -> None:
+    async def sender(connection: LeanHttp) -> None:
         for i in upcoming:
-            swarm.sent_at[i] = time.perf_counter()
-            post_ms.append(await _post(http, path, headers, f"{tag} {i} {PADDING}"))
+            body = msgspec.json.encode({"content": f"{tag} {i} {PADDING}"})
+            swarm.sent_at[i] = started = time.perf_counter()
+            status, answer = await connection.post_json(path, authorization, body)
+            if status != 201:
+                raise RuntimeError(f"send: {status} {answer[:300]!r}")
+            post_ms.append((time.perf_counter() - started) * 1000)
 
     meter.start()
     first = time.perf_counter()
-    await asyncio.gather(*(sender() for _ in range(in_flight)))
+    try:
+        await asyncio.gather(*(sender(c) for c in connections))
+    finally:
+        for connection in connections:
+            connection.close()
     burst.send_rate = messages / (time.perf_counter() - first)
     if swarm.members:
         await swarm.all_delivered(timeout=deadline)
