@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import asyncpg
+import msgspec
 import nats
 import pytest
 from nats.aio.client import Client as NatsClient
@@ -173,6 +174,9 @@ async def test_request_reply_round_trip_errors_and_correlation(
         assert limited.value.headers == {"Retry-After": "7"}
         with pytest.raises(ServiceUnavailable):
             await request(nats_client, subject + ".nobody", Snowflake(1), UserSummary, timeout=0.3)
+        # Not JSON at all is the asker's fault, like a wrong shape: a 400, not a 503.
+        raw = await nats_client.request(subject, b"\xff not json", timeout=2)
+        assert msgspec.json.decode(raw.data)["error"]["code"] == "invalid_request"
     finally:
         await subscription.unsubscribe()
 
@@ -207,3 +211,39 @@ async def test_questions_are_answered_side_by_side_up_to_a_bound(
         assert list(await asyncio.gather(slow, slower, queued)) == [-1, -2, 8]
     finally:
         await subscription.unsubscribe()
+
+
+async def test_a_restarted_consumer_takes_its_new_filters(
+    nats_client: NatsClient, namespace: str
+) -> None:
+    """An upgrade that drops a subject from a durable consumer's filters: starting it again
+    updates the consumer on NATS (nats-py's legacy DURABLE.CREATE carries no action, which
+    the server takes as create-or-update), so it stops receiving that subject."""
+    subjects = Subjects(namespace)
+    js = nats_client.jetstream()
+    await ensure_streams(js, subjects)
+    deleted = subjects.user_events_of_type("user.deleted")
+    updated = subjects.user_events_of_type("user.updated")
+
+    async def ignore(envelope: Envelope, message: Msg) -> None:
+        return None
+
+    def consumer(filters: list[str]) -> DurableConsumer:
+        return DurableConsumer(
+            js, stream=subjects.events_stream, durable="narrowing",
+            filter_subjects=filters, handler=ignore,
+        )  # fmt: skip
+
+    before = consumer(sorted([deleted, updated]))
+    await before.start()
+    await before.stop()
+    after = consumer([deleted])
+    await after.start()
+    await after.stop()
+    info = await js.consumer_info(subjects.events_stream, "narrowing")
+    assert info.config.filter_subjects == [deleted]
+    await nats_client.jetstream().publish(
+        subjects.user_event(1, "user.updated"), b"{}", headers=outgoing_headers(msg_id="narrow-1")
+    )
+    info = await js.consumer_info(subjects.events_stream, "narrowing")
+    assert info.num_pending == 0

@@ -9,7 +9,9 @@ from typing import Any
 
 import asyncpg
 from litestar.testing import AsyncTestClient
+from nats.aio.client import Client as NatsClient
 
+from harmoniq_common.bus import Subjects
 from harmoniq_common.testing.users import TestUser
 from harmoniq_media.domain.cleanup import Cleanup
 from harmoniq_media.settings import MediaSettings
@@ -37,6 +39,8 @@ async def test_orphans_go_after_a_day_and_linked_files_stay(
     db: asyncpg.Pool,
     bucket: Any,
     media_settings: MediaSettings,
+    nats_client: NatsClient,
+    namespace: str,
 ) -> None:
     user = await make_user()
     orphan, linked = await upload(client, user), await upload(client, user)
@@ -47,11 +51,13 @@ async def test_orphans_go_after_a_day_and_linked_files_stay(
     bucket.put_object(Bucket=media_settings.s3_bucket, Key="media/42/original", Body=b"crash")
     before = object_keys(bucket, media_settings.s3_bucket)
     async with open_storage(media_settings) as storage:
-        today = Cleanup(db, media_settings, storage)
+        today = Cleanup(db, media_settings, storage, nats_client, Subjects(namespace))
         assert await today.run_once() == (0, 0)  # nothing is a day old yet
         assert object_keys(bucket, media_settings.s3_bucket) == before
         tomorrow = datetime.now(UTC) + timedelta(hours=25)
-        moved = Cleanup(db, media_settings, storage, now=lambda: tomorrow)
+        moved = Cleanup(
+            db, media_settings, storage, nats_client, Subjects(namespace), now=lambda: tomorrow
+        )
         assert await moved.run_once() == (1, 1)
         assert await moved.run_once() == (0, 0)  # and again: nothing left to do
     assert [r["id"] for r in await db.fetch("SELECT id FROM media")] == [int(linked)]

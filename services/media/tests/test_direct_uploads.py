@@ -16,8 +16,10 @@ from typing import Any
 import asyncpg
 import httpx
 from litestar.testing import AsyncTestClient
+from nats.aio.client import Client as NatsClient
 from redis.asyncio import Redis
 
+from harmoniq_common.bus import Subjects
 from harmoniq_common.testing.users import TestUser
 from harmoniq_media.domain.cleanup import Cleanup
 from harmoniq_media.settings import MediaSettings
@@ -203,6 +205,8 @@ async def test_a_pending_upload_never_completed_is_swept_by_orphan_cleanup(
     db: asyncpg.Pool,
     bucket: Any,
     media_settings: MediaSettings,
+    nats_client: NatsClient,
+    namespace: str,
 ) -> None:
     user = await make_user()
     image = png()
@@ -210,7 +214,9 @@ async def test_a_pending_upload_never_completed_is_swept_by_orphan_cleanup(
     async with open_storage(media_settings) as storage:
         tomorrow = datetime.now(UTC) + timedelta(hours=25)
         # The row (and its absent original), then the posted object that no row names.
-        assert await Cleanup(db, media_settings, storage, now=lambda: tomorrow).run_once() == (
+        assert await Cleanup(
+            db, media_settings, storage, nats_client, Subjects(namespace), now=lambda: tomorrow
+        ).run_once() == (
             1,
             1,
         )
@@ -223,6 +229,8 @@ async def test_bytes_posted_again_after_complete_change_nothing_that_is_served(
     db: asyncpg.Pool,
     bucket: Any,
     media_settings: MediaSettings,
+    nats_client: NatsClient,
+    namespace: str,
 ) -> None:
     """The presigned POST outlives ``complete``: a client that posts a page over its checked
     image must not get that page served as the image."""
@@ -245,7 +253,9 @@ async def test_bytes_posted_again_after_complete_change_nothing_that_is_served(
 
     async with open_storage(media_settings) as storage:
         tomorrow = datetime.now(UTC) + timedelta(hours=25)
-        cleanup = Cleanup(db, media_settings, storage, now=lambda: tomorrow)
+        cleanup = Cleanup(
+            db, media_settings, storage, nats_client, Subjects(namespace), now=lambda: tomorrow
+        )
         assert await cleanup.sweep_objects() == 1  # the page posted late, never served
     assert f"media/{answer['id']}/incoming" not in object_keys(bucket, media_settings.s3_bucket)
     assert f"media/{answer['id']}/original" in object_keys(bucket, media_settings.s3_bucket)

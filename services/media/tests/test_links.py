@@ -4,7 +4,7 @@ them when their message, channel or server is deleted (media consumes those even
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 import asyncpg
@@ -19,12 +19,9 @@ from harmoniq_common.errors import ApiError
 from harmoniq_common.events import (
     ChannelDeleted,
     EventPayload,
-    MessageCreated,
     MessageDeleted,
     MessagesBulkDeleted,
-    MessageView,
     UserDeleted,
-    UserSummary,
     encode_envelope,
 )
 from harmoniq_common.ids import Snowflake, SnowflakeGenerator
@@ -233,54 +230,6 @@ async def test_deleted_messages_and_channels_release_their_files(
     )
 
 
-async def test_links_of_messages_that_never_committed_go_back_to_their_owner(
-    client: Client,
-    make_user: MakeUser,
-    nats_client: NatsClient,
-    namespace: str,
-    db: asyncpg.Pool,
-    media_settings: MediaSettings,
-) -> None:
-    owner = await make_user()
-    lost, sent = await upload(client, owner), await upload(client, owner)
-    linked = await link(nats_client, namespace, owner, [lost], target_id=41, channel_id=5)
-    await link(nats_client, namespace, owner, [sent], target_id=42, channel_id=5)
-
-    def created(message_id: int, media_id: str) -> MessageCreated:
-        attachment = linked.attachments[0]
-        return MessageCreated(
-            message=MessageView(
-                id=Snowflake(message_id),
-                server_id=Snowflake(3),
-                channel_id=Snowflake(5),
-                author=UserSummary(id=owner.id, username=owner.name),
-                content="",
-                created_at=datetime.now(UTC),
-                attachments=[msgspec.structs.replace(attachment, id=Snowflake(int(media_id)))],
-            )
-        )
-
-    async def confirmed(media_id: str, message_id: int) -> bool:
-        row = await db.fetchrow("SELECT * FROM media WHERE id = $1", int(media_id))
-        return bool(row["link_confirmed"]) and row["linked_to"] == message_id
-
-    await publish(nats_client, namespace, 3, created(42, sent))
-    await eventually(lambda: confirmed(sent, 42), what="message 42's link confirmed")
-    assert not await db.fetchval("SELECT link_confirmed FROM media WHERE id = $1", int(lost))
-
-    async with open_storage(media_settings) as storage:
-        later = datetime.now(UTC) + timedelta(hours=2)
-        assert (
-            await Cleanup(db, media_settings, storage, now=lambda: later).return_unconfirmed() == 1
-        )
-    assert await db.fetchval("SELECT linked_to FROM media WHERE id = $1", int(lost)) is None
-    assert await confirmed(sent, 42)
-
-    # A confirmation that comes after all (the relay was slow) links the file again.
-    await publish(nats_client, namespace, 3, created(41, lost))
-    await eventually(lambda: confirmed(lost, 41), what="message 41's late link restored")
-
-
 @pytest.mark.parametrize("dead_store", [f"http://127.0.0.1:{free_port()}"])
 async def test_a_release_while_the_store_is_down_is_finished_by_cleanup(
     client: Client,
@@ -308,7 +257,8 @@ async def test_a_release_while_the_store_is_down_is_finished_by_cleanup(
         k.startswith(f"media/{media_id}/") for k in object_keys(bucket, media_settings.s3_bucket)
     )
     async with open_storage(media_settings) as storage:
-        assert await Cleanup(db, media_settings, storage).run_once() == (1, 0)
+        cleanup = Cleanup(db, media_settings, storage, nats_client, Subjects(namespace))
+        assert await cleanup.run_once() == (1, 0)
     assert not any(
         k.startswith(f"media/{media_id}/") for k in object_keys(bucket, media_settings.s3_bucket)
     )

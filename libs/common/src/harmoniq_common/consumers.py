@@ -251,7 +251,7 @@ async def serve(
             try:
                 result = await handler(decode(message.data, request_type))
                 reply = _RpcReply(result=msgspec.Raw(encode(result)))
-            except msgspec.ValidationError as exc:
+            except msgspec.DecodeError as exc:  # not JSON, or not the question's shape
                 reply = _RpcReply(error=RpcError("invalid_request", str(exc)))
             except ApiError as exc:
                 reply = _RpcReply(

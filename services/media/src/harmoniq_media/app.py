@@ -48,7 +48,7 @@ def _domain(
             subscriptions = await serve_links(platform, links)
             consumer = deletion_events_consumer(platform, links)
             await consumer.start()
-            cleanup = Cleanup(platform.pool, settings, storage)
+            cleanup = Cleanup(platform.pool, settings, storage, platform.nats, platform.subjects)
             jobs = [
                 asyncio.create_task(run_cleanup(cleanup, settings.cleanup_interval_seconds)),
                 asyncio.create_task(

@@ -45,5 +45,6 @@ class MediaSettings(CommonSettings, frozen=True, kw_only=True):
     thumbnail_concurrency: int = 2
     orphan_age_seconds: float = 24 * 3600.0
     cleanup_interval_seconds: float = 600.0
-    # A message's files linked this long without its message.create go back to their owner.
+    # A message's files linked this long are settled: confirmed if messages stored the message,
+    # given back to their owner if not (asked by the cleanup, every cleanup_interval_seconds).
     link_confirm_seconds: float = 3600.0

@@ -25,6 +25,7 @@ from .http.messages import MessagesController
 from .http.read_states import AckController, NotificationSettingsController
 from .http.search import ChannelSearchController, ServerSearchController
 from .rpc.read_states import serve_read_states
+from .rpc.stored import serve_stored_messages
 from .rpc.webhooks import serve_webhook_messages
 from .settings import MessagesSettings
 
@@ -53,9 +54,11 @@ def _domain(
             await consumer.start()
         read_states_rpc = await serve_read_states(platform, book)
         webhook_posts = await serve_webhook_messages(platform)  # asked by services/bots
+        stored_rpc = await serve_stored_messages(platform)  # asked by media's cleanup
         try:
             yield
         finally:
+            await stored_rpc.unsubscribe()
             await webhook_posts.unsubscribe()
             await read_states_rpc.unsubscribe()
             await book.close()

@@ -17,10 +17,14 @@ from datetime import UTC, datetime, timedelta
 
 import asyncpg
 import structlog
+from nats.aio.client import Client as NatsClient
+
+from harmoniq_common.bus import Subjects
 
 from ..settings import MediaSettings
 from ..storage import Storage
 from ..store import media as store
+from .confirmations import Confirmations
 from .purge import purge
 
 __all__ = ["Cleanup", "run_cleanup"]
@@ -39,29 +43,24 @@ class Cleanup:
         pool: asyncpg.Pool,
         settings: MediaSettings,
         storage: Storage,
+        nats: NatsClient,
+        subjects: Subjects,
         now: Callable[[], datetime] = _utcnow,
     ) -> None:
         self._pool = pool
         self._settings = settings
         self._storage = storage
         self._now = now
+        self.confirmations = Confirmations(pool, nats, subjects, settings, now)
 
     def _cutoff(self) -> datetime:
         return self._now() - timedelta(seconds=self._settings.orphan_age_seconds)
 
     async def run_once(self) -> tuple[int, int]:
-        """(orphan uploads removed, row-less objects swept), after giving back the files of
-        messages that never committed."""
-        await self.return_unconfirmed()
+        """(orphan uploads removed, row-less objects swept), after settling messages' links
+        (:mod:`.confirmations`): files of messages that never committed go back first."""
+        await self.confirmations.settle()
         return await self.remove_unlinked(), await self.sweep_objects()
-
-    async def return_unconfirmed(self) -> int:
-        cutoff = self._now() - timedelta(seconds=self._settings.link_confirm_seconds)
-        async with self._pool.acquire() as conn:
-            returned = await store.unlink_unconfirmed(conn, cutoff)
-        if returned:
-            log.info("media.unconfirmed_links_returned", count=returned)
-        return returned
 
     async def remove_unlinked(self) -> int:
         removed = 0

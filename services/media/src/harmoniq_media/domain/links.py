@@ -16,7 +16,6 @@ import asyncpg
 import structlog
 
 from harmoniq_common.errors import BadRequest, Conflict
-from harmoniq_common.events import MessageView
 from harmoniq_common.media import (
     MEDIA_BASE_PATH,
     PUBLIC_MEDIA_PATH,
@@ -121,20 +120,6 @@ class Links:
         for thumb in thumbs:
             by_media.setdefault(int(thumb.media_id), []).append(thumb)
         return [attachment(rows[m], by_media.get(m, [])) for m in question.media_ids]
-
-    async def confirm(self, message: MessageView) -> int:
-        """A message committed with these files (its message.create)."""
-        if not message.attachments:
-            return 0
-        async with self._pool.acquire() as conn:
-            return await store.confirm(
-                conn,
-                [a.id for a in message.attachments],
-                owner_id=message.author.id,
-                message_id=message.id,
-                channel_id=message.channel_id,
-                server_id=message.server_id,
-            )
 
     async def _purge_released(self, ids: list[int]) -> None:
         if not ids:

@@ -1,9 +1,9 @@
-"""Files go with what they were linked to, and a message's link is confirmed by its
-``message.create`` (see ``store.media.link``): media consumes the deletion events of messages,
+"""Files go with what they were linked to: media consumes the deletion events of messages,
 channels, servers, accounts and webhooks (durably: a file is released even if media was down when the
 deletion happened) rather than being called by each service that deletes. Each release is
 idempotent, so redelivery needs no bookkeeping; a store failure raises, and the event is
-retried (see docs/decisions.md, "Files go with their deletion events")."""
+retried (see docs/decisions.md, "Files go with their deletion events"). ``message.create`` is
+not heard: a message's link is confirmed by asking messages (:mod:`..domain.confirmations`)."""
 
 from __future__ import annotations
 
@@ -13,7 +13,6 @@ from harmoniq_common.consumers import DurableConsumer
 from harmoniq_common.events import (
     ChannelDeleted,
     Envelope,
-    MessageCreated,
     MessageDeleted,
     MessagesBulkDeleted,
     ServerDeleted,
@@ -33,9 +32,7 @@ CONSUMER = "media-deletions"
 def deletion_events_consumer(platform: Platform, links: Links) -> DurableConsumer:
     async def handle(envelope: Envelope, _message: Msg) -> None:
         event = decode_payload(envelope)
-        if isinstance(event, MessageCreated):
-            await links.confirm(event.message)
-        elif isinstance(event, MessageDeleted):
+        if isinstance(event, MessageDeleted):
             await links.release(kind="message", target_id=event.message_id)
         elif isinstance(event, MessagesBulkDeleted):
             for message_id in event.message_ids:
@@ -51,7 +48,6 @@ def deletion_events_consumer(platform: Platform, links: Links) -> DurableConsume
 
     subjects = platform.subjects
     server_events = (
-        MessageCreated,
         MessageDeleted,
         MessagesBulkDeleted,
         ChannelDeleted,
@@ -67,10 +63,10 @@ def deletion_events_consumer(platform: Platform, links: Links) -> DurableConsume
                 *(subjects.server_events_of_type(e.event_type) for e in server_events),
                 subjects.user_events_of_type(UserDeleted.event_type),
                 # A DM's messages go to its participants' user subjects (one copy each: the
-                # confirmations and releases are idempotent).
+                # releases are idempotent).
                 *(
                     subjects.user_events_of_type(e.event_type)
-                    for e in (MessageCreated, MessageDeleted, MessagesBulkDeleted)
+                    for e in (MessageDeleted, MessagesBulkDeleted)
                 ),
             ]
         ),

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import TypeAlias
 
 import asyncpg
 
 from harmoniq_common.db import record_or_none, records_to
+from harmoniq_common.stored_messages import StoredMessage
 
 from .rows import MediaRow, ThumbnailRow
 
@@ -28,6 +29,7 @@ __all__ = [
     "mark_released",
     "thumbnails",
     "thumbnails_of",
+    "unconfirmed_messages",
     "unlink",
     "unlink_unconfirmed",
     "unlinked_before",
@@ -143,8 +145,8 @@ async def link(
     channel_id: int | None,
     server_id: int | None,
 ) -> None:
-    """A message's link waits for its message.create (``confirm``); a retried link to the same
-    target keeps what it was."""
+    """A message's link waits for the cleanup to find its message stored (``confirm``); a
+    retried link to the same target keeps what it was."""
     await conn.execute(
         """UPDATE media SET
                link_confirmed = CASE WHEN linked_kind = $2 AND linked_to = $3
@@ -157,25 +159,18 @@ async def link(
     )  # fmt: skip
 
 
-async def confirm(
-    conn: asyncpg.Connection,
-    ids: list[int],
-    *,
-    owner_id: int,
-    message_id: int,
-    channel_id: int,
-    server_id: int,
-) -> int:
-    """The message committed: its files' link is final. Files given back meanwhile (the
-    confirmation came late) are linked again, if still their owner's and unused."""
+async def confirm(conn: asyncpg.Connection, stored: Sequence[StoredMessage]) -> int:
+    """These messages committed: their files' links are final, with the channel and server
+    messages stored. Only the author's own files: a link is made for the sender's uploads."""
     status = await conn.execute(
-        """UPDATE media SET linked_kind = 'message', linked_to = $2, channel_id = $3,
-                            server_id = $4, link_confirmed = true,
-                            linked_at = coalesce(linked_at, now())
-           WHERE id = ANY($1::bigint[]) AND owner_id = $5
-             AND released_at IS NULL
-             AND (linked_to IS NULL OR (linked_kind = 'message' AND linked_to = $2))""",
-        ids, message_id, channel_id, server_id, owner_id,
+        """UPDATE media SET link_confirmed = true, channel_id = s.channel_id,
+                            server_id = s.server_id
+           FROM unnest($1::bigint[], $2::bigint[], $3::bigint[], $4::bigint[])
+                AS s(message_id, channel_id, server_id, author_id)
+           WHERE NOT media.link_confirmed AND media.linked_kind = 'message'
+             AND media.linked_to = s.message_id AND media.owner_id = s.author_id""",
+        [m.id for m in stored], [m.channel_id for m in stored],
+        [m.server_id for m in stored], [m.author_id for m in stored],
     )  # fmt: skip
     return int(status.split()[-1])
 
@@ -198,11 +193,29 @@ async def lock_released(conn: asyncpg.Connection, ids: list[int]) -> list[MediaR
     return records_to(MediaRow, rows)
 
 
-async def unlink_unconfirmed(conn: asyncpg.Connection, cutoff: datetime) -> int:
+async def unconfirmed_messages(db: Executor, cutoff: datetime, limit: int) -> list[int]:
+    """Messages whose files were linked before ``cutoff`` and are still unconfirmed."""
+    rows = await db.fetch(
+        """SELECT DISTINCT linked_to FROM media
+           WHERE NOT link_confirmed AND linked_kind = 'message' AND linked_at < $1
+           LIMIT $2""",
+        cutoff,
+        limit,
+    )
+    return [int(r["linked_to"]) for r in rows]
+
+
+async def unlink_unconfirmed(
+    conn: asyncpg.Connection, message_ids: list[int], cutoff: datetime
+) -> int:
+    """The files of these messages still unconfirmed (linked before ``cutoff``) go back to
+    their owner as unlinked uploads."""
     status = await conn.execute(
         """UPDATE media SET linked_kind = NULL, linked_to = NULL, channel_id = NULL,
                             server_id = NULL, linked_at = NULL, link_confirmed = true
-           WHERE NOT link_confirmed AND linked_at < $1""",
+           WHERE NOT link_confirmed AND linked_kind = 'message'
+             AND linked_to = ANY($1::bigint[]) AND linked_at < $2""",
+        message_ids,
         cutoff,
     )
     return int(status.split()[-1])

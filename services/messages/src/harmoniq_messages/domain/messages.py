@@ -165,8 +165,9 @@ class Messages:
 
         Files are linked (asked of media) before the message commits, under the message's id:
         a link refused is the caller's 4xx and nothing is written. If the commit then fails,
-        the link is released again; after a crash in between, media gives the files back
-        when no ``message.create`` confirms the link (see docs/decisions.md). ``access``: the
+        the link is released again; after a crash in between, media's cleanup asks which
+        messages were stored (``rpc/stored``) and gives the files of the others back (see
+        docs/decisions.md). ``access``: the
         caller's, when already asked (:meth:`limited_access`)."""
         if access is None or access.channel_id != channel_id:
             access = await self.access(user_id, channel_id)

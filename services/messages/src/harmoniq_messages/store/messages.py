@@ -15,6 +15,7 @@ from harmoniq_common.events import UserSummary
 from harmoniq_common.ids import Snowflake
 from harmoniq_common.media import Attachment
 from harmoniq_common.outbox import OutboxRow, insert_rows_sql, row_arrays
+from harmoniq_common.stored_messages import StoredMessage
 
 from .rows import MessageRow
 
@@ -34,6 +35,7 @@ __all__ = [
     "pins",
     "send",
     "set_pinned",
+    "stored",
     "update_content",
 ]
 
@@ -184,6 +186,17 @@ async def get(conn: asyncpg.Connection, message_id: int) -> MessageRow | None:
 
 async def get_many(conn: asyncpg.Connection, message_ids: Sequence[int]) -> list[MessageRow]:
     return records_to(MessageRow, await conn.fetch(f"{SELECT} WHERE m.id = ANY($1)", message_ids))
+
+
+async def stored(
+    db: asyncpg.Connection | asyncpg.Pool, message_ids: Sequence[int]
+) -> list[StoredMessage]:
+    """The asked messages that are stored, as media's link confirmation needs them."""
+    records = await db.fetch(
+        "SELECT id, channel_id, server_id, author_id FROM messages WHERE id = ANY($1::bigint[])",
+        message_ids,
+    )
+    return records_to(StoredMessage, records)
 
 
 async def history(
