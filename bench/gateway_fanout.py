@@ -272,7 +272,7 @@ def _fresh_gateways(fleet: Fleet, count: int) -> None:
 
 
 def _groups(fleet: Fleet, infra: InfraStack) -> dict[str, list[int]]:
-    # Every service of the fleet: media and bots consume every message event too.
+    # Every service of the fleet: bots (outgoing webhooks) consume every server event too.
     groups = {name: [p.popen.pid for p in procs] for name, procs in fleet.processes.items()}
     groups["client"] = [os.getpid()]
     groups["nginx"] = [fleet.nginx.popen.pid] if fleet.nginx else []

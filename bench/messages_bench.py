@@ -102,7 +102,7 @@ class BenchFleet(Fleet):
 
 
 def _cpu_groups(fleet: Fleet, infra: InfraStack) -> dict[str, list[int]]:
-    # Every service of the fleet: media and bots consume every message event too.
+    # Every service of the fleet: bots (outgoing webhooks) consume every server event too.
     groups = {name: [p.popen.pid for p in procs] for name, procs in fleet.processes.items()}
     groups["nginx"] = [fleet.nginx.popen.pid] if fleet.nginx else []
     for name, pid in infra.pids.items():
