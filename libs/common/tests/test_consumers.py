@@ -156,6 +156,8 @@ async def test_request_reply_round_trip_errors_and_correlation(
             raise NotFound("no such user", code="unknown_user")
         if user_id == 429:
             raise RateLimited(headers={"Retry-After": "7"})
+        if user_id == 500:  # the handler's own decoding fails: not the asker's bad question
+            msgspec.json.decode(b"{", type=UserSummary)
         return UserSummary(id=user_id, username="alice")
 
     subscription = await serve(nats_client, subject, Snowflake, get_user, queue="auth")
@@ -177,6 +179,9 @@ async def test_request_reply_round_trip_errors_and_correlation(
         # Not JSON at all is the asker's fault, like a wrong shape: a 400, not a 503.
         raw = await nats_client.request(subject, b"\xff not json", timeout=2)
         assert msgspec.json.decode(raw.data)["error"]["code"] == "invalid_request"
+        with pytest.raises(ApiError) as failed:
+            await request(nats_client, subject, Snowflake(500), UserSummary)
+        assert (failed.value.status_code, failed.value.code) == (503, "internal_error")
     finally:
         await subscription.unsubscribe()
 

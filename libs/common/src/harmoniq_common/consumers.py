@@ -227,6 +227,18 @@ async def request(
     return decode(decoded.result, response_type)
 
 
+async def _handled(handler: Callable[[T], Awaitable[Any]], question: T, subject: str) -> _RpcReply:
+    try:
+        return _RpcReply(result=msgspec.Raw(encode(await handler(question))))
+    except ApiError as exc:
+        return _RpcReply(
+            error=RpcError(exc.code, exc.message, exc.status_code, exc.headers.get("Retry-After"))
+        )
+    except Exception:
+        log.exception("rpc.handler_failed", subject=subject)
+        return _RpcReply(error=RpcError("internal_error", "internal error", 503))
+
+
 async def serve(
     nc: NatsClient,
     subject: str,
@@ -249,19 +261,11 @@ async def serve(
         try:
             bind_correlation_id((message.headers or {}).get(CORRELATION_HEADER))
             try:
-                result = await handler(decode(message.data, request_type))
-                reply = _RpcReply(result=msgspec.Raw(encode(result)))
+                question = decode(message.data, request_type)
             except msgspec.DecodeError as exc:  # not JSON, or not the question's shape
                 reply = _RpcReply(error=RpcError("invalid_request", str(exc)))
-            except ApiError as exc:
-                reply = _RpcReply(
-                    error=RpcError(
-                        exc.code, exc.message, exc.status_code, exc.headers.get("Retry-After")
-                    )
-                )
-            except Exception:
-                log.exception("rpc.handler_failed", subject=subject)
-                reply = _RpcReply(error=RpcError("internal_error", "internal error", 503))
+            else:  # the handler's own failures are never the asker's bad question
+                reply = await _handled(handler, question, subject)
             await message.respond(encode(reply))
         finally:
             slots.release()
