@@ -8,6 +8,7 @@ import subprocess
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import asyncpg
 import msgspec
@@ -15,6 +16,7 @@ import nats
 import pytest
 from nats.aio.client import Client as NatsClient
 from nats.aio.msg import Msg
+from nats.js import JetStreamContext
 
 from harmoniq_common.bus import Subjects, ensure_streams, outgoing_headers
 from harmoniq_common.consumers import DurableConsumer, first_delivery, request, serve
@@ -252,3 +254,122 @@ async def test_a_restarted_consumer_takes_its_new_filters(
     )
     info = await js.consumer_info(subjects.events_stream, "narrowing")
     assert info.num_pending == 0
+
+
+def _consumer(
+    js: JetStreamContext, subjects: Subjects, durable: str, handler: Any
+) -> DurableConsumer:
+    return DurableConsumer(
+        js,
+        stream=subjects.events_stream,
+        durable=durable,
+        filter_subjects=[subjects.user_events_of_type("user.deleted")],
+        handler=handler,
+        retry_delay=0.05,
+    )
+
+
+async def test_a_trickle_of_events_flows_through_standing_pull_requests(
+    nats_client: NatsClient, namespace: str
+) -> None:
+    """Events one at a time, each published once the last is handled (the worst case for a
+    fetch per batch: two pull requests and a "no messages" per event): they all arrive, in
+    order, through a handful of pull requests."""
+    subjects = Subjects(namespace)
+    js = nats_client.jetstream()
+    await ensure_streams(js, subjects)
+    pulls = await nats_client.subscribe(
+        f"$JS.API.CONSUMER.MSG.NEXT.{subjects.events_stream}.trickle"
+    )
+    received: asyncio.Queue[int] = asyncio.Queue()
+
+    async def handler(envelope: Envelope, message: Msg) -> None:
+        received.put_nowait(envelope.id)
+
+    consumer = _consumer(js, subjects, "trickle", handler)
+    await consumer.start()
+    try:
+        sent = []
+        for _ in range(40):
+            sent.append(await _publish(nats_client, subjects))
+            assert await asyncio.wait_for(received.get(), 5) == sent[-1]
+    finally:
+        await consumer.stop()
+        await pulls.unsubscribe()
+    assert 1 <= pulls.pending_msgs <= 3, f"{pulls.pending_msgs} pull requests for 40 events"
+
+
+async def test_stop_gives_back_delivered_events_at_once(
+    nats_client: NatsClient, namespace: str
+) -> None:
+    """Stopping mid-batch: the event in hand is finished and acked, those delivered behind it
+    go to the next consumer at once (NAKed), not after the 30 s ack wait."""
+    subjects = Subjects(namespace)
+    js = nats_client.jetstream()
+    await ensure_streams(js, subjects)
+    published = [await _publish(nats_client, subjects) for _ in range(10)]
+    in_hand = asyncio.Event()
+    release = asyncio.Event()
+    first_handled: list[int] = []
+
+    async def hold_the_first(envelope: Envelope, message: Msg) -> None:
+        in_hand.set()
+        await release.wait()
+        first_handled.append(envelope.id)
+
+    first = _consumer(js, subjects, "handover", hold_the_first)
+    await first.start()
+    await asyncio.wait_for(in_hand.wait(), 5)
+    stopping = asyncio.create_task(first.stop())
+    release.set()
+    await stopping
+    assert first_handled == published[:1]
+
+    rest: list[int] = []
+    all_in = asyncio.Event()
+
+    async def collect(envelope: Envelope, message: Msg) -> None:
+        rest.append(envelope.id)
+        if len(rest) == 9:
+            all_in.set()
+
+    second = _consumer(js, subjects, "handover", collect)
+    await second.start()
+    try:
+        await asyncio.wait_for(all_in.wait(), 5)  # well inside ack_wait (30 s)
+    finally:
+        await second.stop()
+    assert sorted(rest) == sorted(published[1:])  # redeliveries come in no set order
+
+
+async def test_a_deleted_consumer_is_made_again_and_consuming_goes_on(
+    nats_client: NatsClient, namespace: str
+) -> None:
+    """The server turns the standing requests down (409 Consumer Deleted): the consumer is
+    created again, as at start, and events flow; from the stream's start again, which
+    idempotent handlers take as redeliveries."""
+    subjects = Subjects(namespace)
+    js = nats_client.jetstream()
+    await ensure_streams(js, subjects)
+    received: asyncio.Queue[int] = asyncio.Queue()
+
+    async def handler(envelope: Envelope, message: Msg) -> None:
+        received.put_nowait(envelope.id)
+
+    consumer = _consumer(js, subjects, "phoenix", handler)
+    await consumer.start()
+    try:
+        first = await _publish(nats_client, subjects)
+        assert await asyncio.wait_for(received.get(), 5) == first
+        await js.delete_consumer(subjects.events_stream, "phoenix")
+        second = await _publish(nats_client, subjects)
+
+        async def until_second() -> None:
+            while (got := await received.get()) != second:
+                assert got == first
+
+        await asyncio.wait_for(until_second(), 5)
+    finally:
+        await consumer.stop()
+    info = await js.consumer_info(subjects.events_stream, "phoenix")
+    assert info.config.filter_subjects == [subjects.user_events_of_type("user.deleted")]

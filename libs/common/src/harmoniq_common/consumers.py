@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
@@ -94,10 +95,14 @@ class DurableConsumer:
         self._retry_delay = retry_delay
         self._task: asyncio.Task[None] | None = None
         self._stopping = False
-        self._stop_requested = asyncio.Event()
+        self._received: asyncio.Queue[Msg | None] = asyncio.Queue()  # None: stop()
 
     async def start(self) -> None:
-        config = ConsumerConfig(
+        await self._js.add_consumer(self._stream, self._config())
+        self._task = asyncio.create_task(self._run(), name=f"consumer-{self._durable}")
+
+    def _config(self) -> ConsumerConfig:
+        return ConsumerConfig(
             durable_name=self._durable,
             ack_policy=AckPolicy.EXPLICIT,
             deliver_policy=DeliverPolicy.ALL,
@@ -105,53 +110,81 @@ class DurableConsumer:
             max_deliver=self._max_deliver,
             ack_wait=30,
         )
-        await self._js.add_consumer(self._stream, config)
-        self._task = asyncio.create_task(self._run(), name=f"consumer-{self._durable}")
 
     async def stop(self) -> None:
-        """Let the batch in hand finish (and be acked), then stop fetching."""
+        """Finish (and ack) the event in hand, then stop pulling. Events delivered but not
+        handled yet are NAKed, so another instance takes them without waiting out
+        ``ack_wait``."""
         self._stopping = True
-        self._stop_requested.set()
+        self._received.put_nowait(None)
         if self._task is not None:
             await self._task
             self._task = None
 
-    async def _subscribe(self) -> JetStreamContext.PullSubscription:
-        return await self._js.pull_subscribe_bind(self._durable, stream=self._stream)
-
     async def _run(self) -> None:
-        subscription = await self._subscribe()
-        while not self._stopping:
-            # Wait for a batch or for stop(), whichever comes first: shutting down does not
-            # sit out the fetch. An abandoned fetch's messages are redelivered after ack_wait.
-            fetching = asyncio.ensure_future(subscription.fetch(self._batch, timeout=1))
-            stopping = asyncio.ensure_future(self._stop_requested.wait())
-            await asyncio.wait({fetching, stopping}, return_when=asyncio.FIRST_COMPLETED)
-            stopping.cancel()
-            if not fetching.done():
-                fetching.cancel()
-                break
-            try:
-                messages = fetching.result()
-            except (TimeoutError, NatsTimeout):
-                CONSUMER_PENDING.labels(self._durable).set(0)
-                continue
-            except Exception:
-                # A restarted server can leave the pull subscription dead (nats.py #504):
-                # bind again rather than spin on a broken one.
-                log.warning("consumer.fetch_failed", consumer=self._durable, exc_info=True)
-                await asyncio.sleep(self._retry_delay)
-                with contextlib.suppress(Exception):
-                    await subscription.unsubscribe()
-                with contextlib.suppress(Exception):
-                    subscription = await self._subscribe()
-                continue
-            for message in messages:
+        async def deliver(message: Msg) -> None:
+            self._received.put_nowait(message)
+
+        nc = self._js._nc  # nats-py gives a JetStream context's client no public name
+        inbox = nc.new_inbox()
+        subscription = await nc.subscribe(inbox, cb=deliver)
+        pull = _StandingPull(
+            nc,
+            f"{self._js._prefix}.CONSUMER.MSG.NEXT.{self._stream}.{self._durable}",
+            inbox,
+            batch=self._batch,
+        )
+        try:
+            while not self._stopping:
+                if pull.due():
+                    await self._request(pull)
+                message = await self._next()
+                if message is None or not pull.heard(message):
+                    continue
                 await self._handle(message)
-            with contextlib.suppress(Exception):  # not a JetStream message: nothing to tell
-                CONSUMER_PENDING.labels(self._durable).set(messages[-1].metadata.num_pending)
-        with contextlib.suppress(Exception):
-            await subscription.unsubscribe()
+                if self._received.empty():  # the backlog: once per burst, not per event
+                    with contextlib.suppress(Exception):
+                        CONSUMER_PENDING.labels(self._durable).set(message.metadata.num_pending)
+        finally:
+            with contextlib.suppress(Exception):
+                await subscription.unsubscribe()
+            await self._give_back()
+
+    async def _request(self, pull: _StandingPull) -> None:
+        if pull.lost is not None:
+            # Turned down (the consumer deleted, a leader changing), unanswered, or a new
+            # connection (perhaps to a server that lost its state): make sure the consumer
+            # exists, as start() does (create-or-update), then ask again. Redeliveries are
+            # fine: handlers are idempotent.
+            log.warning("consumer.pull_lost", consumer=self._durable, reason=pull.lost)
+            await asyncio.sleep(self._retry_delay)
+            try:
+                await self._js.add_consumer(self._stream, self._config())
+            except Exception:
+                log.warning("consumer.recreate_failed", consumer=self._durable, exc_info=True)
+        try:
+            await pull.request()
+        except Exception:  # the connection closing: the next turn asks again
+            log.warning("consumer.pull_failed", consumer=self._durable, exc_info=True)
+            await asyncio.sleep(self._retry_delay)
+
+    async def _next(self) -> Msg | None:
+        """The next delivery; None after a second without one, or on stop()."""
+        if not self._received.empty():
+            return self._received.get_nowait()
+        try:
+            async with asyncio.timeout(1):
+                return await self._received.get()
+        except TimeoutError:
+            CONSUMER_PENDING.labels(self._durable).set(0)
+            return None
+
+    async def _give_back(self) -> None:
+        while not self._received.empty():
+            message = self._received.get_nowait()
+            if message is not None and _status(message) is None:
+                with contextlib.suppress(Exception):
+                    await message.nak()
 
     async def _handle(self, message: Msg) -> None:
         headers = message.headers or {}
@@ -193,6 +226,81 @@ class DurableConsumer:
             span.end()
         await message.ack()
         EVENTS_HANDLED.labels(self._durable, "ok").inc()
+
+
+def _status(message: Msg) -> str | None:
+    """A JetStream status code (heartbeat, request expired, refused), None for an event."""
+    return None if message.headers is None else message.headers.get(_STATUS)
+
+
+_STATUS = "Status"
+_PENDING_MESSAGES = "Nats-Pending-Messages"
+
+
+class _StandingPull:
+    """Pull requests kept standing for one consumer, rather than a fetch per batch.
+
+    A fetch costs JetStream two requests (one that returns at once, one that waits) and a
+    "no messages" answer every time the consumer catches up, which at a steady trickle is
+    every event. Here requests of ``batch`` events wait on the server for ``_EXPIRES`` s, and a
+    new one is sent when fewer than half the events asked for are still to come: deliveries
+    flow with only their acks going back. The count is kept from the deliveries and from
+    the server's status messages (an expired request says how many it did not deliver).
+    Requests are lost on a new connection (the server may have restarted), when the server
+    turns them down, or when it stays silent past two idle heartbeats."""
+
+    def __init__(self, nc: NatsClient, subject: str, inbox: str, *, batch: int) -> None:
+        self._nc = nc
+        self._subject = subject
+        self._inbox = inbox
+        self._batch = batch
+        self._outstanding = 0  # events asked for and not yet delivered or expired
+        self._heard_at = 0.0
+        self._reconnects = -1
+        self.lost: str | None = None  # why the standing requests are gone, if they are
+
+    def due(self) -> bool:
+        reconnects = self._nc.stats["reconnects"]
+        if reconnects != self._reconnects:
+            self._outstanding = 0
+            self.lost = "reconnected" if self._reconnects >= 0 else None
+            self._reconnects = reconnects
+        elif time.monotonic() - self._heard_at > 2 * _HEARTBEAT_SECONDS + 1:
+            self._outstanding = 0
+            self.lost = "silent"
+        return self._outstanding <= self._batch // 2
+
+    async def request(self) -> None:
+        wanted = self._batch - self._outstanding
+        await self._nc.publish(
+            self._subject,
+            b'{"batch":%d,"expires":%d,"idle_heartbeat":%d}'
+            % (wanted, _EXPIRES_SECONDS * 10**9, _HEARTBEAT_SECONDS * 10**9),
+            reply=self._inbox,
+        )
+        self.lost = None
+        self._outstanding = self._batch
+        self._heard_at = time.monotonic()
+
+    def heard(self, message: Msg) -> bool:
+        """Count one delivery; True when it is an event to handle."""
+        self._heard_at = time.monotonic()
+        status = _status(message)
+        if status is None:
+            self._outstanding = max(0, self._outstanding - 1)
+            return True
+        if status != "100":  # 100: an idle heartbeat, the requests still stand
+            undelivered = message.headers.get(_PENDING_MESSAGES) if message.headers else None
+            if undelivered is not None and undelivered.isdigit():
+                self._outstanding = max(0, self._outstanding - int(undelivered))
+            else:  # turned down whole (409 and the like)
+                self._outstanding = 0
+                self.lost = status
+        return False
+
+
+_EXPIRES_SECONDS = 30
+_HEARTBEAT_SECONDS = 5
 
 
 class RpcError(msgspec.Struct, frozen=True):
