@@ -148,6 +148,8 @@ class Burst:
     max_ms: float = 0.0
     wall_s: float = 0.0  # first POST → last delivery (or the time limit)
     cpu_ms_per_message: dict[str, float] = field(default_factory=dict)  # per process group
+    system_share: dict[str, float] = field(default_factory=dict)  # the kernel's part of CPU
+    syscalls_per_message: dict[str, float] = field(default_factory=dict)  # reads + writes
     load_average: str = ""  # /proc/loadavg when the phase ended (the box is shared)
 
     @property
@@ -523,6 +525,12 @@ async def _burst(
     burst.cpu_ms_per_message = {
         name: round(seconds * 1000 / messages, 3) for name, seconds in cpu.items()
     }
+    burst.system_share = {
+        name: round(meter.system[name] / seconds, 3) for name, seconds in cpu.items() if seconds
+    }
+    burst.syscalls_per_message = {
+        name: round(calls / messages, 1) for name, calls in meter.syscalls.items()
+    }
     burst.post_p50_ms = statistics.median(post_ms)
     burst.post_p99_ms = percentile(post_ms, 0.99)
     burst.delivered = swarm.delivered
@@ -841,6 +849,14 @@ def _burst_line(b: Burst) -> str:
         f" {b.delivered}/{b.expected} ({b.delivered_share:.2%}); CPU ms per message"
         f" {total:.2f}: "
         + ", ".join(f"{name} {ms:.2f}" for name, ms in shown if ms >= 0.005)
+        + "; kernel's share: "
+        + ", ".join(f"{name} {b.system_share.get(name, 0):.0%}" for name, ms in shown if ms >= 0.1)
+        + "; read/write system calls per message: "
+        + ", ".join(
+            f"{name} {calls:.1f}"
+            for name, calls in sorted(b.syscalls_per_message.items(), key=lambda kv: -kv[1])
+            if calls >= 0.05
+        )
         + f"; load {b.load_average}"
     )
 

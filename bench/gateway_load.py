@@ -33,9 +33,11 @@ __all__ = [
     "CpuMeter",
     "Swarm",
     "cpu_seconds",
+    "cpu_split",
     "descendants",
     "percentile",
     "rss_kib",
+    "syscalls",
 ]
 
 _TICK = os.sysconf("SC_CLK_TCK")
@@ -46,13 +48,29 @@ _TICK = os.sysconf("SC_CLK_TCK")
 
 def cpu_seconds(pid: int) -> float:
     """User + system CPU seconds of one process (all its threads), 0.0 if it is gone."""
+    user, system = cpu_split(pid)
+    return user + system
+
+
+def cpu_split(pid: int) -> tuple[float, float]:
+    """User and system (kernel) CPU seconds of one process, zeros if it is gone."""
     try:
         with open(f"/proc/{pid}/stat", "rb") as f:
             stat = f.read()
     except FileNotFoundError:
-        return 0.0
+        return 0.0, 0.0
     fields = stat[stat.rindex(b")") + 2 :].split()
-    return (int(fields[11]) + int(fields[12])) / _TICK  # utime, stime (fields 14, 15)
+    return int(fields[11]) / _TICK, int(fields[12]) / _TICK  # utime, stime (fields 14, 15)
+
+
+def syscalls(pid: int) -> int:
+    """Read and write system calls of one process so far (``syscr`` + ``syscw`` from
+    ``/proc/<pid>/io``; sends, receives and the like, not epoll), 0 if it is gone."""
+    try:
+        with open(f"/proc/{pid}/io") as f:
+            return sum(int(line.split()[1]) for line in f if line.startswith(("syscr", "syscw")))
+    except (FileNotFoundError, PermissionError):
+        return 0
 
 
 def rss_kib(pid: int) -> int:
@@ -87,7 +105,8 @@ def descendants(pids: Sequence[int]) -> list[int]:
 
 
 class CpuMeter:
-    """CPU seconds per named group of processes between :meth:`start` and :meth:`stop`.
+    """CPU seconds (and the kernel's part of them), and read/write system calls, per named
+    group of processes between :meth:`start` and :meth:`stop`.
 
     Groups named in ``tree`` count their descendants too (as they are at each reading), so
     nginx's workers and Postgres's backends are included.
@@ -96,14 +115,23 @@ class CpuMeter:
     def __init__(self, groups: dict[str, list[int]], tree: Sequence[str] = ()) -> None:
         self._groups = groups
         self._tree = set(tree)
-        self._start: dict[str, float] = {}
+        self._start: dict[str, tuple[float, float, int]] = {}
         self._wall = 0.0
+        # Each group's over the last start → stop: system CPU seconds, system calls.
+        self.system: dict[str, float] = {}
+        self.syscalls: dict[str, int] = {}
 
-    def read(self) -> dict[str, float]:
+    def read(self) -> dict[str, tuple[float, float, int]]:
+        """Each group's (user CPU s, system CPU s, read/write system calls) so far."""
         out = {}
         for name, pids in self._groups.items():
             members = descendants(pids) if name in self._tree else pids
-            out[name] = sum(cpu_seconds(pid) for pid in members)
+            splits = [cpu_split(pid) for pid in members]
+            out[name] = (
+                sum(user for user, _ in splits),
+                sum(system for _, system in splits),
+                sum(syscalls(pid) for pid in members),
+            )
         return out
 
     def start(self) -> None:
@@ -116,7 +144,16 @@ class CpuMeter:
         wall = time.perf_counter() - self._wall
         # A group with descendants loses the CPU of those that exit meanwhile (Postgres
         # backends): never below zero, and an undercount for such groups.
-        return wall, {name: max(0.0, now[name] - self._start.get(name, 0.0)) for name in now}
+        zero = (0.0, 0.0, 0)
+        delta = {
+            name: [
+                max(0, a - b) for a, b in zip(now[name], self._start.get(name, zero), strict=True)
+            ]
+            for name in now
+        }
+        self.system = {name: d[1] for name, d in delta.items()}
+        self.syscalls = {name: int(d[2]) for name, d in delta.items()}
+        return wall, {name: d[0] + d[1] for name, d in delta.items()}
 
 
 def percentile(values: Sequence[float], q: float) -> float:
