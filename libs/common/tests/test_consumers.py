@@ -17,6 +17,7 @@ import pytest
 from nats.aio.client import Client as NatsClient
 from nats.aio.msg import Msg
 from nats.js import JetStreamContext
+from prometheus_client import REGISTRY
 
 from harmoniq_common.bus import Subjects, ensure_streams, outgoing_headers
 from harmoniq_common.consumers import DurableConsumer, first_delivery, request, serve
@@ -373,3 +374,30 @@ async def test_a_deleted_consumer_is_made_again_and_consuming_goes_on(
         await consumer.stop()
     info = await js.consumer_info(subjects.events_stream, "phoenix")
     assert info.config.filter_subjects == [subjects.user_events_of_type("user.deleted")]
+
+
+async def test_the_lag_shows_while_a_backlog_is_worked_through(
+    nats_client: NatsClient, namespace: str
+) -> None:
+    """harmoniq_consumer_pending (the lag alert's input) is read during a catch-up, not only
+    once the consumer has caught up."""
+    subjects = Subjects(namespace)
+    js = nats_client.jetstream()
+    await ensure_streams(js, subjects)
+    for _ in range(150):
+        await _publish(nats_client, subjects)
+    seen: list[float | None] = []
+    second = asyncio.Event()
+
+    async def handler(envelope: Envelope, message: Msg) -> None:
+        seen.append(REGISTRY.get_sample_value("harmoniq_consumer_pending", {"consumer": "lagging"}))
+        if len(seen) == 2:
+            second.set()
+
+    consumer = _consumer(js, subjects, "lagging", handler)
+    await consumer.start()
+    try:
+        await asyncio.wait_for(second.wait(), 5)
+    finally:
+        await consumer.stop()
+    assert seen[1] is not None and seen[1] >= 64, f"lag read after the first event: {seen[1]}"

@@ -134,6 +134,7 @@ class DurableConsumer:
             inbox,
             batch=self._batch,
         )
+        lag_read_at = 0.0
         try:
             while not self._stopping:
                 if pull.due():
@@ -142,7 +143,10 @@ class DurableConsumer:
                 if message is None or not pull.heard(message):
                     continue
                 await self._handle(message)
-                if self._received.empty():  # the backlog: once per burst, not per event
+                # The lag, from the delivery's metadata: when caught up, and every second
+                # of a long catch-up (the lag alert reads it), not for every event.
+                if self._received.empty() or time.monotonic() - lag_read_at >= 1:
+                    lag_read_at = time.monotonic()
                     with contextlib.suppress(Exception):
                         CONSUMER_PENDING.labels(self._durable).set(message.metadata.num_pending)
         finally:
