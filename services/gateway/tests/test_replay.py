@@ -7,6 +7,7 @@ enough, and from a new consumer when it does not.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -30,7 +31,13 @@ def gateway_overrides() -> dict[str, Any]:
 
 
 async def _resume_after_missing(
-    guilds: Client, messages: Client, make_user: MakeUser, start_gateway: StartGateway, n: int
+    guilds: Client,
+    messages: Client,
+    make_user: MakeUser,
+    start_gateway: StartGateway,
+    n: int,
+    *,
+    slow_save: bool = False,
 ) -> tuple[Any, list[str], list[str]]:
     owner = await make_user("olga")
     server = await create_server(guilds, owner)
@@ -48,6 +55,8 @@ async def _resume_after_missing(
     for _ in missed:  # the instance has handled them all before the phone comes back
         await desktop.dispatch("message.create")
     creations = instance.gateway.hub.consumer_creations
+    if slow_save:
+        _save_only_after_the_catch_up(instance.gateway)
     again = await GatewayClient.connect(instance.url)
     await again.send(Op.RESUME, {"token": owner.token, "session_id": session_id, "seq": seq})
     assert (await again.dispatch())["t"] == "resumed"
@@ -57,6 +66,33 @@ async def _resume_after_missing(
     for client in (desktop, again):
         await client.close()
     return instance.gateway.hub.consumer_creations - creations, missed, got
+
+
+def _save_only_after_the_catch_up(gateway: Any) -> None:
+    """The resume's first await (saving the session) lasts until the hub has replayed the
+    missed events: the order a slow Redis gives, made certain."""
+    hub, caught_up = gateway.hub, asyncio.Event()
+    catch_up, save = hub._catch_up, gateway.save
+
+    async def catch_up_then_tell(item: Any) -> None:
+        await catch_up(item)
+        caught_up.set()
+
+    async def save_once_caught_up(session: Any) -> None:
+        await caught_up.wait()
+        await save(session)
+
+    hub._catch_up, gateway.save = catch_up_then_tell, save_once_caught_up
+
+
+async def test_resumed_comes_before_the_replay_even_when_the_replay_is_quicker(
+    guilds: Client, messages: Client, make_user: MakeUser, start_gateway: StartGateway
+) -> None:
+    """docs/api.md: "You receive dispatch `resumed`, then every durable event you missed"."""
+    _, missed, got = await _resume_after_missing(
+        guilds, messages, make_user, start_gateway, BUFFER - 1, slow_save=True
+    )
+    assert got == missed
 
 
 async def test_a_quick_resume_is_replayed_from_memory_without_a_new_consumer(

@@ -335,6 +335,10 @@ class Gateway:
         await self.platform.nats.publish(
             self._takeover_subject(session_id), session.connection_id.encode()
         )
+        # First in the session's frames (held until the connection takes them): the missed
+        # events follow it, whether a catch-up replays them in the hub's task at the next
+        # await below or a new consumer later.
+        session.send(ServerFrame(op=Op.DISPATCH, t="resumed", s=session.next_ephemeral_seq(), d={}))
         self.hub.watch_user(session)
         for server_id in record.servers:
             session.servers[server_id] = None  # permissions are asked again
@@ -344,7 +348,6 @@ class Gateway:
         await self.save(session)
         await self.hub.settle()
         await self.voice.resumed(session)
-        session.send(ServerFrame(op=Op.DISPATCH, t="resumed", s=session.next_ephemeral_seq(), d={}))
         await self.set_status(session, record.status)
         return session
 
