@@ -190,7 +190,7 @@ class Fleet:
 
     def start_instance(self, service: ServiceEntry, index: int, port: int | None = None) -> Process:
         if port is None:
-            port = service.dev_port + 10 * index if self.fixed_ports else free_port()
+            port = service.dev_port + 10 * index if self.fixed_ports else self._unclaimed_port()
         logs = self.work_dir / "logs"
         logs.mkdir(parents=True, exist_ok=True)
         log_path = logs / f"{service.name}-{index}.log"
@@ -212,6 +212,14 @@ class Fleet:
         process = Process(f"{service.name}-{index}", port, popen, log_path)
         self.processes.setdefault(service.name, []).append(process)
         return process
+
+    def _unclaimed_port(self) -> int:
+        """A free port that is not nginx's either: nginx binds its public port only after
+        the services are up, so the kernel may offer that port to one of them meanwhile."""
+        claimed = {self.public_port} | {p.port for group in self.processes.values() for p in group}
+        while (port := free_port()) in claimed:
+            pass
+        return port
 
     def wait_ready(self, process: Process, timeout: float = 60.0) -> None:
         deadline = time.monotonic() + timeout
