@@ -122,18 +122,19 @@ class DurableConsumer:
             self._task = None
 
     async def _run(self) -> None:
-        async def deliver(message: Msg) -> None:
-            self._received.put_nowait(message)
-
         nc = self._js._nc  # nats-py gives a JetStream context's client no public name
-        inbox = nc.new_inbox()
-        subscription = await nc.subscribe(inbox, cb=deliver)
         pull = _StandingPull(
             nc,
             f"{self._js._prefix}.CONSUMER.MSG.NEXT.{self._stream}.{self._durable}",
-            inbox,
+            nc.new_inbox(),
             batch=self._batch,
         )
+
+        async def deliver(message: Msg) -> None:
+            pull.heard_at = time.monotonic()  # on arrival: a slow handler is not silence
+            self._received.put_nowait(message)
+
+        subscription = await nc.subscribe(pull.inbox, cb=deliver)
         lag_read_at = 0.0
         try:
             while not self._stopping:
@@ -256,10 +257,10 @@ class _StandingPull:
     def __init__(self, nc: NatsClient, subject: str, inbox: str, *, batch: int) -> None:
         self._nc = nc
         self._subject = subject
-        self._inbox = inbox
+        self.inbox = inbox
         self._batch = batch
         self._outstanding = 0  # events asked for and not yet delivered or expired
-        self._heard_at = 0.0
+        self.heard_at = 0.0  # the last delivery or status to reach the inbox
         self._reconnects = -1
         self.lost: str | None = None  # why the standing requests are gone, if they are
 
@@ -269,7 +270,7 @@ class _StandingPull:
             self._outstanding = 0
             self.lost = "reconnected" if self._reconnects >= 0 else None
             self._reconnects = reconnects
-        elif time.monotonic() - self._heard_at > 2 * _HEARTBEAT_SECONDS + 1:
+        elif time.monotonic() - self.heard_at > 2 * _HEARTBEAT_SECONDS + 1:
             self._outstanding = 0
             self.lost = "silent"
         return self._outstanding <= self._batch // 2
@@ -280,15 +281,14 @@ class _StandingPull:
             self._subject,
             b'{"batch":%d,"expires":%d,"idle_heartbeat":%d}'
             % (wanted, _EXPIRES_SECONDS * 10**9, _HEARTBEAT_SECONDS * 10**9),
-            reply=self._inbox,
+            reply=self.inbox,
         )
         self.lost = None
         self._outstanding = self._batch
-        self._heard_at = time.monotonic()
+        self.heard_at = time.monotonic()
 
     def heard(self, message: Msg) -> bool:
         """Count one delivery; True when it is an event to handle."""
-        self._heard_at = time.monotonic()
         status = _status(message)
         if status is None:
             self._outstanding = max(0, self._outstanding - 1)
