@@ -113,3 +113,37 @@ async def test_a_resume_older_than_the_buffer_gets_a_consumer_from_that_point(
     )
     assert got == missed
     assert new_consumers >= 1
+
+
+async def test_ready_comes_before_an_event_that_arrives_while_it_is_built(
+    guilds: Client, messages: Client, make_user: MakeUser, start_gateway: StartGateway
+) -> None:
+    """An event the hub delivers between the session's attach and READY (the session is
+    saved, presence is read) reaches the new session then: it must still follow READY, the
+    snapshot it is applied on top of."""
+    owner = await make_user("olga")
+    server = await create_server(guilds, owner)
+    channel_id = (await text_channel(guilds, server, owner))["id"]
+    instance = await start_gateway()
+    desktop = await GatewayClient.connect(instance.url)  # the instance follows the channel
+    await desktop.identify(owner.token)
+    gateway, save = instance.gateway, instance.gateway.save
+    during: list[str] = []
+
+    async def save_after_an_event(session: Any, **options: Any) -> None:
+        gateway.save = save  # once
+        during.append((await send(messages, owner, channel_id, "while READY is built"))["id"])
+        await desktop.dispatch("message.create")  # the hub has handed it to every session
+        await save(session, **options)
+
+    gateway.save = save_after_an_event
+    phone = await GatewayClient.connect(instance.url)
+    await phone.send(Op.IDENTIFY, {"token": owner.token, "properties": {"os": "test"}})
+    ready = await phone.dispatch()
+    assert ready["t"] == "ready"
+    event = await phone.dispatch()
+    assert event["t"] == "message.create"
+    assert event["d"]["message"]["id"] == during[0]
+    assert event["s"] > ready["s"]  # a resume from READY's s replays the event
+    for client in (desktop, phone):
+        await client.close()

@@ -37,7 +37,7 @@ from .presence import Presence, PresenceEvent
 from .protocol import Close, Op, ProtocolError, ServerFrame, Wire
 from .renewals import Renewals
 from .routing import Router
-from .session import Session, resume_point
+from .session import SEQ_SHIFT, Session, resume_point
 from .settings import GatewaySettings
 from .typing_events import Typists
 from .voice import VoiceRelay
@@ -282,7 +282,9 @@ class Gateway:
             read_states=direct.read_states,
             voice_states=await self.voice.states(session, server_ids),
         )
-        session.send(ServerFrame(op=Op.DISPATCH, t="ready", s=session.seq, d=ready))
+        # Events after the position may already wait for the connection: READY goes before
+        # them, with the position's s, so a resume from READY replays them.
+        session.send_ahead(ServerFrame(op=Op.DISPATCH, t="ready", s=position << SEQ_SHIFT, d=ready))
         await self.set_status(session, status)
         return session
 

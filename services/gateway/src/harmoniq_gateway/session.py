@@ -121,6 +121,17 @@ class Session:
         if self.closing is None:
             self._put(self.wire.frame(frame))
 
+    def send_ahead(self, frame: ServerFrame) -> None:
+        """Queue ``frame`` before every frame still waiting for the connection: READY, ahead
+        of the events that reached the session while it was being built (they apply on top
+        of its snapshot)."""
+        if self.closing is None:
+            payload = self.wire.frame(frame)
+            if isinstance(self.sink, PendingFrames):
+                self.sink.frames.insert(0, payload)
+            else:
+                self._put(payload)
+
     def close(self, code: Close, reason: str) -> None:
         """Nothing more is queued; the connection sends what is and closes (sinks.py)."""
         if self.closing is None:
