@@ -297,7 +297,11 @@ class Fleet:
 
     def stop(self) -> None:
         if self.nginx is not None:
+            began = time.monotonic()
             self.stop_process(self.nginx, signal.SIGQUIT)  # nginx's graceful stop
+            if (waited := time.monotonic() - began) > 5:
+                # A graceful stop waits for every proxied WebSocket to close.
+                print(f"fleet: nginx took {waited:.0f} s to stop: a client left open", flush=True)
             self.nginx = None
         everything = [p for group in self.processes.values() for p in group]
         for process in everything:

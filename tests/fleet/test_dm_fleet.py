@@ -140,7 +140,7 @@ async def test_friends_dm_live_a_group_forms_a_block_holds_and_counts_move(
     cy.call(
         "POST", f"/api/v1/channels/{group['id']}/messages", 201, json={"content": f"<@{ada.id}>?"}
     )
-    _, later = await _connect(url, ada)
+    tablet, later = await _connect(url, ada)
     states = {s["channel_id"]: s for s in later["read_states"]}
     assert (states[group["id"]]["unread"], states[group["id"]]["mention_count"]) == (True, 1)
 
@@ -175,5 +175,6 @@ async def test_friends_dm_live_a_group_forms_a_block_holds_and_counts_move(
         frame["d"]["message"]["id"] != nudge["id"]
     ):
         assert not frame["t"].startswith("typing."), frame
-    for client in (desktop, phone, laptop, bo_gw, cy_gw):
+    # Every socket closed: nginx's graceful stop waits for open WebSockets (the fleet's 25 s).
+    for client in (desktop, phone, laptop, tablet, bo_gw, cy_gw):
         await client.close()
