@@ -1,5 +1,16 @@
 import { describe, expect, it } from "vitest";
-import { offersTo, planPeers, rms, rtcConfig, speakingAt, SPEAKING_RMS } from "./engine";
+import {
+  ANALYSER_SAMPLES,
+  LEVEL_BLOCK,
+  loudestLevel,
+  offersTo,
+  planPeers,
+  rms,
+  rtcConfig,
+  SAMPLE_INTERVAL_MS,
+  speakingAt,
+  SPEAKING_RMS,
+} from "./engine";
 import { applyVoiceUpdate, myVoice, voiceFromReady } from "../state/voice";
 import type { VoiceState } from "../api/types";
 
@@ -64,6 +75,19 @@ describe("speaking", () => {
     expect(rms(new Uint8Array(512).fill(128))).toBe(0);
     const wave = Uint8Array.from({ length: 512 }, (_, i) => 128 + Math.round(40 * Math.sin(i / 5)));
     expect(rms(wave)).toBeGreaterThan(SPEAKING_RMS);
+  });
+
+  it("a 20 ms sound anywhere in a reading's window counts: the window covers the interval, judged per block", () => {
+    expect((ANALYSER_SAMPLES / 48_000) * 1000).toBeGreaterThan(SAMPLE_INTERVAL_MS);
+    const beepSamples = Math.round(0.02 * 48_000);
+    for (const at of [0, 3000, ANALYSER_SAMPLES - beepSamples]) {
+      const window = new Uint8Array(ANALYSER_SAMPLES).fill(128);
+      for (let i = at; i < at + beepSamples; i++) window[i] = 128 + Math.round(40 * Math.sin(i / 5));
+      expect(loudestLevel(window)).toBeGreaterThan(SPEAKING_RMS);
+      expect(rms(window)).toBeLessThan(loudestLevel(window)); // averaged over the window, it fades
+    }
+    expect(loudestLevel(new Uint8Array(ANALYSER_SAMPLES).fill(128))).toBe(0);
+    expect(loudestLevel(new Uint8Array(LEVEL_BLOCK + 1).fill(200))).toBeGreaterThan(0.5); // a short last block
   });
 
   it("lasts a moment after the last loud sample", () => {

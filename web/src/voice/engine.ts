@@ -13,6 +13,16 @@ import { compareIds } from "../state/messages";
 export const SPEAKING_RMS = 0.02;
 /** Speaking lasts this long after the last loud sample (no flicker between syllables). */
 export const SPEAKING_HOLD_MS = 400;
+/** How often the levels are read. */
+export const SAMPLE_INTERVAL_MS = 100;
+/** Samples the analyser keeps: 8192 at 48 kHz is 170 ms, more than an interval (with room
+ *  for a late timer), so no sound falls between two readings. A 512-sample window read every
+ *  100 ms heard a tenth of the time: a short sound (a word's first syllable, Chromium's 20 ms
+ *  test beep every 500 ms) could go unseen for as long as the timer's phase held. */
+export const ANALYSER_SAMPLES = 8192;
+/** Loudness is judged per block of this many samples (~10 ms): a short sound in a long window
+ *  is not averaged away. */
+export const LEVEL_BLOCK = 512;
 
 /** Who is speaking at `now`, from when each was last heard above the threshold. */
 export function speakingAt(lastLoud: Map<string, number>, now: number): Set<string> {
@@ -28,6 +38,15 @@ export function rms(samples: Uint8Array): number {
     sum += x * x;
   }
   return Math.sqrt(sum / samples.length);
+}
+
+/** The loudest block's RMS in a window of samples (see LEVEL_BLOCK). */
+export function loudestLevel(samples: Uint8Array, block = LEVEL_BLOCK): number {
+  let loudest = 0;
+  for (let start = 0; start < samples.length; start += block) {
+    loudest = Math.max(loudest, rms(samples.subarray(start, start + block)));
+  }
+  return loudest;
 }
 
 /** Which peer connections to open and which to close, for who is in the channel now. */
@@ -109,7 +128,7 @@ export class VoiceEngine {
     this.setMuted(selfMute);
     this.setDeafened(selfDeaf);
     this.opts.send(Op.VOICE_STATE_UPDATE, { channel_id: channelId, self_mute: selfMute, self_deaf: selfDeaf });
-    this.timer ??= setInterval(() => this.sample(), 100);
+    this.timer ??= setInterval(() => this.sample(), SAMPLE_INTERVAL_MS);
   }
 
   update(selfMute: boolean, selfDeaf: boolean): void {
@@ -272,7 +291,7 @@ export class VoiceEngine {
     try {
       this.audioContext ??= new AudioContext();
       const analyser = this.audioContext.createAnalyser();
-      analyser.fftSize = 512;
+      analyser.fftSize = ANALYSER_SAMPLES;
       this.audioContext.createMediaStreamSource(stream).connect(analyser);
       return analyser;
     } catch {
@@ -282,11 +301,11 @@ export class VoiceEngine {
 
   private sample(): void {
     const at = performance.now();
-    const buffer = new Uint8Array(512);
+    const buffer = new Uint8Array(ANALYSER_SAMPLES);
     const level = (analyser: AnalyserNode | null) => {
       if (!analyser) return 0;
       analyser.getByteTimeDomainData(buffer);
-      return rms(buffer);
+      return loudestLevel(buffer);
     };
     const localLive = this.stream?.getAudioTracks().some((t) => t.enabled) ?? false;
     if (localLive && level(this.localAnalyser) > SPEAKING_RMS) this.lastLoud.set(this.opts.me, at);
