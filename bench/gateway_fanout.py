@@ -151,6 +151,9 @@ class Burst:
     system_share: dict[str, float] = field(default_factory=dict)  # the kernel's part of CPU
     syscalls_per_message: dict[str, float] = field(default_factory=dict)  # reads + writes
     load_average: str = ""  # /proc/loadavg when the phase ended (the box is shared)
+    # The hypervisor's share of the box's CPU time during the phase (/proc/stat "steal"): on a
+    # busy host the same code measured 1.5-2x the CPU per message, so figures carry it.
+    steal_share: float = 0.0
 
     @property
     def delivered_share(self) -> float:
@@ -511,6 +514,7 @@ async def _burst(
             post_ms.append((time.perf_counter() - started) * 1000)
 
     meter.start()
+    host_before = _host_cpu_ticks()
     first = time.perf_counter()
     try:
         await asyncio.gather(*(sender(c) for c in connections))
@@ -522,6 +526,7 @@ async def _burst(
         await swarm.all_delivered(timeout=deadline)
     burst.wall_s, cpu = meter.stop()
     burst.load_average = " ".join(Path("/proc/loadavg").read_text().split()[:3])
+    burst.steal_share = _steal_share(host_before, _host_cpu_ticks())
     burst.cpu_ms_per_message = {
         name: round(seconds * 1000 / messages, 3) for name, seconds in cpu.items()
     }
@@ -857,15 +862,25 @@ def _burst_line(b: Burst) -> str:
             for name, calls in sorted(b.syscalls_per_message.items(), key=lambda kv: -kv[1])
             if calls >= 0.05
         )
-        + f"; load {b.load_average}"
+        + f"; load {b.load_average}, host steal {b.steal_share:.1%}"
     )
+
+
+def _host_cpu_ticks() -> list[int]:
+    """The box's CPU time by kind (/proc/stat's first line: user … idle, iowait … steal)."""
+    return [int(ticks) for ticks in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:9]]
+
+
+def _steal_share(before: list[int], after: list[int]) -> float:
+    spent = [b - a for a, b in zip(before, after, strict=True)]
+    return spent[7] / sum(spent) if sum(spent) else 0.0
 
 
 def _burst_table(results: list[Result]) -> str:
     lines = [
         "| N | instances | in flight | send msg/s | delivery p50 / p99 / max | delivered"
-        " | CPU ms / message (all; messages, gateway, nginx, postgres, client) | load |",
-        "|---|---|---|---|---|---|---|---|",
+        " | CPU ms / message (all; messages, gateway, nginx, postgres, client) | load | steal |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
     for r in results:
         for b in r.bursts:
@@ -876,7 +891,7 @@ def _burst_table(results: list[Result]) -> str:
                 f" | {b.delivered_share:.2%} | {sum(cpu.values()):.2f}"
                 f" ({cpu.get('messages', 0):.2f}, {cpu.get('gateway', 0):.2f},"
                 f" {cpu.get('nginx', 0):.2f}, {cpu.get('postgres', 0):.2f},"
-                f" {cpu.get('client', 0):.2f}) | {b.load_average} |"
+                f" {cpu.get('client', 0):.2f}) | {b.load_average} | {b.steal_share:.1%} |"
             )
     return "\n".join(lines)
 
