@@ -167,8 +167,10 @@ class ChatUser(FastHttpUser):
                 )
             )
             beats = gevent.spawn(self._heartbeats, hello["d"]["heartbeat_interval"] / 2000)
-            self._receive(started)
-            beats.kill(block=False)
+            try:
+                self._receive(started)
+            finally:  # on_stop kills the receiver with GreenletExit, which no except takes
+                beats.kill(block=False)
         except Exception as error:  # every failure is a failed gateway sample
             if self.stopping:
                 return
