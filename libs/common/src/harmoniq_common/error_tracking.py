@@ -39,11 +39,11 @@ def scrub_text(text: str) -> str:
 
 
 @cache
-def _denylists() -> tuple[list[str], list[str]]:
+def _denylists() -> tuple[tuple[str, ...], tuple[str, ...]]:
     """(keys, PII keys) the scrubbers drop: sentry-sdk's defaults plus ours."""
     from sentry_sdk.scrubber import DEFAULT_DENYLIST, DEFAULT_PII_DENYLIST
 
-    return [*DEFAULT_DENYLIST, *_OUR_DENYLIST], list(DEFAULT_PII_DENYLIST)
+    return (*DEFAULT_DENYLIST, *_OUR_DENYLIST), tuple(DEFAULT_PII_DENYLIST)
 
 
 @cache
@@ -87,7 +87,9 @@ def setup_error_tracking(settings: CommonSettings) -> bool:
         # Frames' local variables hold raw ASGI scopes, headers and bodies, under names no
         # denylist knows: never sent.
         include_local_variables=False,
-        event_scrubber=EventScrubber(denylist=denylist, recursive=True, pii_denylist=pii_denylist),
+        event_scrubber=EventScrubber(
+            denylist=list(denylist), recursive=True, pii_denylist=list(pii_denylist)
+        ),
         before_send=_before_send,
         max_request_body_size="never",
     )
