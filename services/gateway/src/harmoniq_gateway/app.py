@@ -23,7 +23,7 @@ from harmoniq_common.settings import load_settings
 from .connection import serve
 from .gateway import Gateway
 from .settings import GatewaySettings
-from .sinks import RAW_SEND
+from .sinks import RAW_SEND, set_flush_window
 
 __all__ = ["create_app"]
 
@@ -80,6 +80,7 @@ def _domain(
         gateway.renewals.start()
         _drain_before_exit(gateway)
         _tune_gc(settings.gc_gen0_threshold)
+        set_flush_window(settings.flush_window_ms / 1000, settings.flush_window_sockets)
         try:
             yield
         finally:

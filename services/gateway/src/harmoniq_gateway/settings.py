@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
+import msgspec
+
 from harmoniq_common.settings import CommonSettings
 
 __all__ = ["GatewaySettings"]
@@ -22,6 +26,13 @@ class GatewaySettings(CommonSettings, frozen=True, kw_only=True):
     # Bytes written to a client's socket and not yet taken by it; past this it is disconnected
     # (it may resume). Above the largest READY (~2.2 MB for 100 servers / 5,000 channels).
     send_buffer_bytes: int = 4 * 1024 * 1024
+    # Coalescing for large channels, off at 0: after a flush that wrote to at least
+    # flush_window_sockets sockets, the next waits until this many ms after it, so frames a
+    # few ms apart leave together. At N = 1,000 on two instances, one message at a time, 40 ms
+    # cut the CPU per message by 35-40 % and raised the rate by half, for ~15-25 ms more
+    # latency (docs/performance.md, sixth part); bursts are batched already.
+    flush_window_ms: Annotated[float, msgspec.Meta(ge=0.0, le=1000.0)] = 0.0
+    flush_window_sockets: Annotated[int, msgspec.Meta(ge=1)] = 256
     # Durable events waiting to be dispatched past which typing events are dropped (counted
     # in harmoniq_gateway_shed_total): under overload the messages go first.
     shed_typing_backlog: int = 200

@@ -32,6 +32,7 @@ __all__ = [
     "DirectSink",
     "PendingFrames",
     "Sink",
+    "set_flush_window",
     "sink_for",
 ]
 
@@ -77,24 +78,50 @@ class PendingFrames:
         self.frames.clear()
 
 
+class Flushable(Protocol):
+    def flush(self) -> None: ...
+
+
 class _Flusher:
-    """Writes every sink with frames pending, once per turn of the event loop."""
+    """Writes every sink with frames pending, once per turn of the event loop.
+
+    With a window, a flush that wrote to at least ``wide`` sockets holds the next one back
+    until ``window`` seconds after it: a large channel's events, a few milliseconds apart, then
+    leave several to a write (one system call per socket in the gateway, nginx and the client
+    instead of one per frame), for at most ``window`` of added latency. Off (0) by default:
+    docs/decisions.md, "Gateway"."""
 
     def __init__(self) -> None:
-        self._dirty: list[DirectSink] = []
+        self._dirty: list[Flushable] = []
+        self.window = 0.0
+        self.wide = 256
+        self._last_wide = float("-inf")  # loop time of the last wide flush
 
-    def add(self, sink: DirectSink) -> None:
+    def add(self, sink: Flushable) -> None:
         if not self._dirty:
-            asyncio.get_running_loop().call_soon(self._flush)
+            loop = asyncio.get_running_loop()
+            wait = self._last_wide + self.window - loop.time()
+            if wait > 0:
+                loop.call_later(wait, self._flush)
+            else:
+                loop.call_soon(self._flush)
         self._dirty.append(sink)
 
     def _flush(self) -> None:
         dirty, self._dirty = self._dirty, []
+        if self.window and len(dirty) >= self.wide:
+            self._last_wide = asyncio.get_running_loop().time()
         for sink in dirty:
             sink.flush()
 
 
 _flusher = _Flusher()
+
+
+def set_flush_window(seconds: float, wide_sockets: int) -> None:
+    """The process's flush window (settings ``flush_window_ms``, ``flush_window_sockets``)."""
+    _flusher.window, _flusher.wide = seconds, wide_sockets
+    _flusher._last_wide = float("-inf")
 
 
 class DirectSink:
