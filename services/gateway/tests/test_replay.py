@@ -30,6 +30,20 @@ def gateway_overrides() -> dict[str, Any]:
     return {"replay_buffer_events": BUFFER}
 
 
+async def _owner_on_an_instance(
+    guilds: Client, make_user: MakeUser, start_gateway: StartGateway
+) -> tuple[TestUser, str, Any, GatewayClient]:
+    """A server owner with a text channel, and a gateway instance where the owner's desktop
+    is connected (so the instance already follows the channel)."""
+    owner = await make_user("olga")
+    server = await create_server(guilds, owner)
+    channel_id = (await text_channel(guilds, server, owner))["id"]
+    instance = await start_gateway()
+    desktop = await GatewayClient.connect(instance.url)
+    await desktop.identify(owner.token)
+    return owner, channel_id, instance, desktop
+
+
 async def _resume_after_missing(
     guilds: Client,
     messages: Client,
@@ -39,12 +53,9 @@ async def _resume_after_missing(
     *,
     slow_save: bool = False,
 ) -> tuple[Any, list[str], list[str]]:
-    owner = await make_user("olga")
-    server = await create_server(guilds, owner)
-    channel_id = (await text_channel(guilds, server, owner))["id"]
-    instance = await start_gateway()
-    desktop = await GatewayClient.connect(instance.url)  # keeps the subjects followed here
-    await desktop.identify(owner.token)
+    owner, channel_id, instance, desktop = await _owner_on_an_instance(
+        guilds, make_user, start_gateway
+    )
     phone = await GatewayClient.connect(instance.url)
     await phone.identify(owner.token)
     first = await send(messages, owner, channel_id, "seen")
@@ -121,12 +132,9 @@ async def test_ready_comes_before_an_event_that_arrives_while_it_is_built(
     """An event the hub delivers between the session's attach and READY (the session is
     saved, presence is read) reaches the new session then: it must still follow READY, the
     snapshot it is applied on top of."""
-    owner = await make_user("olga")
-    server = await create_server(guilds, owner)
-    channel_id = (await text_channel(guilds, server, owner))["id"]
-    instance = await start_gateway()
-    desktop = await GatewayClient.connect(instance.url)  # the instance follows the channel
-    await desktop.identify(owner.token)
+    owner, channel_id, instance, desktop = await _owner_on_an_instance(
+        guilds, make_user, start_gateway
+    )
     gateway, save = instance.gateway, instance.gateway.save
     during: list[str] = []
 

@@ -107,6 +107,8 @@ export class VoiceEngine {
   private audioContext: AudioContext | null = null;
   private localAnalyser: AnalyserNode | null = null;
   private timer: ReturnType<typeof setInterval> | null = null;
+  /** Where each reading's samples land (one for all analysers, not 8 KiB every 100 ms). */
+  private readonly samples = new Uint8Array(ANALYSER_SAMPLES);
   private speaking = new Set<string>();
   private readonly lastLoud = new Map<string, number>();
   private deafened = false;
@@ -301,11 +303,10 @@ export class VoiceEngine {
 
   private sample(): void {
     const at = performance.now();
-    const buffer = new Uint8Array(ANALYSER_SAMPLES);
     const level = (analyser: AnalyserNode | null) => {
       if (!analyser) return 0;
-      analyser.getByteTimeDomainData(buffer);
-      return loudestLevel(buffer);
+      analyser.getByteTimeDomainData(this.samples);
+      return loudestLevel(this.samples);
     };
     const localLive = this.stream?.getAudioTracks().some((t) => t.enabled) ?? false;
     if (localLive && level(this.localAnalyser) > SPEAKING_RMS) this.lastLoud.set(this.opts.me, at);

@@ -128,7 +128,7 @@ class Session:
         if self.closing is None:
             payload = self.wire.frame(frame)
             if isinstance(self.sink, PendingFrames):
-                self.sink.frames.insert(0, payload)
+                self.sink.write_first(payload)
             else:
                 self._put(payload)
 

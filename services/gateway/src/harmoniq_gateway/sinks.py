@@ -71,6 +71,10 @@ class PendingFrames:
         self.frames.append(payload)
         return len(self.frames) <= self._limit
 
+    def write_first(self, payload: bytes) -> None:
+        """Ahead of every frame waiting (READY ahead of the events it is the snapshot for)."""
+        self.frames.insert(0, payload)
+
     def closing(self, code: int, reason: str) -> None:
         pass
 
